@@ -1,0 +1,128 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Fathom",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fathom", targets: ["fathom"]),
+        .executable(name: "fathom-examples", targets: ["FathomExamples"]),
+        .library(name: "FathomSDK", targets: ["FathomSDK"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+    ],
+    targets: [
+        // Ids, states and the run state machine, parameter schemas, errors. Foundation only.
+        .target(name: "FathomCore", swiftSettings: swiftSettings),
+        // Wire types and the typed HTTP client for /api/v1.
+        .target(
+            name: "FathomAPI",
+            dependencies: [
+                "FathomCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Content-addressed flow bundle storage.
+        .target(
+            name: "FathomStorage",
+            dependencies: [
+                "FathomCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Child processes in their own process group, with streamed output lines and group kill on cancel.
+        .target(
+            name: "FathomProcess",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Flows, tasks, shell tasks, the executor and the bundle entry point.
+        .target(
+            name: "FathomSDK",
+            dependencies: [
+                "FathomCore", "FathomAPI", "FathomProcess",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The coordinator: HTTP API, SQLite store, claims, heartbeat reaper.
+        .target(
+            name: "FathomServer",
+            dependencies: [
+                "FathomCore", "FathomAPI", "FathomStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The agent's claim loop and launchers.
+        .target(
+            name: "FathomAgent",
+            dependencies: [
+                "FathomCore", "FathomAPI", "FathomProcess",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `fathom execute`: fetch, verify and start a flow run's bundle.
+        .target(
+            name: "FathomRunner",
+            dependencies: ["FathomCore", "FathomAPI", "FathomStorage"],
+            swiftSettings: swiftSettings
+        ),
+        // One ArgumentParser type per command.
+        .target(
+            name: "FathomCLI",
+            dependencies: [
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fathom",
+            dependencies: ["FathomCLI", "FathomExamples"],
+            swiftSettings: swiftSettings
+        ),
+        // The example flow bundle: hello and sort-compress.
+        .executableTarget(
+            name: "FathomExamples",
+            dependencies: ["FathomSDK"],
+            path: "Examples/FathomExamples",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FathomTests",
+            dependencies: [
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomSDK", "FathomServer",
+                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,236 @@
+import AsyncHTTPClient
+import FathomCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// An error answer from the coordinator, or a failure to reach it.
+public enum APIClientError: Error, Sendable, CustomStringConvertible {
+    /// The coordinator answered with an error status.
+    case server(status: Int, body: APIErrorBody?, raw: String)
+    /// The coordinator could not be reached.
+    case unreachable(url: String, underlying: String)
+    /// The answer was not the expected JSON.
+    case badResponse(String)
+
+    public var description: String {
+        switch self {
+        case .server(let status, let body, let raw):
+            if let body { return body.error.message }
+            return "the coordinator answered HTTP \(status): \(raw.prefix(300))"
+        case .unreachable(let url, let underlying):
+            return "cannot reach the Fathom coordinator at \(url) (\(underlying)). Start one with 'fathom server' or 'fathom dev', or pass --api-url / set FATHOM_API_URL."
+        case .badResponse(let detail):
+            return "unexpected answer from the coordinator: \(detail)"
+        }
+    }
+
+    /// The HTTP status, when the coordinator answered.
+    public var status: Int? {
+        if case .server(let status, _, _) = self { return status }
+        return nil
+    }
+
+    /// The error code from the body, when the coordinator answered with one.
+    public var code: String? {
+        if case .server(_, let body, _) = self { return body?.error.code }
+        return nil
+    }
+}
+
+/// A typed client for the coordinator's `/api/v1`.
+public struct APIClient: Sendable {
+    /// The coordinator's base URL, e.g. `http://127.0.0.1:4200`.
+    public let baseURL: String
+    let token: String?
+    let httpClient: HTTPClient
+
+    /// The default coordinator address.
+    public static let defaultURL = "http://127.0.0.1:4200"
+
+    public init(baseURL: String, token: String? = nil, httpClient: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.httpClient = httpClient
+    }
+
+    // MARK: Flows and bundles
+
+    /// Uploads a bundle file into the coordinator's storage, verified by its sha256.
+    public func uploadBundle(at path: String, sha256: String, size: Int64) async throws -> StoredBundleInfo {
+        var request = makeRequest(.PUT, "/api/v1/bundles/\(sha256)")
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let data = try handle.readToEnd() ?? Data()
+        request.body = .bytes(ByteBuffer(bytes: data))
+        return try await perform(request, timeout: .minutes(10))
+    }
+
+    /// Downloads a bundle from the coordinator's storage into `destination`.
+    public func downloadBundle(sha256: String, to destination: String) async throws {
+        let request = makeRequest(.GET, "/api/v1/bundles/\(sha256)")
+        let response = try await execute(request, timeout: .minutes(10))
+        guard response.status == .ok else { throw try await errorFrom(response) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: destination))
+        defer { try? handle.close() }
+        for try await buffer in response.body {
+            handle.write(Data(buffer.readableBytesView))
+        }
+    }
+
+    public func registerFlows(_ body: RegisterFlowsRequest) async throws -> RegisterFlowsResponse {
+        try await send(.POST, "/api/v1/flows", body: body)
+    }
+
+    public func listFlows() async throws -> [FlowSummary] {
+        try await send(.GET, "/api/v1/flows")
+    }
+
+    public func flow(named name: String) async throws -> FlowSummary {
+        try await send(.GET, "/api/v1/flows/\(escape(name))")
+    }
+
+    // MARK: Runs
+
+    public func createRun(_ body: CreateFlowRunRequest) async throws -> FlowRun {
+        try await send(.POST, "/api/v1/flow-runs", body: body)
+    }
+
+    public func run(_ id: FlowRunID) async throws -> FlowRun {
+        try await send(.GET, "/api/v1/flow-runs/\(escape(id))")
+    }
+
+    public func listRuns(flow: String? = nil, state: FlowRunState? = nil, limit: Int = 50, offset: Int = 0) async throws -> FlowRunList {
+        var query = ["limit=\(limit)", "offset=\(offset)"]
+        if let flow { query.append("flow=\(escape(flow))") }
+        if let state { query.append("state=\(state.rawValue)") }
+        return try await send(.GET, "/api/v1/flow-runs?" + query.joined(separator: "&"))
+    }
+
+    /// The version a run was created from.
+    public func version(ofRun id: FlowRunID) async throws -> FlowVersion {
+        try await send(.GET, "/api/v1/flow-runs/\(escape(id))/version")
+    }
+
+    /// Moves a run to a new state (compare-and-set when `expected` is given).
+    @discardableResult
+    public func setState(_ id: FlowRunID, _ body: SetStateRequest) async throws -> FlowRun {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/state", body: body)
+    }
+
+    @discardableResult
+    public func cancel(_ id: FlowRunID) async throws -> FlowRun {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/cancel", body: EmptyBody())
+    }
+
+    @discardableResult
+    public func heartbeat(_ id: FlowRunID) async throws -> HeartbeatResponse {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/heartbeat", body: EmptyBody())
+    }
+
+    @discardableResult
+    public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/infrastructure", body: InfrastructureUpdate(facts))
+    }
+
+    @discardableResult
+    public func sendLogs(_ id: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/logs", body: LogBatch(logs: logs))
+    }
+
+    /// Log lines after `after`; with `waitSeconds`, holds until there is a line or the run's state changes.
+    public func logs(_ id: FlowRunID, after: Int64 = 0, limit: Int = 1000, waitSeconds: Double = 0) async throws -> LogPage {
+        let path = "/api/v1/flow-runs/\(escape(id))/logs?after=\(after)&limit=\(limit)&wait=\(waitSeconds)"
+        return try await send(.GET, path, timeout: .milliseconds(Int64((waitSeconds + 30) * 1000)))
+    }
+
+    public func sendTaskRuns(_ id: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
+        let _: TaskRunList = try await send(.POST, "/api/v1/flow-runs/\(escape(id))/task-runs", body: TaskRunBatch(taskRuns: updates))
+    }
+
+    public func taskRuns(_ id: FlowRunID) async throws -> [TaskRunUpdate] {
+        let list: TaskRunList = try await send(.GET, "/api/v1/flow-runs/\(escape(id))/task-runs")
+        return list.taskRuns
+    }
+
+    // MARK: Agents
+
+    public func registerAgent(_ body: AgentRegistration) async throws -> AgentInfo {
+        try await send(.POST, "/api/v1/agents", body: body)
+    }
+
+    public func listAgents() async throws -> [AgentInfo] {
+        let list: AgentList = try await send(.GET, "/api/v1/agents")
+        return list.agents
+    }
+
+    /// Long-polls for runs to launch and runs to cancel.
+    public func claim(agent: AgentID, _ body: ClaimRequest) async throws -> ClaimResponse {
+        try await send(
+            .POST, "/api/v1/agents/\(escape(agent))/claim", body: body,
+            timeout: .milliseconds(Int64((body.waitSeconds + 30) * 1000)))
+    }
+
+    // MARK: Plumbing
+
+    struct EmptyBody: Codable {}
+
+    func escape(_ component: String) -> String {
+        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?&=#"))) ?? component
+    }
+
+    func makeRequest(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return request
+    }
+
+    /// Sends a JSON request and decodes the JSON answer.
+    public func send<Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, timeout: TimeAmount = .seconds(30)
+    ) async throws -> Response {
+        try await perform(makeRequest(method, path), timeout: timeout)
+    }
+
+    /// Sends a JSON request with a body and decodes the JSON answer.
+    public func send<Body: Encodable, Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: Body, timeout: TimeAmount = .seconds(30)
+    ) async throws -> Response {
+        var request = makeRequest(method, path)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try APICoding.encode(body)))
+        return try await perform(request, timeout: timeout)
+    }
+
+    func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        do {
+            return try await httpClient.execute(request, timeout: timeout)
+        } catch let error as HTTPClientError {
+            throw APIClientError.unreachable(url: baseURL, underlying: String(describing: error))
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw APIClientError.unreachable(url: baseURL, underlying: String(describing: error))
+        }
+    }
+
+    func perform<Response: Decodable>(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> Response {
+        let response = try await execute(request, timeout: timeout)
+        guard (200..<300).contains(response.status.code) else { throw try await errorFrom(response) }
+        let body = try await response.body.collect(upTo: 256 << 20)
+        do {
+            return try APICoding.makeDecoder().decode(Response.self, from: Data(body.readableBytesView))
+        } catch {
+            throw APIClientError.badResponse("\(error)")
+        }
+    }
+
+    func errorFrom(_ response: HTTPClientResponse) async throws -> APIClientError {
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let data = Data(body.readableBytesView)
+        let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)
+        return .server(status: Int(response.status.code), body: decoded, raw: String(decoding: data, as: UTF8.self))
+    }
+}

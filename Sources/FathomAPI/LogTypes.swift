@@ -1,0 +1,75 @@
+import FathomCore
+import Foundation
+
+/// One log record sent to the coordinator.
+public struct LogEntry: Codable, Sendable, Equatable {
+    public var timestamp: Date
+    /// swift-log level name: trace, debug, info, notice, warning, error, critical.
+    public var level: String
+    public var message: String
+    public var taskRunID: TaskRunID?
+    /// Where the line came from: `flow`, `task`, `stdout`, `stderr`, `agent`, `container`.
+    public var source: String
+
+    public init(timestamp: Date, level: String, message: String, taskRunID: TaskRunID? = nil, source: String = "flow") {
+        self.timestamp = timestamp
+        self.level = level
+        self.message = message
+        self.taskRunID = taskRunID
+        self.source = source
+    }
+}
+
+/// A batch of log records.
+public struct LogBatch: Codable, Sendable {
+    public var logs: [LogEntry]
+
+    public init(logs: [LogEntry]) {
+        self.logs = logs
+    }
+}
+
+/// A stored log line, numbered in the order the coordinator accepted it.
+public struct LogLine: Codable, Sendable, Equatable {
+    /// 1, 2, 3, … per run.
+    public var seq: Int64
+    public var timestamp: Date
+    public var level: String
+    public var message: String
+    public var taskRunID: TaskRunID?
+    public var source: String
+
+    public init(seq: Int64, timestamp: Date, level: String, message: String, taskRunID: TaskRunID?, source: String) {
+        self.seq = seq
+        self.timestamp = timestamp
+        self.level = level
+        self.message = message
+        self.taskRunID = taskRunID
+        self.source = source
+    }
+}
+
+/// A page of a run's logs, with the run's state at the time, for followers.
+public struct LogPage: Codable, Sendable {
+    public var lines: [LogLine]
+    /// Pass as `after` to get the next page.
+    public var next: Int64
+    public var state: FlowRunState
+
+    public init(lines: [LogLine], next: Int64, state: FlowRunState) {
+        self.lines = lines
+        self.next = next
+        self.state = state
+    }
+}
+
+/// The answer to a log upload.
+public struct LogAccepted: Codable, Sendable {
+    public var accepted: Int
+    public var lastSeq: Int64
+
+    public init(accepted: Int, lastSeq: Int64) {
+        self.accepted = accepted
+        self.lastSeq = lastSeq
+    }
+}

@@ -1,0 +1,183 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Synchronization
+
+/// Where a running flow's task runs and log records go.
+///
+/// Calls never block: records are queued and shipped in batches. ``flush()`` waits until every
+/// record queued so far has been accepted.
+public protocol RunEventSink: Sendable {
+    func log(_ entry: LogEntry)
+    func taskRun(_ update: TaskRunUpdate)
+    func flush() async
+}
+
+/// Ships records to the coordinator in batches: every `interval`, or at once when `batchSize`
+/// records are waiting. A failed send is retried with backoff; records are kept until accepted.
+public final class CoordinatorEventSink: RunEventSink {
+    private struct Pending {
+        var logs: [LogEntry] = []
+        /// Latest update per task run, in first-seen order.
+        var taskRuns: [TaskRunID: TaskRunUpdate] = [:]
+        var taskRunOrder: [TaskRunID] = []
+        var wake: CheckedContinuation<Void, Never>?
+        var sendsInFlight = 0
+        var flushWaiters: [CheckedContinuation<Void, Never>] = []
+        var isEmpty: Bool { logs.isEmpty && taskRuns.isEmpty }
+
+        mutating func takeWake() -> CheckedContinuation<Void, Never>? {
+            defer { wake = nil }
+            return wake
+        }
+    }
+
+    private let client: APIClient
+    private let runID: FlowRunID
+    private let batchSize: Int
+    private let interval: Duration
+    private let pending = Mutex(Pending())
+    private let shipper = Mutex<Task<Void, Never>?>(nil)
+
+    public init(client: APIClient, runID: FlowRunID, batchSize: Int = 1000, interval: Duration = .milliseconds(50)) {
+        self.client = client
+        self.runID = runID
+        self.batchSize = batchSize
+        self.interval = interval
+        let task = Task { [weak self] in _ = await self?.shipLoop() }
+        shipper.withLock { $0 = task }
+    }
+
+    deinit {
+        shipper.withLock { $0?.cancel() }
+    }
+
+    public func log(_ entry: LogEntry) {
+        let wake = pending.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.logs.append(entry)
+            return state.logs.count >= batchSize ? state.takeWake() : nil
+        }
+        wake?.resume()
+    }
+
+    public func taskRun(_ update: TaskRunUpdate) {
+        let wake = pending.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.taskRuns.updateValue(update, forKey: update.id) == nil { state.taskRunOrder.append(update.id) }
+            return state.taskRuns.count >= batchSize ? state.takeWake() : nil
+        }
+        wake?.resume()
+    }
+
+    public func flush() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let (done, wake) = pending.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+                if state.isEmpty && state.sendsInFlight == 0 { return (true, nil) }
+                state.flushWaiters.append(continuation)
+                return (false, state.takeWake())
+            }
+            wake?.resume()
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Stops shipping after a last flush.
+    public func close() async {
+        await flush()
+        shipper.withLock { $0?.cancel() }
+    }
+
+    private func shipLoop() async {
+        while !Task.isCancelled {
+            let hasWork = pending.withLock { !$0.isEmpty }
+            if !hasWork {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { [interval] in try? await Task.sleep(for: interval * 4) }
+                    group.addTask {
+                        await withCheckedContinuation { continuation in
+                            let resumeNow = self.pending.withLock { state -> Bool in
+                                if !state.isEmpty || !state.flushWaiters.isEmpty { return true }
+                                state.wake = continuation
+                                return false
+                            }
+                            if resumeNow { continuation.resume() }
+                        }
+                    }
+                    await group.next()
+                    group.cancelAll()
+                    self.pending.withLock { $0.takeWake() }?.resume()
+                }
+                continue
+            }
+            // Let a burst gather into one batch, unless a flush is waiting.
+            let urgent = pending.withLock { !$0.flushWaiters.isEmpty || $0.logs.count >= batchSize }
+            if !urgent { try? await Task.sleep(for: interval) }
+            await shipOnce()
+        }
+    }
+
+    private func shipOnce() async {
+        let (logs, updates) = pending.withLock { state -> ([LogEntry], [TaskRunUpdate]) in
+            let logs = Array(state.logs.prefix(batchSize))
+            state.logs.removeFirst(logs.count)
+            let ids = Array(state.taskRunOrder.prefix(batchSize))
+            state.taskRunOrder.removeFirst(ids.count)
+            let updates = ids.compactMap { state.taskRuns.removeValue(forKey: $0) }
+            state.sendsInFlight += 1
+            return (logs, updates)
+        }
+        var delay = Duration.milliseconds(100)
+        var sentUpdates = updates.isEmpty
+        var sentLogs = logs.isEmpty
+        while !(sentUpdates && sentLogs) {
+            do {
+                if !sentUpdates {
+                    try await client.sendTaskRuns(runID, updates)
+                    sentUpdates = true
+                }
+                if !sentLogs {
+                    try await client.sendLogs(runID, logs)
+                    sentLogs = true
+                }
+            } catch let error as APIClientError where error.status == 404 {
+                break  // The run is gone; nothing can accept these records.
+            } catch {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        let waiters = pending.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.sendsInFlight -= 1
+            guard state.isEmpty && state.sendsInFlight == 0 else { return [] }
+            defer { state.flushWaiters = [] }
+            return state.flushWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// Keeps records in memory; for tests and for running a flow without a coordinator.
+public final class MemoryEventSink: RunEventSink {
+    private let state = Mutex<(logs: [LogEntry], taskRuns: [TaskRunUpdate])>(([], []))
+
+    public init() {}
+
+    public func log(_ entry: LogEntry) { state.withLock { $0.logs.append(entry) } }
+    public func taskRun(_ update: TaskRunUpdate) { state.withLock { $0.taskRuns.append(update) } }
+    public func flush() async {}
+
+    /// Every log record so far.
+    public var logs: [LogEntry] { state.withLock { $0.logs } }
+    /// Every task run update so far, in order.
+    public var taskRunUpdates: [TaskRunUpdate] { state.withLock { $0.taskRuns } }
+    /// The latest update of each task run, in first-seen order.
+    public var latestTaskRuns: [TaskRunUpdate] {
+        state.withLock { state in
+            var order: [TaskRunID] = []
+            var latest: [TaskRunID: TaskRunUpdate] = [:]
+            for update in state.taskRuns {
+                if latest.updateValue(update, forKey: update.id) == nil { order.append(update.id) }
+            }
+            return order.compactMap { latest[$0] }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import FathomCore
+import Foundation
+
+/// Asks for a new run of a flow.
+public struct CreateFlowRunRequest: Codable, Sendable {
+    public var flow: String
+    /// A specific version; the latest when absent.
+    public var version: Int?
+    public var parameters: [String: JSONValue]?
+    /// When set, a second request with the same key returns the first run instead of a new one.
+    public var idempotencyKey: String?
+
+    public init(flow: String, version: Int? = nil, parameters: [String: JSONValue]? = nil, idempotencyKey: String? = nil) {
+        self.flow = flow
+        self.version = version
+        self.parameters = parameters
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// One entry of a run's state history.
+public struct StateChange: Codable, Sendable, Equatable {
+    public var state: FlowRunState
+    public var message: String
+    public var at: Date
+
+    public init(state: FlowRunState, message: String, at: Date) {
+        self.state = state
+        self.message = message
+        self.at = at
+    }
+}
+
+/// A flow run as the coordinator reports it.
+public struct FlowRun: Codable, Sendable, Equatable {
+    public var id: FlowRunID
+    public var flowName: String
+    public var flowVersion: Int
+    public var versionID: String
+    public var parameters: [String: JSONValue]
+    public var state: FlowRunState
+    public var stateMessage: String
+    public var queue: String
+    public var agentID: AgentID?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var startedAt: Date?
+    public var endedAt: Date?
+    public var heartbeatAt: Date?
+    /// Launcher facts: process id, ECS task ARN, task definition, …
+    public var infrastructure: [String: String]
+    /// The state history, oldest first; present on single-run reads.
+    public var history: [StateChange]?
+
+    public init(
+        id: FlowRunID, flowName: String, flowVersion: Int, versionID: String, parameters: [String: JSONValue],
+        state: FlowRunState, stateMessage: String, queue: String, agentID: AgentID?, createdAt: Date, updatedAt: Date,
+        startedAt: Date?, endedAt: Date?, heartbeatAt: Date?, infrastructure: [String: String], history: [StateChange]?
+    ) {
+        self.id = id
+        self.flowName = flowName
+        self.flowVersion = flowVersion
+        self.versionID = versionID
+        self.parameters = parameters
+        self.state = state
+        self.stateMessage = stateMessage
+        self.queue = queue
+        self.agentID = agentID
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.heartbeatAt = heartbeatAt
+        self.infrastructure = infrastructure
+        self.history = history
+    }
+}
+
+/// A page of flow runs.
+public struct FlowRunList: Codable, Sendable {
+    public var runs: [FlowRun]
+    public var total: Int
+
+    public init(runs: [FlowRun], total: Int) {
+        self.runs = runs
+        self.total = total
+    }
+}
+
+/// Moves a run to a new state, optionally only if it is still in `expected`.
+public struct SetStateRequest: Codable, Sendable {
+    public var state: FlowRunState
+    public var message: String?
+    /// Compare-and-set: the transition happens only if the run is in this state now.
+    public var expected: FlowRunState?
+
+    public init(state: FlowRunState, message: String? = nil, expected: FlowRunState? = nil) {
+        self.state = state
+        self.message = message
+        self.expected = expected
+    }
+}
+
+/// Launcher facts to attach to a run.
+public struct InfrastructureUpdate: Codable, Sendable {
+    public var infrastructure: [String: String]
+
+    public init(_ infrastructure: [String: String]) {
+        self.infrastructure = infrastructure
+    }
+}
+
+/// A task run's latest state, sent by the SDK in batches.
+public struct TaskRunUpdate: Codable, Sendable, Equatable {
+    public var id: TaskRunID
+    public var name: String
+    public var state: TaskRunState
+    public var attempt: Int
+    public var startedAt: Date?
+    public var endedAt: Date?
+    public var message: String?
+    /// The task's result, JSON-encoded, when it completed.
+    public var result: JSONValue?
+
+    public init(
+        id: TaskRunID, name: String, state: TaskRunState, attempt: Int, startedAt: Date?, endedAt: Date?,
+        message: String? = nil, result: JSONValue? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.message = message
+        self.result = result
+    }
+}
+
+/// Task runs of a flow run.
+public struct TaskRunList: Codable, Sendable {
+    public var taskRuns: [TaskRunUpdate]
+
+    public init(taskRuns: [TaskRunUpdate]) {
+        self.taskRuns = taskRuns
+    }
+}
+
+/// A batch of task run updates.
+public struct TaskRunBatch: Codable, Sendable {
+    public var taskRuns: [TaskRunUpdate]
+
+    public init(taskRuns: [TaskRunUpdate]) {
+        self.taskRuns = taskRuns
+    }
+}

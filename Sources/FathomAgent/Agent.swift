@@ -1,0 +1,161 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Logging
+
+/// How an agent claims work.
+public struct AgentConfiguration: Sendable {
+    public var name: String
+    public var queue = "default"
+    public var labels: [String: String] = [:]
+    /// The most runs it launches at once.
+    public var maxConcurrentRuns = 8
+    /// How long each claim long-poll may wait on the server.
+    public var claimWait: Duration = .seconds(20)
+
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+/// Claims runs from a work queue, launches each through a ``Launcher``, and watches it until it
+/// ends. Anything that ends without the flow having reported a final state becomes Crashed, with
+/// the reason; a cancel stops the infrastructure and ends the run Cancelled.
+public actor Agent {
+    let client: APIClient
+    let launcher: any Launcher
+    let configuration: AgentConfiguration
+    let logger: Logger
+    private var inFlight: [FlowRunID: any LaunchedRun] = [:]
+    private var launching: Set<FlowRunID> = []
+    private var watchers: [FlowRunID: Task<Void, Never>] = [:]
+    /// The id the coordinator gave this agent, once registered.
+    public private(set) var agentID: AgentID?
+
+    public init(client: APIClient, launcher: any Launcher, configuration: AgentConfiguration, logger: Logger) {
+        self.client = client
+        self.launcher = launcher
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Registers, then claims and launches until the task is cancelled.
+    public func run() async throws {
+        let agent = try await register()
+        logger.info("agent ready", metadata: ["agent": "\(agent.name)", "queue": "\(agent.queue)", "launcher": "\(launcher.name)"])
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            let capacity = max(0, configuration.maxConcurrentRuns - inFlight.count - launching.count)
+            do {
+                let response = try await client.claim(
+                    agent: agent.id, ClaimRequest(waitSeconds: configuration.claimWait.seconds, capacity: capacity))
+                backoff = .milliseconds(200)
+                for runID in response.cancel { await cancel(runID) }
+                for claimed in response.runs { start(claimed) }
+            } catch is CancellationError {
+                break
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("claim failed; retrying", metadata: ["error": "\(error)", "in": "\(backoff)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(10))
+            }
+        }
+        for watcher in watchers.values { watcher.cancel() }
+    }
+
+    private func register() async throws -> AgentInfo {
+        var delay = Duration.milliseconds(200)
+        while true {
+            do {
+                let info = try await client.registerAgent(AgentRegistration(
+                    name: configuration.name, queue: configuration.queue, labels: configuration.labels, launcher: launcher.name))
+                agentID = info.id
+                return info
+            } catch let error as APIClientError where error.status == nil && !Task.isCancelled {
+                logger.warning("cannot reach the coordinator; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+
+    private func start(_ claimed: ClaimedRun) {
+        let runID = claimed.run.id
+        launching.insert(runID)
+        watchers[runID] = Task { await self.launchAndWatch(claimed) }
+    }
+
+    private func launchAndWatch(_ claimed: ClaimedRun) async {
+        let runID = claimed.run.id
+        defer { finished(runID) }
+        let launched: any LaunchedRun
+        do {
+            launched = try await launcher.launch(claimed)
+        } catch {
+            launching.remove(runID)
+            logger.error("launch failed", metadata: ["run": "\(runID)", "error": "\(error)"])
+            await settle(runID, outcome: LaunchOutcome(summary: "the \(launcher.name) launcher could not start the run: \(error)"))
+            return
+        }
+        launching.remove(runID)
+        inFlight[runID] = launched
+        _ = try? await client.setInfrastructure(runID, launched.infrastructure)
+        let outcome = await launched.wait()
+        await settle(runID, outcome: outcome)
+    }
+
+    private func finished(_ runID: FlowRunID) {
+        inFlight[runID] = nil
+        launching.remove(runID)
+        watchers[runID] = nil
+    }
+
+    private func cancel(_ runID: FlowRunID) async {
+        if let launched = inFlight[runID] {
+            logger.info("stopping run on request", metadata: ["run": "\(runID)"])
+            await launched.stop(reason: "cancelled by user")
+        } else if !launching.contains(runID) {
+            // Not ours any more (e.g. after an agent restart): nothing runs, so it is cancelled.
+            await settle(runID, outcome: LaunchOutcome(summary: "no infrastructure was running"))
+        }
+    }
+
+    /// After the infrastructure ended: Cancelled if a cancel was asked, Crashed if the flow never
+    /// reported a final state, nothing if it did.
+    func settle(_ runID: FlowRunID, outcome: LaunchOutcome) async {
+        for _ in 0..<5 {
+            do {
+                let run = try await client.run(runID)
+                if run.state.isFinal { return }
+                let next: FlowRunState = run.state == .cancelling ? .cancelled : .crashed
+                var message = run.state == .cancelling
+                    ? "cancelled; \(outcome.summary)"
+                    : "\(outcome.summary) before the flow reported a final state (it was \(run.state))"
+                if next == .crashed && !outcome.details.isEmpty {
+                    message += "\nlast output:\n  " + outcome.details.suffix(10).joined(separator: "\n  ")
+                }
+                try await client.setState(runID, SetStateRequest(state: next, message: message, expected: run.state))
+                logger.info("run ended", metadata: ["run": "\(runID)", "state": "\(next)"])
+                return
+            } catch let error as APIClientError where error.status == 409 {
+                continue  // It moved meanwhile; look again.
+            } catch is CancellationError {
+                return  // The agent is shutting down; the coordinator's reaper covers what is left.
+            } catch {
+                if Task.isCancelled { return }
+                logger.error("cannot report how a run ended; retrying", metadata: ["run": "\(runID)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Runs this agent is watching now.
+    public var runsInFlight: [FlowRunID] { Array(inFlight.keys) + Array(launching) }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,34 @@
+import FathomAPI
+import FathomCore
+import Foundation
+
+/// Starts the infrastructure of a claimed run: a local process, an ECS task, …
+public protocol Launcher: Sendable {
+    /// The launcher's name, as in run configs: `local`, `ecs`.
+    var name: String { get }
+    /// Starts the run's infrastructure. Throwing means it could not be started; the run is crashed with the error.
+    func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun
+}
+
+/// Something a launcher started, which the agent watches until it ends.
+public protocol LaunchedRun: Sendable {
+    /// Facts to show on the run: process id, task ARN, …
+    var infrastructure: [String: String] { get }
+    /// Waits until the infrastructure has ended and says how.
+    func wait() async -> LaunchOutcome
+    /// Stops the infrastructure (cancel). ``wait()`` returns once it has stopped.
+    func stop(reason: String) async
+}
+
+/// How a run's infrastructure ended.
+public struct LaunchOutcome: Sendable, Equatable {
+    /// One line: "exited with status 0", "killed by signal 9 (SIGKILL)", "ECS task stopped: …".
+    public var summary: String
+    /// Extra lines for a crash message: the last stderr lines, a diagnosis hint, …
+    public var details: [String]
+
+    public init(summary: String, details: [String] = []) {
+        self.summary = summary
+        self.details = details
+    }
+}

@@ -1,0 +1,106 @@
+import FathomAPI
+import FathomCore
+import FathomProcess
+import Foundation
+import Synchronization
+
+/// Runs each flow run as a child process on this machine: `fathom execute --flow-run ID`,
+/// in its own process group, with named volumes mapped to local directories.
+public struct LocalLauncher: Launcher {
+    public let name = "local"
+    /// The `fathom` executable that runs `execute`.
+    public var fathomExecutable: String
+    /// The coordinator URL the flow process talks to.
+    public var apiURL: String
+    public var token: String?
+    /// Volume name → local directory.
+    public var volumes: [String: String]
+    /// Where shipped process output goes.
+    let client: APIClient
+
+    public init(fathomExecutable: String, apiURL: String, token: String?, volumes: [String: String], client: APIClient) {
+        self.fathomExecutable = fathomExecutable
+        self.apiURL = apiURL
+        self.token = token
+        self.volumes = volumes
+        self.client = client
+    }
+
+    public func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun {
+        let settings = try LocalRunSettings(claimed.version.runConfig.launcher == "local" ? claimed.version.runConfig.settings : .object([:]))
+        for (name, path) in volumes {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw LaunchError("volume '\(name)' maps to \(path), which cannot be created: \(error.localizedDescription)")
+            }
+        }
+        var environment = settings.env
+        environment["FATHOM_API_URL"] = apiURL
+        environment["FATHOM_FLOW_RUN_ID"] = claimed.run.id
+        environment["FATHOM_VOLUMES"] = String(decoding: try JSONEncoder().encode(volumes), as: UTF8.self)
+        if let token { environment["FATHOM_TOKEN"] = token }
+        let process = ChildProcess(
+            executable: fathomExecutable, arguments: ["execute", "--flow-run", claimed.run.id, "--api-url", apiURL],
+            environment: environment)
+        return try await LocalLaunchedRun.start(process, runID: claimed.run.id, client: client)
+    }
+}
+
+/// A launch that failed before anything ran.
+public struct LaunchError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A running child process and the task that watches it.
+final class LocalLaunchedRun: LaunchedRun {
+    let infrastructure: [String: String]
+    private let watcher: Task<LaunchOutcome, Never>
+
+    private init(infrastructure: [String: String], watcher: Task<LaunchOutcome, Never>) {
+        self.infrastructure = infrastructure
+        self.watcher = watcher
+    }
+
+    /// Starts the process and returns once it has a process id (or failed to start).
+    static func start(_ process: ChildProcess, runID: FlowRunID, client: APIClient) async throws -> LocalLaunchedRun {
+        let sink = CoordinatorEventSink(client: client, runID: runID)
+        let (started, startedContinuation) = AsyncStream<Result<Int32, any Error>>.makeStream()
+        let watcher = Task<LaunchOutcome, Never> {
+            do {
+                let exit = try await process.run(onStart: { pid in startedContinuation.yield(.success(pid)) }) { stream, line in
+                    sink.log(LogEntry(timestamp: Date(), level: stream == .stderr ? "warning" : "info", message: line, source: stream.rawValue))
+                }
+                await sink.close()
+                return LaunchOutcome(summary: "the flow process \(exit)", details: exit.stderrTail)
+            } catch {
+                startedContinuation.yield(.failure(error))
+                await sink.close()
+                return LaunchOutcome(summary: "the flow process could not be run: \(error)")
+            }
+        }
+        var iterator = started.makeAsyncIterator()
+        switch await iterator.next() {
+        case .success(let pid):
+            return LocalLaunchedRun(
+                infrastructure: ["launcher": "local", "pid": String(pid), "command": ([process.executable] + process.arguments).joined(separator: " ")],
+                watcher: watcher)
+        case .failure(let error):
+            throw LaunchError("cannot start \(process.executable): \(error)")
+        case nil:
+            throw LaunchError("cannot start \(process.executable)")
+        }
+    }
+
+    func wait() async -> LaunchOutcome {
+        await watcher.value
+    }
+
+    func stop(reason: String) async {
+        watcher.cancel()
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `fathom` command.
+public struct Fathom: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fathom",
+        abstract: "Run Swift data flows on this machine or as ECS tasks with EFS volumes.",
+        subcommands: [
+            DemoCommand.self, DevCommand.self, ServerCommand.self, AgentCommand.self, RegisterCommand.self,
+            RunCommand.self, RunsCommand.self, LogsCommand.self, CancelCommand.self, FlowsCommand.self,
+            ExecuteCommand.self,
+        ])
+
+    public init() {}
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import FathomAPI
+import FathomCore
+import Foundation
+
+/// `fathom register BUNDLE`: registers every flow the bundle describes.
+struct RegisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register", abstract: "Register every flow of a flow bundle (a new version of each).")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The flow bundle executable.")
+    var bundle: String
+
+    @Option(name: .customLong("run-config"), help: "A run config file (YAML or JSON) with one launcher key: local: or ecs:.")
+    var runConfig: String?
+
+    @Option(name: .customLong("label"), help: "A label an agent must have to run these flows (key=value); repeat for more.")
+    var labels: [String] = []
+
+    @Option(help: "The work queue runs of these flows go to.")
+    var queue: String?
+
+    func run() async throws {
+        let config = try runConfig.map(RunConfigFile.load)
+        let versions = try await BundleRegistrar(client: client.makeClient()).register(
+            bundleAt: bundle, runConfig: config, labels: try KeyValueArguments.parse(labels, option: "--label"), queue: queue)
+        for version in versions {
+            let parameters = version.parameters.map { "\($0.name): \($0.type.rawValue)" }.joined(separator: ", ")
+            print("registered \(version.flowName) v\(version.version) (\(version.runConfig.launcher); parameters: \(parameters.isEmpty ? "none" : parameters))")
+        }
+    }
+}

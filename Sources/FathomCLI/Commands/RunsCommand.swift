@@ -1,0 +1,104 @@
+import ArgumentParser
+import FathomAPI
+import FathomCore
+import Foundation
+import FathomRunner
+
+/// `fathom runs`: lists runs.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List flow runs, newest first.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "Only runs of this flow.")
+    var flow: String?
+
+    @Option(help: "Only runs in this state (e.g. Running, Crashed).")
+    var state: String?
+
+    @Option(help: "How many runs to show.")
+    var limit = 20
+
+    func run() async throws {
+        let stateFilter = try state.map { name -> FlowRunState in
+            guard let state = FlowRunState(name: name) else {
+                throw ValidationError("--state '\(name)' is not a state; use one of: \(FlowRunState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return state
+        }
+        let list = try await client.makeClient().listRuns(flow: flow, state: stateFilter, limit: limit)
+        print("ID                                    FLOW                 STATE       CREATED              MESSAGE")
+        for run in list.runs {
+            let created = run.createdAt.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
+            print("\(run.id)  \(run.flowName.padding(toLength: 20, withPad: " ", startingAt: 0)) \(run.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(created)  \(run.stateMessage.split(separator: "\n").first ?? "")")
+        }
+        if list.total > list.runs.count { print("(\(list.runs.count) of \(list.total); use --limit for more)") }
+    }
+}
+
+/// `fathom logs RUN`: prints a run's logs.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a run's logs.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The flow run id.")
+    var run: String
+
+    @Flag(name: [.short, .long], help: "Keep printing new lines until the run ends.")
+    var follow = false
+
+    func run() async throws {
+        try await RunFollower(client: client.makeClient()).follow(run, follow: follow)
+    }
+}
+
+/// `fathom cancel RUN`.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a run.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The flow run id.")
+    var run: String
+
+    func run() async throws {
+        let updated = try await client.makeClient().cancel(run)
+        print("flow run \(updated.id) \(updated.state)")
+    }
+}
+
+/// `fathom flows`: lists registered flows.
+struct FlowsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flows", abstract: "List registered flows.")
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        for flow in try await client.makeClient().listFlows() {
+            let last = flow.lastRun.map { "last run \($0.state)" } ?? "never run"
+            print("\(flow.name.padding(toLength: 24, withPad: " ", startingAt: 0)) v\(flow.latest.version)  \(flow.latest.runConfig.launcher)  \(last)  \(flow.latest.summary)")
+        }
+    }
+}
+
+/// `fathom execute --flow-run ID`: what a launcher starts.
+struct ExecuteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "execute", abstract: "Fetch, verify and run a flow run's bundle (launchers start this).")
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(name: .customLong("flow-run"), help: "The flow run id.")
+    var flowRun: String
+
+    @Option(name: .customLong("cache-dir"), help: "Where verified bundles are cached (default ~/.fathom/cache/bundles).")
+    var cacheDirectory: String?
+
+    func run() async throws {
+        let cache = cacheDirectory ?? ProcessInfo.processInfo.environment["FATHOM_BUNDLE_CACHE"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom/cache/bundles")
+        let code = await BundleRunner(client: client.makeClient(), runID: flowRun, cacheDirectory: cache).run()
+        throw ExitCode(code)
+    }
+}

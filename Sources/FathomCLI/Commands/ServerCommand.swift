@@ -1,0 +1,41 @@
+import ArgumentParser
+import FathomServer
+import Foundation
+import Logging
+
+/// `fathom server`: the coordinator.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "server", abstract: "Run the coordinator (HTTP API).")
+
+    @OptionGroup var serve: ServeOptions
+
+    @Option(name: .customLong("data-dir"), help: "Where the database and bundles live (default ~/.fathom).")
+    var dataDirectory: String?
+
+    func run() async throws {
+        let directory = dataDirectory ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom")
+        let coordinator = try await EmbeddedCoordinator.start(
+            configuration: serve.serverConfiguration(dataDirectory: directory), handleSignals: true)
+        print("fathom coordinator listening on \(coordinator.url) (data: \(directory))")
+        try await coordinator.wait()
+    }
+}
+
+extension ServeOptions {
+    func serverConfiguration(dataDirectory: String) throws -> ServerConfiguration {
+        var configuration = ServerConfiguration(dataDirectory: URL(fileURLWithPath: dataDirectory).standardizedFileURL.path)
+        configuration.host = host
+        configuration.port = port
+        configuration.token = resolvedToken
+        guard heartbeatTimeout > 0 else {
+            throw ValidationError("--heartbeat-timeout must be more than 0 seconds, got \(heartbeatTimeout)")
+        }
+        configuration.coordinator.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
+        do {
+            try configuration.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return configuration
+    }
+}

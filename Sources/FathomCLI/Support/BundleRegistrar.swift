@@ -1,0 +1,48 @@
+import FathomAPI
+import FathomCore
+import FathomProcess
+import FathomStorage
+import Foundation
+import Synchronization
+
+/// Registers a bundle: asks it to describe itself, uploads it by hash, and registers its flows.
+public struct BundleRegistrar: Sendable {
+    let client: APIClient
+
+    public init(client: APIClient) {
+        self.client = client
+    }
+
+    /// Runs `BUNDLE describe` and decodes what it prints.
+    public static func describe(bundleAt path: String) async throws -> BundleDescription {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw CLIError("bundle '\(path)' is not an executable file. Build it first (swift build) and pass its path.")
+        }
+        let output = Mutex<[String]>([])
+        let exit = try await ChildProcess(executable: path, arguments: ["describe"]).run { stream, line in
+            if stream == .stdout { output.withLock { $0.append(line) } }
+        }
+        guard exit.succeeded else {
+            throw CLIError("'\(path) describe' \(exit): \(exit.stderrTail.suffix(3).joined(separator: " | ")). Is it a Fathom flow bundle?")
+        }
+        let text = output.withLock { $0.joined(separator: "\n") }
+        do {
+            return try APICoding.decode(BundleDescription.self, from: Data(text.utf8))
+        } catch {
+            throw CLIError("'\(path) describe' did not print a bundle description: \(error). Is it a Fathom flow bundle?")
+        }
+    }
+
+    /// Uploads and registers every flow of the bundle at `path`.
+    public func register(
+        bundleAt path: String, runConfig: RunConfig?, labels: [String: String] = [:], queue: String? = nil
+    ) async throws -> [FlowVersion] {
+        let description = try await Self.describe(bundleAt: path)
+        let (sha256, size) = try FileHashing.sha256(ofFileAt: path)
+        let stored = try await client.uploadBundle(at: path, sha256: sha256, size: size)
+        let response = try await client.registerFlows(RegisterFlowsRequest(
+            bundleSHA256: sha256, storageURL: stored.storageURL, flows: description.flows, runConfig: runConfig,
+            labels: labels, queue: queue))
+        return response.versions
+    }
+}

@@ -1,0 +1,63 @@
+import FathomCore
+import Foundation
+import Yams
+
+/// Reads run config files (YAML or JSON) into a ``RunConfig``.
+public enum RunConfigFile {
+    /// Loads and checks the file at `path`.
+    public static func load(_ path: String) throws -> RunConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CLIError("cannot read run config '\(path)': no such file or not UTF-8 text")
+        }
+        let document: JSONValue
+        do {
+            document = try parse(text)
+        } catch {
+            throw CLIError("run config '\(path)' is not valid YAML or JSON: \(error)")
+        }
+        do {
+            return try RunConfig(document: document)
+        } catch {
+            throw CLIError("run config '\(path)' is invalid:\n" + error.errors.map { "  \($0)" }.joined(separator: "\n"))
+        }
+    }
+
+    /// Parses YAML (a superset of JSON) into a JSON value.
+    public static func parse(_ text: String) throws -> JSONValue {
+        guard let node = try Yams.compose(yaml: text) else { return .null }
+        return try json(from: node)
+    }
+
+    static func json(from node: Node) throws -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return .null }
+                if let value = Bool.construct(from: scalar) { return .bool(value) }
+                if let value = Int.construct(from: scalar) { return .int(Int64(value)) }
+                if let value = Double.construct(from: scalar) { return .double(value) }
+            }
+            return .string(scalar.string)
+        case .mapping(let mapping):
+            var object: [String: JSONValue] = [:]
+            for (key, value) in mapping {
+                guard let name = key.string else { throw CLIError("mapping keys must be strings") }
+                object[name] = try json(from: value)
+            }
+            return .object(object)
+        case .sequence(let sequence):
+            return .array(try sequence.map(json(from:)))
+        case .alias:
+            throw CLIError("YAML aliases are not supported in run configs")
+        }
+    }
+}
+
+/// A command-line error: one clear line (or a few), no stack trace.
+public struct CLIError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,48 @@
+import FathomAPI
+import FathomCore
+import Foundation
+
+/// Prints a run's log lines and state changes as they arrive, until the run is final.
+public struct RunFollower: Sendable {
+    let client: APIClient
+    let write: @Sendable (String) -> Void
+
+    public init(client: APIClient, write: @escaping @Sendable (String) -> Void = { print($0) }) {
+        self.client = client
+        self.write = write
+    }
+
+    /// Prints lines after `after`. With `follow`, waits for more until the run is final; returns the run.
+    @discardableResult
+    public func follow(_ runID: FlowRunID, after: Int64 = 0, follow: Bool) async throws -> FlowRun {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss.SSS"
+        var after = after
+        var lastState: FlowRunState?
+        while true {
+            let page = try await client.logs(runID, after: after, limit: 1000, waitSeconds: follow ? 20 : 0)
+            for line in page.lines {
+                let source = line.source == "flow" ? "" : "[\(line.source)] "
+                write("\(formatter.string(from: line.timestamp)) \(line.level.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(source)\(line.message)")
+            }
+            after = page.next
+            if follow, page.state != lastState, !page.state.isFinal {
+                write("── \(page.state)")
+                lastState = page.state
+            }
+            let drained = page.lines.count < 1000
+            if drained && (page.state.isFinal || !follow) {
+                let run = try await client.run(runID)
+                if follow || run.state.isFinal { write(Self.summary(run)) }
+                return run
+            }
+        }
+    }
+
+    /// The closing line: final state, and the reason when it did not complete.
+    public static func summary(_ run: FlowRun) -> String {
+        let duration = run.startedAt.flatMap { start in run.endedAt.map { String(format: " in %.2f s", $0.timeIntervalSince(start)) } } ?? ""
+        let reason = run.stateMessage.isEmpty ? "" : ": \(run.stateMessage)"
+        return "── flow run \(run.id) (\(run.flowName)) \(run.state)\(duration)\(reason)"
+    }
+}

@@ -1,0 +1,86 @@
+/// The state of a flow run.
+///
+/// ```
+/// Scheduled ─► Pending ─► Running ─► Completed | Failed | Crashed | Cancelled
+///                              │ ▲
+///                              ▼ │
+///                           Retrying
+/// any non-final state ─► Cancelling ─► Cancelled
+/// ```
+/// The coordinator enforces ``FlowRunState/canTransition(to:)`` with compare-and-set on the
+/// current state, so two writers can never both move a run.
+public enum FlowRunState: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    /// Waiting for an agent to claim it.
+    case scheduled = "Scheduled"
+    /// Claimed by an agent under a lease; its infrastructure is starting.
+    case pending = "Pending"
+    /// The flow is executing and sending heartbeats.
+    case running = "Running"
+    /// The flow waits before trying again after a failure.
+    case retrying = "Retrying"
+    /// A cancel was requested; the agent is stopping the infrastructure.
+    case cancelling = "Cancelling"
+    /// The flow returned normally.
+    case completed = "Completed"
+    /// The flow threw an error.
+    case failed = "Failed"
+    /// The infrastructure died, or the heartbeat stopped, before the flow reported a final state.
+    case crashed = "Crashed"
+    /// The run was cancelled.
+    case cancelled = "Cancelled"
+
+    public var description: String { rawValue }
+
+    /// Final states never change again.
+    public var isFinal: Bool {
+        switch self {
+        case .completed, .failed, .crashed, .cancelled: return true
+        case .scheduled, .pending, .running, .retrying, .cancelling: return false
+        }
+    }
+
+    /// The states this state may legally move to.
+    public var allowedNextStates: Set<FlowRunState> {
+        switch self {
+        case .scheduled: return [.pending, .cancelling, .cancelled, .crashed]
+        case .pending: return [.running, .cancelling, .cancelled, .crashed, .failed, .scheduled]
+        case .running: return [.completed, .failed, .crashed, .cancelling, .cancelled, .retrying]
+        case .retrying: return [.running, .failed, .crashed, .cancelling, .cancelled]
+        case .cancelling: return [.cancelled, .crashed, .completed, .failed]
+        case .completed, .failed, .crashed, .cancelled: return []
+        }
+    }
+
+    /// Whether a run in this state may move to `next`.
+    public func canTransition(to next: FlowRunState) -> Bool {
+        allowedNextStates.contains(next)
+    }
+
+    /// Parses a state name case-insensitively ("running", "Running").
+    public init?(name: String) {
+        guard let state = FlowRunState.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else {
+            return nil
+        }
+        self = state
+    }
+}
+
+/// The state of a task run inside a flow run.
+public enum TaskRunState: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
+    case pending = "Pending"
+    case running = "Running"
+    case retrying = "Retrying"
+    case completed = "Completed"
+    case failed = "Failed"
+    case cancelled = "Cancelled"
+
+    public var description: String { rawValue }
+
+    /// Final states never change again.
+    public var isFinal: Bool {
+        switch self {
+        case .completed, .failed, .cancelled: return true
+        case .pending, .running, .retrying: return false
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Subprocess
+import SystemPackage
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which output stream a line came from.
+public enum OutputStream: String, Sendable {
+    case stdout, stderr
+}
+
+/// How a child process ended.
+public struct ChildExit: Sendable, Equatable, CustomStringConvertible {
+    /// The exit code, when it exited.
+    public var exitCode: Int32?
+    /// The signal, when a signal killed it.
+    public var signal: Int32?
+    /// The last lines it wrote to stderr, oldest first.
+    public var stderrTail: [String]
+
+    public var succeeded: Bool { exitCode == 0 }
+
+    public var description: String {
+        if let signal { return "killed by signal \(signal) (\(ChildExit.signalName(signal)))" }
+        return "exited with status \(exitCode ?? -1)"
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGKILL: return "SIGKILL"
+        case SIGTERM: return "SIGTERM"
+        case SIGINT: return "SIGINT"
+        case SIGSEGV: return "SIGSEGV"
+        case SIGABRT: return "SIGABRT"
+        case SIGILL: return "SIGILL"
+        case SIGBUS: return "SIGBUS"
+        case SIGTRAP: return "SIGTRAP"
+        default: return "signal \(signal)"
+        }
+    }
+}
+
+/// A child process to run in its own process group.
+///
+/// Its stdout and stderr are streamed line by line to `onLine`. Cancelling the calling task sends
+/// SIGTERM to the whole process group, then SIGKILL after ``killGrace``.
+public struct ChildProcess: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    /// Variables to set on top of ``baseEnvironment``.
+    public var environment: [String: String]
+    /// `nil` inherits this process's environment; otherwise exactly these variables.
+    public var baseEnvironment: [String: String]?
+    public var workingDirectory: String?
+    /// How long after SIGTERM the group gets SIGKILL.
+    public var killGrace: Duration = .seconds(10)
+    /// How many stderr lines to keep for ``ChildExit/stderrTail``.
+    public var stderrTailLines = 20
+
+    public init(
+        executable: String, arguments: [String] = [], environment: [String: String] = [:],
+        baseEnvironment: [String: String]? = nil, workingDirectory: String? = nil
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.baseEnvironment = baseEnvironment
+        self.workingDirectory = workingDirectory
+    }
+
+    /// Runs to completion. `onStart` receives the process id (which is also its process group id).
+    public func run(
+        onStart: @Sendable (Int32) -> Void = { _ in },
+        onLine: @escaping @Sendable (OutputStream, String) -> Void
+    ) async throws -> ChildExit {
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        let environmentSetting: Subprocess.Environment
+        if let base = baseEnvironment {
+            environmentSetting = .custom(
+                Dictionary(uniqueKeysWithValues: base.merging(environment) { _, new in new }.map {
+                    (Subprocess.Environment.Key(rawValue: $0.key)!, $0.value)
+                }))
+        } else {
+            environmentSetting = .inherit.updating(
+                Dictionary(uniqueKeysWithValues: environment.map { (Subprocess.Environment.Key(rawValue: $0.key)!, $0.value) }))
+        }
+        let executablePath = executable.contains("/") ? Executable.path(FilePath(executable)) : Executable.name(executable)
+        let groupID = Locked<Int32?>(nil)
+        let tail = Locked<[String]>([])
+        let grace = killGrace
+        let tailLimit = stderrTailLines
+        let result = try await withTaskCancellationHandler {
+            try await Subprocess.run(
+                executablePath, arguments: Arguments(arguments), environment: environmentSetting,
+                workingDirectory: workingDirectory.map { FilePath($0) }, platformOptions: options,
+                input: .none, output: .sequence, error: .sequence
+            ) { execution in
+                let pid = execution.processIdentifier.value
+                groupID.withLock { $0 = pid }
+                onStart(pid)
+                if Task.isCancelled { ChildProcess.terminateGroup(pid, grace: grace) }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await line in execution.standardOutput.strings() { onLine(.stdout, line) }
+                    }
+                    group.addTask {
+                        for try await line in execution.standardError.strings() {
+                            onLine(.stderr, line)
+                            tail.withLock { lines in
+                                lines.append(line)
+                                if lines.count > tailLimit { lines.removeFirst(lines.count - tailLimit) }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        } onCancel: {
+            if let pid = groupID.withLock({ $0 }) { ChildProcess.terminateGroup(pid, grace: grace) }
+        }
+        let stderrTail = tail.withLock { $0 }
+        switch result.terminationStatus {
+        case .exited(let code): return ChildExit(exitCode: code, signal: nil, stderrTail: stderrTail)
+        case .signaled(let signal): return ChildExit(exitCode: nil, signal: signal, stderrTail: stderrTail)
+        }
+    }
+
+    /// SIGTERM to the process group now, SIGKILL after `grace` if it is still there.
+    public static func terminateGroup(_ groupID: Int32, grace: Duration) {
+        guard groupID > 0 else { return }
+        kill(-groupID, SIGTERM)
+        Task.detached {
+            try? await Task.sleep(for: grace)
+            kill(-groupID, SIGKILL)
+        }
+    }
+}
+
+/// A value behind a lock that closures can share.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
+    }
+}

@@ -1,0 +1,77 @@
+import FathomAPI
+import FathomCore
+import FathomStorage
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fathom execute --flow-run ID`: fetches the run's bundle, verifies it, and replaces this
+/// process with it (`run --flow-run ID`). Every failure before the flow starts is reported to the
+/// coordinator as the run's Crashed reason, not only printed.
+public struct BundleRunner: Sendable {
+    public let client: APIClient
+    public let runID: FlowRunID
+    /// Verified bundles, one file per sha256, shared by runs.
+    public let cacheDirectory: String
+
+    public init(client: APIClient, runID: FlowRunID, cacheDirectory: String) {
+        self.client = client
+        self.runID = runID
+        self.cacheDirectory = cacheDirectory
+    }
+
+    /// Does not return on success (the bundle replaces this process); returns an exit code on failure.
+    public func run() async -> Int32 {
+        let version: FlowVersion
+        do {
+            version = try await client.version(ofRun: runID)
+        } catch {
+            return await fail("cannot read flow run \(runID) from the coordinator: \(error)", report: false)
+        }
+        let path: String
+        do {
+            path = try await fetch(version)
+        } catch {
+            return await fail("cannot fetch the flow bundle: \(error)", report: true)
+        }
+        let arguments = [path, "run", "--flow-run", runID, "--api-url", client.baseURL]
+        setenv("FATHOM_API_URL", client.baseURL, 1)
+        let cArguments = arguments.map { strdup($0) } + [nil]
+        execv(path, cArguments)
+        let reason = String(cString: strerror(errno))
+        return await fail("the flow bundle \(path) is not executable: \(reason)", report: true)
+    }
+
+    /// The path of a verified copy of the run's bundle in the cache.
+    public func fetch(_ version: FlowVersion) async throws -> String {
+        try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        let cached = (cacheDirectory as NSString).appendingPathComponent(version.bundleSHA256)
+        // A cached file is only ever created by an atomic rename after its hash was checked.
+        if FileManager.default.isExecutableFile(atPath: cached) { return cached }
+        let temporary = cached + ".partial-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        if let url = URL(string: version.storageURL), url.isFileURL, FileManager.default.fileExists(atPath: url.path) {
+            try FileManager.default.copyItem(atPath: url.path, toPath: temporary)
+        } else {
+            FileManager.default.createFile(atPath: temporary, contents: nil)
+            try await client.downloadBundle(sha256: version.bundleSHA256, to: temporary)
+        }
+        let actual = try FileHashing.sha256(ofFileAt: temporary).sha256
+        guard actual == version.bundleSHA256 else {
+            throw StorageError.hashMismatch(expected: version.bundleSHA256, actual: actual, source: version.storageURL)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: temporary)
+        try AtomicFile.rename(temporary, to: cached)
+        return cached
+    }
+
+    private func fail(_ message: String, report: Bool) async -> Int32 {
+        FileHandle.standardError.write(Data("fathom execute: \(message)\n".utf8))
+        if report {
+            _ = try? await client.setState(runID, SetStateRequest(state: .crashed, message: message))
+        }
+        return 70
+    }
+}

@@ -1,0 +1,77 @@
+import FathomAPI
+import FathomCore
+import Foundation
+
+/// The parameters of a flow: a Codable struct whose `init()` gives every default.
+///
+/// ```swift
+/// struct Parameters: FlowParameters {
+///     var folder = "hello"
+///     var bytes = 1024
+/// }
+/// ```
+public protocol FlowParameters: Codable, Sendable {
+    init()
+}
+
+/// For flows that take no parameters.
+public struct NoParameters: FlowParameters {
+    public init() {}
+}
+
+/// A flow: an async function with typed parameters, run as a flow run.
+///
+/// ```swift
+/// struct Hello: Flow {
+///     static let name = "hello"
+///     struct Parameters: FlowParameters { var greeting = "hi" }
+///     static func run(_ parameters: Parameters, context: FlowContext) async throws {
+///         context.logger.info("\(parameters.greeting)")
+///     }
+/// }
+/// ```
+public protocol Flow {
+    associatedtype Parameters: FlowParameters
+    /// The flow's name, unique within the coordinator.
+    static var name: String { get }
+    /// One line on what the flow does.
+    static var summary: String { get }
+    /// The flow's body.
+    static func run(_ parameters: Parameters, context: FlowContext) async throws
+}
+
+extension Flow {
+    public static var summary: String { "" }
+
+    /// The flow as a bundle describes it.
+    public static var flowDescription: FlowDescription {
+        FlowDescription(name: name, summary: summary, parameters: ParameterSchema.specs(of: Parameters()))
+    }
+
+    /// Starts the flow in a new task.
+    static func startTask(parameters: [String: JSONValue], context: FlowContext) -> Task<Void, any Error> {
+        Task { try await execute(parameters: parameters, context: context) }
+    }
+
+    /// Decodes parameters from the run's JSON and runs the flow.
+    static func execute(parameters: [String: JSONValue], context: FlowContext) async throws {
+        let data = try JSONEncoder().encode(parameters)
+        let decoded: Parameters
+        do {
+            decoded = try JSONDecoder().decode(Parameters.self, from: data)
+        } catch {
+            throw FlowParameterError(flowName: name, detail: "\(error)")
+        }
+        try await run(decoded, context: context)
+    }
+}
+
+/// The run's parameters did not decode into the flow's `Parameters` type.
+public struct FlowParameterError: Error, CustomStringConvertible {
+    public var flowName: String
+    public var detail: String
+
+    public var description: String {
+        "parameters of flow '\(flowName)' do not match its Parameters type: \(detail). Register the bundle again so the coordinator knows its current parameters."
+    }
+}

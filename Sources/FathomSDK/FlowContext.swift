@@ -1,0 +1,139 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Logging
+import Synchronization
+
+/// What a running flow sees: its run, logger, volumes, and the task runner.
+public final class FlowContext: Sendable {
+    /// The id of this flow run.
+    public let runID: FlowRunID
+    /// The flow's name.
+    public let flowName: String
+    /// Records go to the coordinator as the run's logs.
+    public let logger: Logger
+    /// Named volumes and their mount paths on this machine or container.
+    public let volumes: [String: String]
+    let sink: any RunEventSink
+    let limiter: ConcurrencyLimiter
+    let echoLogs: Bool
+
+    /// - Parameters:
+    ///   - maxConcurrentTasks: how many tasks may run at once in this flow run.
+    public init(
+        runID: FlowRunID, flowName: String, sink: any RunEventSink, volumes: [String: String] = [:],
+        maxConcurrentTasks: Int = 16, echoLogs: Bool = false
+    ) {
+        self.runID = runID
+        self.flowName = flowName
+        self.sink = sink
+        self.volumes = volumes
+        self.limiter = ConcurrencyLimiter(limit: max(1, maxConcurrentTasks))
+        self.echoLogs = echoLogs
+        var logger = Logger(label: "fathom.flow.\(flowName)") { _ in RunLogHandler(sink: sink, echo: echoLogs) }
+        logger.logLevel = .info
+        self.logger = logger
+    }
+
+    /// The mount path of a named volume.
+    public func volume(_ name: String) throws -> String {
+        guard let path = volumes[name] else {
+            let known = volumes.keys.sorted()
+            throw VolumeError(
+                "volume '\(name)' is not mounted in this run (mounted: \(known.isEmpty ? "none" : known.joined(separator: ", "))). "
+                    + "Map it with 'fathom agent --volume \(name)=/path' or the run config's efs list.")
+        }
+        return path
+    }
+
+    /// This run's own directory on a volume, `<volume>/fathom/runs/<run id>/`, created if needed.
+    public func workspace(_ volumeName: String) throws -> String {
+        let root = try volume(volumeName)
+        let path = URL(fileURLWithPath: root).appendingPathComponent("fathom/runs/\(runID)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A logger whose records are attached to a task run.
+    func taskLogger(taskRunID: TaskRunID, name: String) -> Logger {
+        var logger = Logger(label: "fathom.task.\(name)") { [sink, echoLogs] _ in
+            RunLogHandler(sink: sink, taskRunID: taskRunID, echo: echoLogs)
+        }
+        logger.logLevel = self.logger.logLevel
+        return logger
+    }
+}
+
+/// A volume the flow asked for is not mounted.
+public struct VolumeError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Bounds how many tasks run at once. Nested tasks do not take a second permit.
+final class ConcurrencyLimiter: Sendable {
+    private struct State {
+        var inUse = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextID: UInt64 = 0
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func acquire() async throws {
+        let id = state.withLock { state -> UInt64? in
+            if state.inUse < limit {
+                state.inUse += 1
+                return nil
+            }
+            state.nextID += 1
+            return state.nextID
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                enum Outcome { case wait, acquired, cancelled }
+                let outcome = state.withLock { state -> Outcome in
+                    if Task.isCancelled { return .cancelled }
+                    if state.inUse < limit {
+                        state.inUse += 1
+                        return .acquired
+                    }
+                    state.waiters.append((id, continuation))
+                    return .wait
+                }
+                switch outcome {
+                case .wait: break
+                case .acquired: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Hands the permit to the next waiter, or returns it.
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            if state.waiters.isEmpty {
+                state.inUse -= 1
+                return nil
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        next?.resume()
+    }
+}

@@ -1,0 +1,117 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Logging
+import FathomProcess
+
+/// Executes one flow run against the coordinator: Running, heartbeats, logs, final state.
+struct FlowRunExecutor {
+    let client: APIClient
+    let runID: FlowRunID
+    let flows: [any Flow.Type]
+    let volumes: [String: String]
+    let heartbeatInterval: Duration
+    let maxConcurrentTasks: Int
+
+    /// Reads `FATHOM_VOLUMES` (`{"scratch": "/mnt/efs"}`).
+    static func volumes(from environment: [String: String]) -> [String: String] {
+        guard let text = environment["FATHOM_VOLUMES"], let data = text.data(using: .utf8) else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+    }
+
+    /// Returns the process exit code: 0 when the run Completed.
+    func execute() async -> Int32 {
+        let run: FlowRun
+        do {
+            run = try await withRetries { try await client.run(runID) }
+        } catch {
+            stderr("cannot read flow run \(runID): \(error)")
+            return 70
+        }
+        guard let flow = flows.first(where: { $0.name == run.flowName }) else {
+            let names = flows.map { $0.name }.joined(separator: ", ")
+            await finish(.crashed, "this bundle has no flow '\(run.flowName)' (it has: \(names)); register the right bundle")
+            return 70
+        }
+        if run.state == .cancelling {
+            await finish(.cancelled, "cancelled before the flow started")
+            return 1
+        }
+        do {
+            try await client.setState(runID, SetStateRequest(state: .running, message: "", expected: run.state))
+        } catch {
+            stderr("cannot move flow run \(runID) to Running: \(error)")
+            return 70
+        }
+        let sink = CoordinatorEventSink(client: client, runID: runID)
+        let context = FlowContext(
+            runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks)
+        let flowTask = flow.startTask(parameters: run.parameters, context: context)
+        let heartbeat = Task { [client, runID, heartbeatInterval] in
+            await Self.sendHeartbeats(client: client, runID: runID, every: heartbeatInterval, cancelling: flowTask)
+        }
+        let terminationWatcher = SignalWatcher(signals: [SIGTERM]) { flowTask.cancel() }
+        let result = await flowTask.result
+        heartbeat.cancel()
+        terminationWatcher.stop()
+        switch result {
+        case .success:
+            context.logger.info("flow run completed")
+            await sink.close()
+            await finish(.completed, "")
+            return 0
+        case .failure(let error) where error is CancellationError || flowTask.isCancelled:
+            context.logger.warning("flow run cancelled")
+            await sink.close()
+            await finish(.cancelled, "cancelled")
+            return 1
+        case .failure(let error):
+            context.logger.error("flow run failed: \(error)")
+            await sink.close()
+            await finish(.failed, "\(error)")
+            return 1
+        }
+    }
+
+    /// Heartbeats until cancelled; cancels the flow when the coordinator says the run is Cancelling.
+    static func sendHeartbeats(
+        client: APIClient, runID: FlowRunID, every heartbeatInterval: Duration, cancelling flowTask: Task<Void, any Error>
+    ) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: heartbeatInterval)
+            if Task.isCancelled { return }
+            if let answer = try? await client.heartbeat(runID), answer.state == .cancelling || answer.state.isFinal {
+                flowTask.cancel()
+            }
+        }
+    }
+
+    /// Sets the final state, retrying while the coordinator is unreachable.
+    func finish(_ state: FlowRunState, _ message: String) async {
+        do {
+            _ = try await withRetries { try await client.setState(runID, SetStateRequest(state: state, message: message)) }
+        } catch {
+            stderr("cannot set flow run \(runID) to \(state): \(error)")
+        }
+    }
+
+    /// Retries calls that failed to reach the coordinator, for up to about a minute.
+    func withRetries<T>(_ body: () async throws -> T) async throws -> T {
+        var delay = Duration.milliseconds(100)
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as APIClientError {
+                guard case .unreachable = error, attempt < 12 else { throw error }
+                attempt += 1
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+
+    func stderr(_ message: String) {
+        FileHandle.standardError.write(Data("fathom: \(message)\n".utf8))
+    }
+}

@@ -1,0 +1,129 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Logging
+
+/// A task exceeded its timeout.
+public struct TaskTimeoutError: Error, CustomStringConvertible {
+    public var taskName: String
+    public var timeout: Duration
+
+    public var description: String { "task '\(taskName)' timed out after \(timeout)" }
+}
+
+/// What a task body can use: its run id, attempt number and logger.
+public struct TaskContext: Sendable {
+    public let taskRunID: TaskRunID
+    public let name: String
+    /// 1 for the first try.
+    public let attempt: Int
+    /// Records go to the coordinator, attached to this task run.
+    public let logger: Logger
+}
+
+enum TaskNesting {
+    /// Set inside a task body, so nested tasks do not wait for a permit their parent holds.
+    @TaskLocal static var insideTask = false
+}
+
+extension FlowContext {
+    /// Runs `body` as a task run, with retries and a timeout, and records its states and result.
+    ///
+    /// Tasks started concurrently (`async let`, task groups, ``map(_:concurrency:_:)``) run in parallel,
+    /// up to the flow run's concurrency limit. A task that throws after its last attempt rethrows,
+    /// so failures propagate to the flow.
+    @discardableResult
+    public func task<T: Sendable>(
+        _ name: String, retries: Int = 0, retryDelay: Duration = .zero, timeout: Duration? = nil,
+        _ body: @escaping @Sendable (TaskContext) async throws -> T
+    ) async throws -> T {
+        let id = Identifier.make()
+        let taskLogger = taskLogger(taskRunID: id, name: name)
+        let startedAt = Date()
+        var attempt = 1
+        while true {
+            try Task.checkCancellation()
+            sink.taskRun(TaskRunUpdate(id: id, name: name, state: .running, attempt: attempt, startedAt: startedAt, endedAt: nil))
+            let context = TaskContext(taskRunID: id, name: name, attempt: attempt, logger: taskLogger)
+            do {
+                let value = try await runAttempt(name: name, timeout: timeout) { try await body(context) }
+                sink.taskRun(TaskRunUpdate(
+                    id: id, name: name, state: .completed, attempt: attempt, startedAt: startedAt, endedAt: Date(),
+                    result: TaskResultEncoding.json(value)))
+                return value
+            } catch {
+                let cancelled = error is CancellationError || Task.isCancelled
+                if !cancelled && attempt <= retries {
+                    let message = "attempt \(attempt) of \(retries + 1) failed: \(error)"
+                    taskLogger.warning("\(message); retrying in \(retryDelay)")
+                    sink.taskRun(TaskRunUpdate(
+                        id: id, name: name, state: .retrying, attempt: attempt, startedAt: startedAt, endedAt: nil,
+                        message: message))
+                    attempt += 1
+                    if retryDelay > .zero { try await Task.sleep(for: retryDelay) }
+                    continue
+                }
+                if !cancelled { taskLogger.error("task '\(name)' failed: \(error)") }
+                sink.taskRun(TaskRunUpdate(
+                    id: id, name: name, state: cancelled ? .cancelled : .failed, attempt: attempt, startedAt: startedAt,
+                    endedAt: Date(), message: cancelled ? "cancelled" : "\(error)"))
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` for every element as its own task, concurrently up to `concurrency`, keeping order.
+    public func map<Element: Sendable, T: Sendable>(
+        _ elements: [Element], concurrency: Int? = nil, name: @escaping @Sendable (Element) -> String = { "\($0)" },
+        _ body: @escaping @Sendable (Element, TaskContext) async throws -> T
+    ) async throws -> [T] {
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            var results = [T?](repeating: nil, count: elements.count)
+            var next = 0
+            let width = concurrency ?? elements.count
+            func addNext() {
+                let index = next
+                let element = elements[index]
+                group.addTask { (index, try await self.task(name(element)) { try await body(element, $0) }) }
+                next += 1
+            }
+            while next < min(width, elements.count) { addNext() }
+            while let (index, value) = try await group.next() {
+                results[index] = value
+                if next < elements.count { addNext() }
+            }
+            return results.map { $0! }
+        }
+    }
+
+    private func runAttempt<T: Sendable>(
+        name: String, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let nested = TaskNesting.insideTask
+        if !nested { try await limiter.acquire() }
+        defer { if !nested { limiter.release() } }
+        return try await TaskNesting.$insideTask.withValue(true) {
+            guard let timeout else { return try await body() }
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw TaskTimeoutError(taskName: name, timeout: timeout)
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        }
+    }
+}
+
+enum TaskResultEncoding {
+    /// The task's result as JSON, when it is Encodable and small.
+    static func json<T>(_ value: T) -> JSONValue? {
+        if T.self == Void.self { return nil }
+        guard let encodable = value as? any Encodable,
+              let data = try? JSONEncoder().encode(encodable), data.count <= 64 << 10
+        else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+}

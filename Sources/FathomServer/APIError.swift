@@ -1,0 +1,42 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// An error answer of the API: an HTTP status and a JSON ``APIErrorBody``.
+public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var body: APIErrorBody
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, fix: String? = nil) {
+        self.status = status
+        self.body = APIErrorBody(code: code, message: message, field: field, fix: fix)
+    }
+
+    /// 422 with every validation problem.
+    public init(validation errors: ValidationErrors) {
+        self.status = .unprocessableContent
+        let first = errors.errors.first
+        self.body = APIErrorBody(
+            code: first?.code ?? "invalid", message: errors.description, field: first?.field, fix: first?.fix,
+            problems: errors.errors)
+    }
+
+    public var description: String { body.error.message }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = (try? APICoding.encode(body)) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func notFound(_ what: String, _ id: String, fix: String) -> APIError {
+        APIError(.notFound, code: "not_found", message: "\(what) '\(id)' does not exist. \(fix)", fix: fix)
+    }
+
+    static func runNotFound(_ id: String) -> APIError {
+        notFound("flow run", id, fix: "List runs with 'fathom runs'.")
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// Wakes long-polls when something they wait for changes.
+///
+/// Keys name what changed: `queue:<name>` (a new run), `agent:<id>` (a cancel for its run),
+/// `run:<id>` (a new log line or state). A waiter reads ``generation(of:)`` before it looks at the
+/// store and passes it to ``wait(on:since:timeout:)``, so a change between the look and the wait is
+/// never missed.
+final class ChangeNotifier: Sendable {
+    private struct State {
+        var generations: [String: UInt64] = [:]
+        var waiters: [UInt64: (keys: [String], continuation: CheckedContinuation<Void, Never>)] = [:]
+        var waitersByKey: [String: Set<UInt64>] = [:]
+        var nextWaiterID: UInt64 = 0
+
+        /// Removes a waiter from every key it waits on, returning its continuation if it was still waiting.
+        mutating func remove(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
+            guard let waiter = waiters.removeValue(forKey: id) else { return nil }
+            for key in waiter.keys {
+                waitersByKey[key]?.remove(id)
+                if waitersByKey[key]?.isEmpty == true { waitersByKey[key] = nil }
+            }
+            return waiter.continuation
+        }
+    }
+
+    private let state = Mutex(State())
+
+    /// The current generation of each key.
+    func generation(of keys: [String]) -> [UInt64] {
+        state.withLock { state in keys.map { state.generations[$0, default: 0] } }
+    }
+
+    /// Marks `key` changed and wakes everyone waiting on it.
+    func signal(_ key: String) {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.generations[key, default: 0] &+= 1
+            return (state.waitersByKey[key] ?? []).compactMap { state.remove($0) }
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Waits until one of `keys` changes after `since` (their generations), the timeout passes,
+    /// or the task is cancelled.
+    func wait(on keys: [String], since: [UInt64], timeout: Duration) async {
+        guard timeout > .zero else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.waitForSignal(on: keys, since: since) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForSignal(on keys: [String], since: [UInt64]) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiterID &+= 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    for (key, seen) in zip(keys, since) where state.generations[key, default: 0] != seen { return true }
+                    state.waiters[id] = (keys, continuation)
+                    for key in keys { state.waitersByKey[key, default: []].insert(id) }
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { state in state.remove(id) }?.resume()
+        }
+    }
+}

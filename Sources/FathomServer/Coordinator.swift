@@ -1,0 +1,302 @@
+import FathomAPI
+import FathomCore
+import FathomStorage
+import Foundation
+import Logging
+
+/// Settings of the coordinator's run rules.
+public struct CoordinatorSettings: Sendable {
+    /// A Running run whose heartbeat is older than this becomes Crashed.
+    public var heartbeatTimeout: Duration = .seconds(90)
+    /// How long a claim holds a Pending run before it is crashed if no agent renews it.
+    public var leaseDuration: Duration = .seconds(60)
+    /// The longest a long-poll may be held.
+    public var maxWait: Duration = .seconds(60)
+
+    public init() {}
+}
+
+/// The coordinator's rules: validation, the state machine, claims and long-polls, over a ``Store``.
+public final class Coordinator: Sendable {
+    let store: any Store
+    let storage: any FlowStorage
+    let notifier = ChangeNotifier()
+    let settings: CoordinatorSettings
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    public init(
+        store: any Store, storage: any FlowStorage, settings: CoordinatorSettings = .init(), logger: Logger,
+        clock: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.store = store
+        self.storage = storage
+        self.settings = settings
+        self.logger = logger
+        self.clock = clock
+    }
+
+    // MARK: Flows
+
+    /// Registers every flow of a bundle as a new version, after checking the bundle is stored.
+    public func register(_ request: RegisterFlowsRequest) async throws -> [FlowVersion] {
+        var problems: [ValidationError] = []
+        if !StorageError.isValidSHA256(request.bundleSHA256) {
+            problems.append(ValidationError(
+                code: "invalid_sha256", field: "bundleSHA256", problem: "'\(request.bundleSHA256)' is not a sha256",
+                fix: "Pass the 64 lowercase hex characters of the bundle's sha256."))
+        }
+        if request.flows.isEmpty {
+            problems.append(ValidationError(
+                code: "no_flows", field: "flows", problem: "the bundle describes no flows",
+                fix: "Declare at least one flow in the bundle's FlowBundle type."))
+        }
+        for (index, flow) in request.flows.enumerated() where !Names.isValid(flow.name) {
+            problems.append(ValidationError(
+                code: "invalid_flow_name", field: "flows[\(index)].name", problem: "'\(flow.name)' is not a valid flow name",
+                fix: "Use letters, digits, '.', '_' and '-', starting with a letter or digit."))
+        }
+        if let config = request.runConfig, config.launcher == "local" {
+            do { try LocalRunSettings.validate(config.settings) } catch { problems += error.errors }
+        }
+        if !problems.isEmpty { throw APIError(validation: ValidationErrors(problems)) }
+        let storageURL: String
+        if let given = request.storageURL {
+            storageURL = given
+        } else {
+            guard try await storage.contains(sha256: request.bundleSHA256) else {
+                throw APIError(
+                    .unprocessableContent, code: "bundle_missing",
+                    message: "bundle \(request.bundleSHA256) is not in the coordinator's storage. Upload it first (PUT /api/v1/bundles/{sha256}); 'fathom register' does this for you.",
+                    field: "bundleSHA256")
+            }
+            storageURL = storage.url(forSHA256: request.bundleSHA256)
+        }
+        let now = clock()
+        var unchanged: [FlowVersion] = []
+        var changed: [FlowDescription] = []
+        for flow in request.flows {
+            if let latest = try await store.version(flowName: flow.name, number: nil),
+               latest.bundleSHA256 == request.bundleSHA256, latest.storageURL == storageURL, latest.summary == flow.summary,
+               latest.parameters == flow.parameters, latest.runConfig == (request.runConfig ?? .local),
+               latest.labels == (request.labels ?? [:]), latest.queue == (request.queue ?? "default") {
+                unchanged.append(latest)
+            } else {
+                changed.append(flow)
+            }
+        }
+        let versions = changed.map { flow in
+            FlowVersion(
+                id: Identifier.make(), flowName: flow.name, version: 0, bundleSHA256: request.bundleSHA256,
+                storageURL: storageURL, summary: flow.summary, parameters: flow.parameters,
+                runConfig: request.runConfig ?? .local, labels: request.labels ?? [:], queue: request.queue ?? "default",
+                createdAt: now)
+        }
+        // Registering the same bundle and settings again is a no-op: it returns the current versions.
+        return unchanged + (versions.isEmpty ? [] : try await store.insertVersions(versions))
+    }
+
+    // MARK: Runs
+
+    /// Creates a Scheduled run after checking its parameters against the flow version.
+    public func createRun(_ request: CreateFlowRunRequest) async throws -> FlowRun {
+        guard let version = try await store.version(flowName: request.flow, number: request.version) else {
+            if request.version != nil, try await store.version(flowName: request.flow, number: nil) != nil {
+                throw APIError.notFound(
+                    "version \(request.version!) of flow", request.flow, fix: "List versions with 'fathom flows'.")
+            }
+            throw APIError.notFound("flow", request.flow, fix: "Register it with 'fathom register BUNDLE', or list flows with 'fathom flows'.")
+        }
+        let parameters: [String: JSONValue]
+        do {
+            parameters = try ParameterValidator.resolve(request.parameters ?? [:], against: version.parameters, flowName: version.flowName)
+        } catch {
+            throw APIError(validation: error)
+        }
+        let run = try await store.insertRun(NewFlowRun(
+            id: Identifier.make(), version: version, parameters: parameters, idempotencyKey: request.idempotencyKey,
+            createdAt: clock()))
+        notifier.signal("queue:\(version.queue)")
+        return run
+    }
+
+    public func run(_ id: FlowRunID) async throws -> FlowRun {
+        guard let run = try await store.run(id: id, includeHistory: true) else { throw APIError.runNotFound(id) }
+        return run
+    }
+
+    /// Moves a run to `request.state`, enforcing the state machine with compare-and-set.
+    public func setState(_ id: FlowRunID, _ request: SetStateRequest) async throws -> FlowRun {
+        while true {
+            let current = try await run(id)
+            if let expected = request.expected, expected != current.state {
+                throw APIError(
+                    .conflict, code: "state_changed",
+                    message: "flow run \(id) is \(current.state), not \(expected) as expected; it was not moved to \(request.state).",
+                    field: "expected")
+            }
+            guard current.state.canTransition(to: request.state) else {
+                let allowed = current.state.allowedNextStates.map(\.rawValue).sorted()
+                throw APIError(
+                    .conflict, code: "illegal_transition",
+                    message: "flow run \(id) cannot move from \(current.state) to \(request.state). "
+                        + (allowed.isEmpty ? "\(current.state) is final." : "From \(current.state) it may move to: \(allowed.joined(separator: ", ")).") ,
+                    field: "state")
+            }
+            let write = StateWrite(
+                runID: id, from: current.state, to: request.state, message: request.message ?? "", at: clock(),
+                agentID: current.agentID, leaseExpiresAt: nil)
+            if let updated = try await store.compareAndSetState(write) {
+                announce(updated)
+                return updated
+            }
+            // Someone else moved it between the read and the write: look again.
+        }
+    }
+
+    /// Cancels a run: at once if no agent has it, else through Cancelling and the agent.
+    public func cancel(_ id: FlowRunID) async throws -> FlowRun {
+        let current = try await run(id)
+        switch current.state {
+        case .scheduled:
+            return try await setState(id, SetStateRequest(state: .cancelled, message: "cancelled before it started", expected: .scheduled))
+        case .pending, .running, .retrying:
+            return try await setState(id, SetStateRequest(state: .cancelling, message: "cancel requested", expected: current.state))
+        case .cancelling:
+            return current
+        case .completed, .failed, .crashed, .cancelled:
+            throw APIError(
+                .conflict, code: "illegal_transition",
+                message: "flow run \(id) is already \(current.state) and cannot be cancelled.", field: "state")
+        }
+    }
+
+    func announce(_ run: FlowRun) {
+        notifier.signal("run:\(run.id)")
+        if run.state == .cancelling, let agent = run.agentID { notifier.signal("agent:\(agent)") }
+    }
+
+    /// Records a heartbeat and returns the run's state, so the flow learns of a cancel.
+    public func heartbeat(_ id: FlowRunID) async throws -> FlowRunState {
+        guard let state = try await store.recordHeartbeat(runID: id, at: clock()) else { throw APIError.runNotFound(id) }
+        return state
+    }
+
+    public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
+        guard let run = try await store.mergeInfrastructure(runID: id, facts: facts, at: clock()) else {
+            throw APIError.runNotFound(id)
+        }
+        return run
+    }
+
+    // MARK: Logs and task runs
+
+    public func appendLogs(_ id: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
+        do {
+            let accepted = try await store.appendLogs(runID: id, logs)
+            notifier.signal("run:\(id)")
+            return accepted
+        } catch StoreError.runNotFound {
+            throw APIError.runNotFound(id)
+        }
+    }
+
+    /// Log lines after `after`; waits up to `wait` for a new line or a state change when there are none.
+    public func logs(_ id: FlowRunID, after: Int64, limit: Int, wait: Duration) async throws -> LogPage {
+        let deadline = ContinuousClock.now + min(wait, settings.maxWait)
+        while true {
+            let since = notifier.generation(of: ["run:\(id)"])
+            let current = try await run(id)
+            let lines = try await store.logs(runID: id, after: after, limit: limit)
+            let remaining = deadline - ContinuousClock.now
+            if !lines.isEmpty || current.state.isFinal || remaining <= .zero {
+                return LogPage(lines: lines, next: lines.last?.seq ?? after, state: current.state)
+            }
+            let stateBefore = current.state
+            await notifier.wait(on: ["run:\(id)"], since: since, timeout: remaining)
+            if try await run(id).state != stateBefore {
+                let fresh = try await store.logs(runID: id, after: after, limit: limit)
+                return LogPage(lines: fresh, next: fresh.last?.seq ?? after, state: try await run(id).state)
+            }
+        }
+    }
+
+    public func upsertTaskRuns(_ id: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
+        do {
+            try await store.upsertTaskRuns(runID: id, updates)
+        } catch StoreError.runNotFound {
+            throw APIError.runNotFound(id)
+        }
+    }
+
+    // MARK: Agents
+
+    public func registerAgent(_ registration: AgentRegistration) async throws -> AgentInfo {
+        guard Names.isValid(registration.name) else {
+            throw APIError(
+                .unprocessableContent, code: "invalid_agent_name", message: "agent name '\(registration.name)' is not valid",
+                field: "name", fix: "Use letters, digits, '.', '_' and '-'.")
+        }
+        return try await store.upsertAgent(registration, id: Identifier.make(), at: clock())
+    }
+
+    /// Hands scheduled runs to an agent, waiting up to `request.waitSeconds` when there are none.
+    public func claim(agentID: AgentID, _ request: ClaimRequest) async throws -> ClaimResponse {
+        guard let agent = try await store.agent(id: agentID) else {
+            throw APIError.notFound("agent", agentID, fix: "Register the agent again (restart 'fathom agent').")
+        }
+        let wait = min(Duration.milliseconds(Int64(max(0, request.waitSeconds) * 1000)), settings.maxWait)
+        let lease = request.leaseSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? settings.leaseDuration
+        let deadline = ContinuousClock.now + wait
+        let keys = ["queue:\(agent.queue)", "agent:\(agent.id)"]
+        while true {
+            let since = notifier.generation(of: keys)
+            let now = clock()
+            let result = try await store.claim(
+                agent: agent, capacity: max(0, request.capacity), leaseExpiresAt: now.addingTimeInterval(lease.seconds), now: now)
+            for claimed in result.runs { notifier.signal("run:\(claimed.run.id)") }
+            let remaining = deadline - ContinuousClock.now
+            if !result.runs.isEmpty || !result.cancel.isEmpty || remaining <= .zero {
+                return ClaimResponse(runs: result.runs, cancel: result.cancel)
+            }
+            await notifier.wait(on: keys, since: since, timeout: remaining)
+            if Task.isCancelled { return ClaimResponse(runs: [], cancel: []) }
+        }
+    }
+
+    // MARK: Reaping
+
+    /// Crashes runs whose heartbeat stopped and Pending runs whose lease ran out. Returns what it crashed.
+    @discardableResult
+    public func reap() async throws -> [FlowRun] {
+        let now = clock()
+        var crashed: [FlowRun] = []
+        let timeout = settings.heartbeatTimeout.seconds
+        for run in try await store.runsWithHeartbeat(olderThan: now.addingTimeInterval(-timeout), in: [.running, .retrying, .cancelling]) {
+            let last = run.heartbeatAt ?? run.startedAt ?? run.updatedAt
+            let message = "no heartbeat for \(Int(now.timeIntervalSince(last))) s (timeout \(Int(timeout)) s; last at \(last.formatted(.iso8601))): the flow process or its host died without reporting a final state"
+            if let updated = try await crash(run, message: message, at: now) { crashed.append(updated) }
+        }
+        for run in try await store.runsWithExpiredLease(now: now) {
+            let message = "agent \(run.agentID ?? "?") claimed the run but did not start it before its lease ran out; the agent may have died"
+            if let updated = try await crash(run, message: message, at: now) { crashed.append(updated) }
+        }
+        return crashed
+    }
+
+    private func crash(_ run: FlowRun, message: String, at now: Date) async throws -> FlowRun? {
+        let write = StateWrite(runID: run.id, from: run.state, to: .crashed, message: message, at: now, agentID: run.agentID)
+        guard let updated = try await store.compareAndSetState(write) else { return nil }
+        logger.warning("flow run crashed", metadata: ["run": "\(run.id)", "reason": "\(message)"])
+        _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: "error", message: "Crashed: \(message)", source: "coordinator")])
+        announce(updated)
+        return updated
+    }
+}
+
+extension Duration {
+    /// This duration in seconds, as a Double.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

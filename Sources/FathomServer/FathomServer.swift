@@ -1,0 +1,88 @@
+import FathomAPI
+import FathomCore
+import FathomStorage
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// How to run the coordinator.
+public struct ServerConfiguration: Sendable {
+    /// The address to bind. Anything but loopback requires ``token``.
+    public var host: String = "127.0.0.1"
+    /// The port; 0 picks a free one.
+    public var port: Int = 4200
+    /// Where the database and bundles live.
+    public var dataDirectory: String
+    /// The API token every `/api/` call must carry, if set.
+    public var token: String?
+    public var coordinator = CoordinatorSettings()
+    /// How often the reaper looks for stale heartbeats and leases.
+    public var reaperInterval: Duration = .seconds(2)
+
+    public init(dataDirectory: String) {
+        self.dataDirectory = dataDirectory
+    }
+
+    /// Whether `host` only accepts connections from this machine.
+    public var isLoopback: Bool {
+        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Refuses to serve beyond loopback without a token.
+    public func validate() throws(ValidationError) {
+        if !isLoopback && (token ?? "").isEmpty {
+            throw ValidationError(
+                code: "token_required", field: "--host",
+                problem: "binding \(host) exposes the API beyond this machine, and no token is set",
+                fix: "Pass --token (or set FATHOM_TOKEN), or bind 127.0.0.1.")
+        }
+    }
+}
+
+/// The coordinator: store, storage, rules and HTTP API in one value.
+public struct FathomServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let coordinator: Coordinator
+    let logger: Logger
+
+    /// Opens the data directory (`fathom.sqlite`, `bundles/`) and checks the configuration.
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "fathom.server")) throws {
+        try configuration.validate()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("fathom.sqlite"))
+        let storage = try LocalFlowStorage(root: (configuration.dataDirectory as NSString).appendingPathComponent("bundles"))
+        self.configuration = configuration
+        self.logger = logger
+        self.coordinator = Coordinator(store: store, storage: storage, settings: configuration.coordinator, logger: logger)
+    }
+
+    /// The HTTP router with every route.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        if let token = configuration.token, !token.isEmpty {
+            router.add(middleware: TokenMiddleware(token: token))
+        }
+        router.get("healthz") { _, _ in
+            try HTTPJSON.response(["status": "ok"])
+        }
+        let api = router.group("api/v1")
+        FlowRoutes(coordinator: coordinator).add(to: api)
+        RunRoutes(coordinator: coordinator).add(to: api)
+        AgentRoutes(coordinator: coordinator).add(to: api)
+        return router
+    }
+
+    /// The HTTP application plus the reaper, as services to run in a `ServiceGroup`.
+    /// `onListening` receives the bound port (useful with port 0).
+    public func makeServices(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fathom"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let reaper = HeartbeatReaper(coordinator: coordinator, interval: configuration.reaperInterval, logger: logger)
+        return [app, reaper]
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Crashes runs whose heartbeat stopped or whose claim lease ran out, every `interval`.
+struct HeartbeatReaper: Service {
+    let coordinator: Coordinator
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await coordinator.reap()
+            } catch {
+                logger.error("heartbeat reaper failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

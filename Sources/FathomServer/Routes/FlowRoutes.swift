@@ -1,0 +1,75 @@
+import FathomAPI
+import FathomCore
+import FathomStorage
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `/api/v1/flows` and `/api/v1/bundles`.
+struct FlowRoutes {
+    let coordinator: Coordinator
+
+    func add(to group: RouterGroup<BasicRequestContext>) {
+        group.post("flows") { request, _ in
+            let body = try await HTTPJSON.decode(RegisterFlowsRequest.self, from: request)
+            return try HTTPJSON.response(RegisterFlowsResponse(versions: try await coordinator.register(body)), status: .created)
+        }
+        group.get("flows") { _, _ in
+            try HTTPJSON.response(try await coordinator.store.flowSummaries())
+        }
+        group.get("flows/:name") { _, context in
+            let name = try context.parameters.require("name")
+            guard let summary = try await coordinator.store.flowSummary(named: name) else {
+                throw APIError.notFound("flow", name, fix: "Register it with 'fathom register BUNDLE'.")
+            }
+            return try HTTPJSON.response(summary)
+        }
+        group.put("bundles/:sha256") { request, context in
+            try await uploadBundle(request, sha256: try context.parameters.require("sha256"))
+        }
+        group.get("bundles/:sha256") { _, context in
+            try await downloadBundle(sha256: try context.parameters.require("sha256"))
+        }
+    }
+
+    /// Streams the body to a temporary file, then stores it only if its hash matches the URL's.
+    func uploadBundle(_ request: Request, sha256: String) async throws -> Response {
+        guard StorageError.isValidSHA256(sha256) else {
+            throw APIError(
+                .badRequest, code: "invalid_sha256", message: StorageError.invalidHash(sha256).description, field: "sha256")
+        }
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("fathom-upload-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: temporary, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        do {
+            for try await buffer in request.body { handle.write(Data(buffer.readableBytesView)) }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            throw error
+        }
+        let (actual, size) = try FileHashing.sha256(ofFileAt: temporary)
+        guard actual == sha256 else {
+            throw APIError(
+                .unprocessableContent, code: "hash_mismatch",
+                message: "bundle hash mismatch: the URL says sha256 \(sha256) but the uploaded bytes hash to \(actual); nothing was stored",
+                field: "sha256", fix: "Upload the file whose sha256 is in the URL.")
+        }
+        try await coordinator.storage.store(fileAt: temporary, sha256: sha256)
+        return try HTTPJSON.response(
+            StoredBundleInfo(sha256: sha256, size: size, storageURL: coordinator.storage.url(forSHA256: sha256)), status: .created)
+    }
+
+    func downloadBundle(sha256: String) async throws -> Response {
+        guard StorageError.isValidSHA256(sha256), try await coordinator.storage.contains(sha256: sha256) else {
+            throw APIError.notFound("bundle", sha256, fix: "Register the flow again with 'fathom register'.")
+        }
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("fathom-download-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try await coordinator.storage.fetch(sha256: sha256, to: temporary)
+        let data = try Data(contentsOf: URL(fileURLWithPath: temporary))
+        return Response(
+            status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,80 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Hummingbird
+
+/// `/api/v1/flow-runs`.
+struct RunRoutes {
+    let coordinator: Coordinator
+
+    func add(to group: RouterGroup<BasicRequestContext>) {
+        group.post("flow-runs") { request, _ in
+            let body = try await HTTPJSON.decode(CreateFlowRunRequest.self, from: request)
+            return try HTTPJSON.response(try await coordinator.createRun(body), status: .created)
+        }
+        group.get("flow-runs") { request, _ in
+            let state = try request.uri.queryParameters.get("state").map { name in
+                guard let state = FlowRunState(name: name) else {
+                    throw APIError(
+                        .badRequest, code: "invalid_query", message: "unknown state '\(name)'", field: "state",
+                        fix: "Use one of: \(FlowRunState.allCases.map(\.rawValue).joined(separator: ", ")).")
+                }
+                return state
+            }
+            let filter = RunFilter(
+                flowName: request.uri.queryParameters.get("flow"), state: state,
+                limit: min(try request.query("limit", as: Int.self) ?? 50, 1000),
+                offset: max(try request.query("offset", as: Int.self) ?? 0, 0))
+            return try HTTPJSON.response(try await coordinator.store.runs(filter))
+        }
+        group.get("flow-runs/:id") { _, context in
+            try HTTPJSON.response(try await coordinator.run(try context.parameters.require("id")))
+        }
+        group.get("flow-runs/:id/version") { _, context in
+            let run = try await coordinator.run(try context.parameters.require("id"))
+            guard let version = try await coordinator.store.version(id: run.versionID) else {
+                throw APIError.notFound("flow version", run.versionID, fix: "Register the flow again.")
+            }
+            return try HTTPJSON.response(version)
+        }
+        group.post("flow-runs/:id/state") { request, context in
+            let body = try await HTTPJSON.decode(SetStateRequest.self, from: request)
+            return try HTTPJSON.response(try await coordinator.setState(try context.parameters.require("id"), body))
+        }
+        group.post("flow-runs/:id/cancel") { _, context in
+            try HTTPJSON.response(try await coordinator.cancel(try context.parameters.require("id")))
+        }
+        group.post("flow-runs/:id/heartbeat") { _, context in
+            try HTTPJSON.response(HeartbeatResponse(state: try await coordinator.heartbeat(try context.parameters.require("id"))))
+        }
+        group.post("flow-runs/:id/infrastructure") { request, context in
+            let body = try await HTTPJSON.decode(InfrastructureUpdate.self, from: request)
+            return try HTTPJSON.response(
+                try await coordinator.setInfrastructure(try context.parameters.require("id"), body.infrastructure))
+        }
+        group.post("flow-runs/:id/logs") { request, context in
+            let body = try await HTTPJSON.decode(LogBatch.self, from: request)
+            return try HTTPJSON.response(
+                try await coordinator.appendLogs(try context.parameters.require("id"), body.logs), status: .created)
+        }
+        group.get("flow-runs/:id/logs") { request, context in
+            let wait = try request.query("wait", as: Double.self) ?? 0
+            let page = try await coordinator.logs(
+                try context.parameters.require("id"), after: try request.query("after", as: Int64.self) ?? 0,
+                limit: min(max(try request.query("limit", as: Int.self) ?? 1000, 1), 10_000),
+                wait: .milliseconds(Int64(max(0, wait) * 1000)))
+            return try HTTPJSON.response(page)
+        }
+        group.post("flow-runs/:id/task-runs") { request, context in
+            let id = try context.parameters.require("id")
+            let body = try await HTTPJSON.decode(TaskRunBatch.self, from: request)
+            try await coordinator.upsertTaskRuns(id, body.taskRuns)
+            return try HTTPJSON.response(TaskRunList(taskRuns: []), status: .created)
+        }
+        group.get("flow-runs/:id/task-runs") { _, context in
+            let id = try context.parameters.require("id")
+            _ = try await coordinator.run(id)
+            return try HTTPJSON.response(TaskRunList(taskRuns: try await coordinator.store.taskRuns(runID: id)))
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import GRDB
+
+/// The SQLite schema, as ordered migrations.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE flows (name TEXT PRIMARY KEY, created_at REAL NOT NULL);
+                CREATE TABLE flow_versions (
+                    id TEXT PRIMARY KEY, flow_name TEXT NOT NULL REFERENCES flows(name), version INTEGER NOT NULL,
+                    bundle_sha256 TEXT NOT NULL, storage_url TEXT NOT NULL, summary TEXT NOT NULL, parameters TEXT NOT NULL,
+                    run_config TEXT NOT NULL, labels TEXT NOT NULL, queue TEXT NOT NULL, created_at REAL NOT NULL,
+                    UNIQUE (flow_name, version));
+                CREATE TABLE flow_runs (
+                    id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, version_id TEXT NOT NULL REFERENCES flow_versions(id),
+                    flow_version INTEGER NOT NULL, parameters TEXT NOT NULL, state TEXT NOT NULL, state_message TEXT NOT NULL,
+                    queue TEXT NOT NULL, agent_id TEXT, idempotency_key TEXT UNIQUE, lease_expires_at REAL,
+                    heartbeat_at REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL, started_at REAL, ended_at REAL,
+                    infrastructure TEXT NOT NULL DEFAULT '{}', log_seq INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX flow_runs_by_queue ON flow_runs (queue, state, created_at);
+                CREATE INDEX flow_runs_by_flow ON flow_runs (flow_name, created_at);
+                CREATE INDEX flow_runs_by_state ON flow_runs (state, created_at);
+                CREATE INDEX flow_runs_by_agent ON flow_runs (agent_id, state);
+                CREATE TABLE state_history (
+                    run_id TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL, at REAL NOT NULL,
+                    PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+                CREATE TABLE task_runs (
+                    id TEXT PRIMARY KEY, run_id TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    started_at REAL, ended_at REAL, message TEXT, result TEXT);
+                CREATE INDEX task_runs_by_run ON task_runs (run_id);
+                CREATE TABLE logs (
+                    run_id TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL,
+                    task_run_id TEXT, source TEXT NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+                CREATE TABLE agents (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, queue TEXT NOT NULL, labels TEXT NOT NULL, launcher TEXT NOT NULL,
+                    last_seen_at REAL NOT NULL, created_at REAL NOT NULL);
+                """)
+        }
+        return migrator
+    }
+}
+
+/// JSON columns, written with the API's coders.
+enum SQLiteJSON {
+    static func text<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try APICoding.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try APICoding.decode(type, from: Data(text.utf8))
+    }
+}
+
+/// Row → API type mapping.
+enum SQLiteRows {
+    static func version(_ row: Row) throws -> FlowVersion {
+        FlowVersion(
+            id: row["id"], flowName: row["flow_name"], version: row["version"], bundleSHA256: row["bundle_sha256"],
+            storageURL: row["storage_url"], summary: row["summary"],
+            parameters: try SQLiteJSON.decode([ParameterSpec].self, row["parameters"]),
+            runConfig: try SQLiteJSON.decode(RunConfig.self, row["run_config"]),
+            labels: try SQLiteJSON.decode([String: String].self, row["labels"]), queue: row["queue"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    static func run(_ row: Row, history: [StateChange]?) throws -> FlowRun {
+        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        return FlowRun(
+            id: row["id"], flowName: row["flow_name"], flowVersion: row["flow_version"], versionID: row["version_id"],
+            parameters: try SQLiteJSON.decode([String: JSONValue].self, row["parameters"]),
+            state: FlowRunState(rawValue: row["state"]) ?? .crashed, stateMessage: row["state_message"], queue: row["queue"],
+            agentID: row["agent_id"], createdAt: date("created_at")!, updatedAt: date("updated_at")!,
+            startedAt: date("started_at"), endedAt: date("ended_at"), heartbeatAt: date("heartbeat_at"),
+            infrastructure: try SQLiteJSON.decode([String: String].self, row["infrastructure"]), history: history)
+    }
+}

@@ -1,0 +1,156 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    // MARK: Logs
+
+    public func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
+        try await pool.write { db in
+            guard let last = try Int64.fetchOne(
+                db, sql: "UPDATE flow_runs SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
+                arguments: [logs.count, runID])
+            else { throw StoreError.runNotFound(runID) }
+            var seq = last - Int64(logs.count)
+            let statement = try db.cachedStatement(
+                sql: "INSERT INTO logs (run_id, seq, ts, level, message, task_run_id, source) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for entry in logs {
+                seq += 1
+                try statement.execute(arguments: [
+                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level, entry.message, entry.taskRunID, entry.source,
+                ])
+            }
+            return LogAccepted(accepted: logs.count, lastSeq: last)
+        }
+    }
+
+    public func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [runID, after, limit]
+            ).map { row in
+                LogLine(
+                    seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: row["level"],
+                    message: row["message"], taskRunID: row["task_run_id"], source: row["source"])
+            }
+        }
+    }
+
+    // MARK: Task runs
+
+    public func upsertTaskRuns(runID: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM flow_runs WHERE id = ?", arguments: [runID]) != nil else {
+                throw StoreError.runNotFound(runID)
+            }
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO task_runs (id, run_id, name, state, attempt, started_at, ended_at, message, result)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
+                        started_at = COALESCE(excluded.started_at, task_runs.started_at),
+                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result
+                    WHERE task_runs.run_id = excluded.run_id
+                    """)
+            for update in updates {
+                try statement.execute(arguments: [
+                    update.id, runID, update.name, update.state.rawValue, update.attempt,
+                    update.startedAt?.timeIntervalSince1970, update.endedAt?.timeIntervalSince1970, update.message,
+                    try update.result.map { try SQLiteJSON.text($0) },
+                ])
+            }
+        }
+    }
+
+    public func taskRuns(runID: FlowRunID) async throws -> [TaskRunUpdate] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM task_runs WHERE run_id = ? ORDER BY rowid", arguments: [runID]).map { row in
+                TaskRunUpdate(
+                    id: row["id"], name: row["name"], state: TaskRunState(rawValue: row["state"]) ?? .failed,
+                    attempt: row["attempt"], startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    endedAt: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
+                    result: try (row["result"] as String?).map { try SQLiteJSON.decode(JSONValue.self, $0) })
+            }
+        }
+    }
+
+    // MARK: Agents and claims
+
+    public func upsertAgent(_ registration: AgentRegistration, id: AgentID, at: Date) async throws -> AgentInfo {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO agents (id, name, queue, labels, launcher, last_seen_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, queue = excluded.queue, labels = excluded.labels,
+                        launcher = excluded.launcher, last_seen_at = excluded.last_seen_at
+                    """,
+                arguments: [
+                    id, registration.name, registration.queue, try SQLiteJSON.text(registration.labels), registration.launcher,
+                    at.timeIntervalSince1970, at.timeIntervalSince1970,
+                ])
+            return try Self.fetchAgent(db, id: id)!
+        }
+    }
+
+    public func agent(id: AgentID) async throws -> AgentInfo? {
+        try await pool.read { db in try Self.fetchAgent(db, id: id) }
+    }
+
+    public func agents() async throws -> [AgentInfo] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM agents ORDER BY last_seen_at DESC").compactMap { try Self.fetchAgent(db, id: $0) }
+        }
+    }
+
+    static func fetchAgent(_ db: Database, id: AgentID) throws -> AgentInfo? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]) else { return nil }
+        let active = [FlowRunState.pending, .running, .retrying, .cancelling].map { "'\($0.rawValue)'" }.joined(separator: ",")
+        let inFlight = try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM flow_runs WHERE agent_id = ? AND state IN (\(active))", arguments: [id]) ?? 0
+        return AgentInfo(
+            id: row["id"], name: row["name"], queue: row["queue"],
+            labels: try SQLiteJSON.decode([String: String].self, row["labels"]), launcher: row["launcher"],
+            lastSeenAt: Date(timeIntervalSince1970: row["last_seen_at"]), runsInFlight: inFlight)
+    }
+
+    public func claim(
+        agent: AgentInfo, capacity: Int, leaseExpiresAt: Date, now: Date
+    ) async throws -> (runs: [ClaimedRun], cancel: [FlowRunID]) {
+        try await pool.write { db in
+            let at = now.timeIntervalSince1970
+            try db.execute(sql: "UPDATE agents SET last_seen_at = ? WHERE id = ?", arguments: [at, agent.id])
+            try db.execute(
+                sql: "UPDATE flow_runs SET lease_expires_at = ? WHERE agent_id = ? AND state = ?",
+                arguments: [leaseExpiresAt.timeIntervalSince1970, agent.id, FlowRunState.pending.rawValue])
+            let cancel = try String.fetchAll(
+                db, sql: "SELECT id FROM flow_runs WHERE agent_id = ? AND state = ?",
+                arguments: [agent.id, FlowRunState.cancelling.rawValue])
+            var claimed: [ClaimedRun] = []
+            guard capacity > 0 else { return ([], cancel) }
+            let candidates = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id AS run_id, v.* FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
+                    WHERE r.queue = ? AND r.state = ? ORDER BY r.created_at, r.rowid LIMIT ?
+                    """,
+                arguments: [agent.queue, FlowRunState.scheduled.rawValue, max(capacity * 4, 32)])
+            for row in candidates where claimed.count < capacity {
+                let version = try SQLiteRows.version(row)
+                guard version.labels.allSatisfy({ agent.labels[$0.key] == $0.value }) else { continue }
+                let write = StateWrite(
+                    runID: row["run_id"], from: .scheduled, to: .pending, message: "claimed by agent \(agent.name)",
+                    at: now, agentID: agent.id, leaseExpiresAt: leaseExpiresAt)
+                if let run = try Self.applyStateWrite(db, write) {
+                    claimed.append(ClaimedRun(run: run, version: version, leaseExpiresAt: leaseExpiresAt))
+                }
+            }
+            return (claimed, cancel)
+        }
+    }
+}
+
+/// A store failure that maps to an API answer.
+public enum StoreError: Error, Sendable {
+    case runNotFound(FlowRunID)
+}

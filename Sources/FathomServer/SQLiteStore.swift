@@ -1,0 +1,247 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file in WAL mode, through GRDB.
+///
+/// Writes are serialized by SQLite, which is what makes claims exactly-once: the select and the
+/// update of a claim happen in one write transaction.
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+
+    /// Opens (creating and migrating if needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: a committed transaction survives a process crash; only power loss can undo the last ones.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+    }
+
+    // MARK: Flows
+
+    public func insertVersions(_ versions: [FlowVersion]) async throws -> [FlowVersion] {
+        try await pool.write { db in
+            var stored: [FlowVersion] = []
+            for var version in versions {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO flows (name, created_at) VALUES (?, ?)",
+                    arguments: [version.flowName, version.createdAt.timeIntervalSince1970])
+                let last = try Int.fetchOne(
+                    db, sql: "SELECT MAX(version) FROM flow_versions WHERE flow_name = ?", arguments: [version.flowName]) ?? 0
+                version.version = last + 1
+                try db.execute(
+                    sql: """
+                        INSERT INTO flow_versions (id, flow_name, version, bundle_sha256, storage_url, summary, parameters,
+                            run_config, labels, queue, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        version.id, version.flowName, version.version, version.bundleSHA256, version.storageURL,
+                        version.summary, try SQLiteJSON.text(version.parameters), try SQLiteJSON.text(version.runConfig),
+                        try SQLiteJSON.text(version.labels), version.queue, version.createdAt.timeIntervalSince1970,
+                    ])
+                stored.append(version)
+            }
+            return stored
+        }
+    }
+
+    public func flowSummaries() async throws -> [FlowSummary] {
+        try await pool.read { db in
+            let names = try String.fetchAll(db, sql: "SELECT name FROM flows ORDER BY name")
+            return try names.compactMap { try Self.summary(db, name: $0) }
+        }
+    }
+
+    public func flowSummary(named name: String) async throws -> FlowSummary? {
+        try await pool.read { db in try Self.summary(db, name: name) }
+    }
+
+    static func summary(_ db: Database, name: String) throws -> FlowSummary? {
+        guard let latestRow = try Row.fetchOne(
+            db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1", arguments: [name])
+        else { return nil }
+        let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM flow_versions WHERE flow_name = ?", arguments: [name]) ?? 0
+        let lastRun = try Row.fetchOne(
+            db, sql: "SELECT * FROM flow_runs WHERE flow_name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", arguments: [name])
+        return FlowSummary(
+            name: name, latest: try SQLiteRows.version(latestRow), versionCount: count,
+            lastRun: try lastRun.map { try SQLiteRows.run($0, history: nil) })
+    }
+
+    public func version(flowName: String, number: Int?) async throws -> FlowVersion? {
+        try await pool.read { db in
+            let row: Row?
+            if let number {
+                row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? AND version = ?", arguments: [flowName, number])
+            } else {
+                row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1", arguments: [flowName])
+            }
+            return try row.map(SQLiteRows.version)
+        }
+    }
+
+    public func version(id: String) async throws -> FlowVersion? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM flow_versions WHERE id = ?", arguments: [id]).map(SQLiteRows.version)
+        }
+    }
+
+    // MARK: Runs
+
+    public func insertRun(_ new: NewFlowRun) async throws -> FlowRun {
+        try await pool.write { db in
+            if let key = new.idempotencyKey,
+               let existing = try Row.fetchOne(db, sql: "SELECT * FROM flow_runs WHERE idempotency_key = ?", arguments: [key]) {
+                return try SQLiteRows.run(existing, history: try Self.history(db, runID: existing["id"]))
+            }
+            let at = new.createdAt.timeIntervalSince1970
+            try db.execute(
+                sql: """
+                    INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
+                        idempotency_key, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    new.id, new.version.flowName, new.version.id, new.version.version, try SQLiteJSON.text(new.parameters),
+                    FlowRunState.scheduled.rawValue, "", new.version.queue, new.idempotencyKey, at, at,
+                ])
+            try Self.appendHistory(db, runID: new.id, state: .scheduled, message: "", at: at)
+            return try Self.fetchRun(db, id: new.id, includeHistory: true)!
+        }
+    }
+
+    public func run(id: FlowRunID, includeHistory: Bool) async throws -> FlowRun? {
+        try await pool.read { db in try Self.fetchRun(db, id: id, includeHistory: includeHistory) }
+    }
+
+    static func fetchRun(_ db: Database, id: FlowRunID, includeHistory: Bool) throws -> FlowRun? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM flow_runs WHERE id = ?", arguments: [id]) else { return nil }
+        return try SQLiteRows.run(row, history: includeHistory ? try history(db, runID: id) : nil)
+    }
+
+    static func history(_ db: Database, runID: FlowRunID) throws -> [StateChange] {
+        try Row.fetchAll(
+            db, sql: "SELECT state, message, at FROM state_history WHERE run_id = ? ORDER BY seq", arguments: [runID]
+        ).map { row in
+            StateChange(
+                state: FlowRunState(rawValue: row["state"]) ?? .crashed, message: row["message"],
+                at: Date(timeIntervalSince1970: row["at"]))
+        }
+    }
+
+    static func appendHistory(_ db: Database, runID: FlowRunID, state: FlowRunState, message: String, at: Double) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO state_history (run_id, seq, state, message, at)
+                VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM state_history WHERE run_id = ?), ?, ?, ?)
+                """,
+            arguments: [runID, runID, state.rawValue, message, at])
+    }
+
+    public func runs(_ filter: RunFilter) async throws -> FlowRunList {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let flow = filter.flowName {
+                conditions.append("flow_name = ?")
+                arguments += [flow]
+            }
+            if let state = filter.state {
+                conditions.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM flow_runs \(whereClause)", arguments: arguments) ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM flow_runs \(whereClause) ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                arguments: arguments + [filter.limit, filter.offset])
+            return FlowRunList(runs: try rows.map { try SQLiteRows.run($0, history: nil) }, total: total)
+        }
+    }
+
+    public func compareAndSetState(_ write: StateWrite) async throws -> FlowRun? {
+        try await pool.write { db in try Self.applyStateWrite(db, write) }
+    }
+
+    static func applyStateWrite(_ db: Database, _ write: StateWrite) throws -> FlowRun? {
+        let at = write.at.timeIntervalSince1970
+        var assignments = ["state = ?", "state_message = ?", "updated_at = ?"]
+        var arguments: StatementArguments = [write.to.rawValue, write.message, at]
+        if write.to == .running {
+            assignments.append("started_at = COALESCE(started_at, ?)")
+            assignments.append("heartbeat_at = ?")
+            arguments += [at, at]
+        }
+        if write.to.isFinal {
+            assignments.append("ended_at = ?")
+            arguments += [at]
+        }
+        if write.to == .pending {
+            assignments.append("agent_id = ?")
+            assignments.append("lease_expires_at = ?")
+            arguments += [write.agentID, write.leaseExpiresAt?.timeIntervalSince1970]
+        }
+        if write.to == .scheduled {
+            assignments.append("agent_id = NULL")
+            assignments.append("lease_expires_at = NULL")
+        }
+        arguments += [write.runID, write.from.rawValue]
+        try db.execute(
+            sql: "UPDATE flow_runs SET \(assignments.joined(separator: ", ")) WHERE id = ? AND state = ?", arguments: arguments)
+        guard db.changesCount == 1 else { return nil }
+        try appendHistory(db, runID: write.runID, state: write.to, message: write.message, at: at)
+        return try fetchRun(db, id: write.runID, includeHistory: true)
+    }
+
+    public func recordHeartbeat(runID: FlowRunID, at: Date) async throws -> FlowRunState? {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE flow_runs SET heartbeat_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, runID])
+            return try String.fetchOne(db, sql: "SELECT state FROM flow_runs WHERE id = ?", arguments: [runID])
+                .flatMap(FlowRunState.init(rawValue:))
+        }
+    }
+
+    public func mergeInfrastructure(runID: FlowRunID, facts: [String: String], at: Date) async throws -> FlowRun? {
+        try await pool.write { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT infrastructure FROM flow_runs WHERE id = ?", arguments: [runID])
+            else { return nil }
+            var merged = try SQLiteJSON.decode([String: String].self, text)
+            merged.merge(facts) { _, new in new }
+            try db.execute(
+                sql: "UPDATE flow_runs SET infrastructure = ?, updated_at = ? WHERE id = ?",
+                arguments: [try SQLiteJSON.text(merged), at.timeIntervalSince1970, runID])
+            return try Self.fetchRun(db, id: runID, includeHistory: false)
+        }
+    }
+
+    public func runsWithHeartbeat(olderThan before: Date, in states: [FlowRunState]) async throws -> [FlowRun] {
+        try await pool.read { db in
+            let marks = states.map { _ in "?" }.joined(separator: ",")
+            let arguments = StatementArguments(states.map(\.rawValue)) + [before.timeIntervalSince1970]
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM flow_runs WHERE state IN (\(marks)) AND COALESCE(heartbeat_at, started_at, updated_at) < ?",
+                arguments: arguments
+            ).map { try SQLiteRows.run($0, history: nil) }
+        }
+    }
+
+    public func runsWithExpiredLease(now: Date) async throws -> [FlowRun] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM flow_runs WHERE state = ? AND lease_expires_at < ?",
+                arguments: [FlowRunState.pending.rawValue, now.timeIntervalSince1970]
+            ).map { try SQLiteRows.run($0, history: nil) }
+        }
+    }
+}
