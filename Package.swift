@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "fathom", targets: ["fathom"]),
         .executable(name: "fathom-examples", targets: ["FathomExamples"]),
+        .executable(name: "fathom-test-flows", targets: ["FathomTestFlows"]),
         .library(name: "FathomSDK", targets: ["FathomSDK"]),
     ],
     dependencies: [
@@ -115,12 +116,20 @@ let package = Package(
             path: "Examples/FathomExamples",
             swiftSettings: swiftSettings
         ),
+        // Flows the tests and benchmarks launch as real processes: sleepers, failures, many tasks, many logs.
+        .executableTarget(
+            name: "FathomTestFlows",
+            dependencies: ["FathomSDK"],
+            path: "Tests/FathomTestFlows",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FathomTests",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomStorage", "FathomSDK", "FathomServer",
                 "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,14 +3,19 @@ public enum Spelling {
     /// The candidate nearest to `word` by edit distance, if it is close enough to be a likely typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
         let lowered = word.lowercased()
+        if lowered.count >= 3, let prefixed = candidates.first(where: {
+            $0.lowercased().hasPrefix(lowered) || lowered.hasPrefix($0.lowercased())
+        }) {
+            return prefixed
+        }
         var best: (name: String, distance: Int)?
         for candidate in candidates {
             let distance = editDistance(lowered, candidate.lowercased())
             if best == nil || distance < best!.distance { best = (candidate, distance) }
         }
         guard let best else { return nil }
-        let limit = max(2, word.count / 3)
-        return best.distance <= limit ? best.name : nil
+        let limit = max(2, max(word.count, best.name.count) / 2)
+        return best.distance <= limit && best.distance < best.name.count ? best.name : nil
     }
 
     /// Levenshtein distance between two strings.

@@ -15,7 +15,7 @@ struct HeartbeatReaper: Service {
             } catch {
                 logger.error("heartbeat reaper failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
         }
     }
 }

@@ -1,0 +1,78 @@
+import FathomSDK
+import Foundation
+
+/// Flows that tests and benchmarks run as real processes.
+@main
+struct TestFlows: FlowBundle {
+    static let flows: [any Flow.Type] = [Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self]
+}
+
+/// Logs, then sleeps: a target for SIGKILL and heartbeat tests.
+struct Sleeper: Flow {
+    static let name = "sleeper"
+    struct Parameters: FlowParameters { var seconds = 60.0 }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        context.logger.info("sleeping \(parameters.seconds) s in pid \(getpid())")
+        try await Task.sleep(for: .seconds(parameters.seconds))
+        context.logger.info("woke up")
+    }
+}
+
+/// Throws from a task: the run must end Failed with this message in its logs.
+struct Failer: Flow {
+    static let name = "failer"
+    struct Parameters: FlowParameters { var message = "the disk is full (test)" }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        context.logger.info("about to fail")
+        try await context.task("explode") { _ in throw Failure(description: parameters.message) }
+    }
+}
+
+/// Runs `count` no-op tasks, `concurrency` at a time: measures per-task overhead.
+struct NoopTasks: Flow {
+    static let name = "noop-tasks"
+    struct Parameters: FlowParameters {
+        var count = 1000
+        var concurrency = 16
+    }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        let started = ContinuousClock.now
+        _ = try await context.map(Array(0..<parameters.count), concurrency: parameters.concurrency, name: { "noop-\($0)" }) { index, _ in
+            index
+        }
+        context.logger.info("ran \(parameters.count) tasks in \(ContinuousClock.now - started)")
+    }
+}
+
+/// A shell task that sleeps: cancelling the run must kill it.
+struct ShellSleeper: Flow {
+    static let name = "shell-sleeper"
+    struct Parameters: FlowParameters {
+        var seconds = 300
+        var pidFile = ""
+    }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        let record = parameters.pidFile.isEmpty ? "" : "echo $$ > '\(parameters.pidFile)'; "
+        try await context.shell("\(record)echo started; exec sleep \(parameters.seconds)", name: "sleep")
+    }
+}
+
+/// Logs `count` lines as fast as it can: measures log ingest.
+struct LogLines: Flow {
+    static let name = "log-lines"
+    struct Parameters: FlowParameters { var count = 10_000 }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        for index in 0..<parameters.count {
+            context.logger.info("line \(index)")
+        }
+    }
+}

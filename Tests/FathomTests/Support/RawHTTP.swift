@@ -1,0 +1,27 @@
+import AsyncHTTPClient
+import FathomAPI
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Sends exactly the bytes a test wants, to check how the coordinator answers bad requests.
+enum RawHTTP {
+    struct Answer {
+        var status: Int
+        var body: String
+        var error: APIErrorBody? { try? APICoding.decode(APIErrorBody.self, from: Data(body.utf8)) }
+    }
+
+    static func send(_ method: HTTPMethod, _ url: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return Answer(status: Int(response.status.code), body: String(buffer: bytes))
+    }
+}

@@ -1,0 +1,79 @@
+import FathomAPI
+import FathomCLI
+import FathomCore
+import FathomServer
+import Foundation
+import Logging
+import Testing
+
+/// Paths of the executables built beside the test runner.
+enum TestPaths {
+    static var buildDirectory: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        // swift test runs `<build>/FathomPackageTests.xctest`; on some layouts the runner sits one level deeper.
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("fathom").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.path
+    }
+
+    static var fathom: String { buildDirectory + "/fathom" }
+    static var examples: String { buildDirectory + "/fathom-examples" }
+    static var testFlows: String { buildDirectory + "/fathom-test-flows" }
+}
+
+/// A fresh directory under /tmp, removed when the value is released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init(_ label: String = "fathom-test") {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+}
+
+/// Runs `body` against a real coordinator on a free loopback port with a real SQLite file.
+func withCoordinator<T>(
+    dataDirectory: String? = nil, token: String? = nil, configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (EmbeddedCoordinator, APIClient) async throws -> T
+) async throws -> T {
+    let temporary = TemporaryDirectory("fathom-server")
+    var configuration = ServerConfiguration(dataDirectory: dataDirectory ?? temporary.path)
+    configuration.port = 0
+    configuration.token = token
+    configure(&configuration)
+    var logger = Logger(label: "test.server")
+    logger.logLevel = .error
+    let coordinator = try await EmbeddedCoordinator.start(configuration: configuration, logger: logger)
+    do {
+        let result = try await body(coordinator, APIClient(baseURL: coordinator.url, token: token))
+        await coordinator.stop()
+        return result
+    } catch {
+        await coordinator.stop()
+        throw error
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return try await condition()
+}
+
+/// Registers the test-flows bundle with the coordinator (real upload, real describe).
+@discardableResult
+func registerTestFlows(_ client: APIClient, bundle: String = TestPaths.testFlows) async throws -> [FlowVersion] {
+    try await BundleRegistrar(client: client).register(bundleAt: bundle, runConfig: nil)
+}
