@@ -48,7 +48,16 @@ public struct APIClient: Sendable {
     /// The default coordinator address.
     public static let defaultURL = "http://127.0.0.1:4200"
 
-    public init(baseURL: String, token: String? = nil, httpClient: HTTPClient = .shared) {
+    /// A process-wide HTTP client that fails fast when the coordinator is down (callers retry
+    /// themselves, with their own backoff), instead of retrying connections until the deadline.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(baseURL: String, token: String? = nil, httpClient: HTTPClient = APIClient.sharedHTTPClient) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.httpClient = httpClient

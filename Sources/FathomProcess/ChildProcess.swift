@@ -140,15 +140,18 @@ public struct ChildProcess: Sendable {
     }
 }
 
-/// A value behind a lock that closures can share.
-final class Locked<Value: Sendable>: Sendable {
+/// A value behind a lock that escaping closures can share (a `Mutex` cannot be captured).
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
-    init(_ value: Value) {
+    public init(_ value: Value) {
         mutex = Mutex(value)
     }
 
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+    public func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
         mutex.withLock { body(&$0) }
     }
+
+    /// A copy of the current value.
+    public var value: Value { withLock { $0 } }
 }

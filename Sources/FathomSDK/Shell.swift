@@ -2,7 +2,6 @@ import FathomAPI
 import FathomCore
 import FathomProcess
 import Foundation
-import Synchronization
 
 /// A shell command that exited non-zero or was killed.
 public struct ShellError: Error, CustomStringConvertible {
@@ -45,11 +44,11 @@ extension FlowContext {
         let display = ([executable] + arguments).joined(separator: " ")
         return try await task(name ?? display, retries: retries, retryDelay: retryDelay, timeout: timeout) { task in
             let sink = self.sink
-            let counter = LineCounter()
+            let counter = Locked(0)
             let process = ChildProcess(
                 executable: executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory)
             let exit = try await process.run { stream, line in
-                if stream == .stdout { counter.increment() }
+                if stream == .stdout { counter.withLock { $0 += 1 } }
                 sink.log(LogEntry(
                     timestamp: Date(), level: "info", message: line, taskRunID: task.taskRunID, source: stream.rawValue))
             }
@@ -58,10 +57,4 @@ extension FlowContext {
             return ShellResult(exitCode: 0, stdoutLines: counter.value)
         }
     }
-}
-
-final class LineCounter: Sendable {
-    private let count = Mutex(0)
-    func increment() { count.withLock { $0 += 1 } }
-    var value: Int { count.withLock { $0 } }
 }

@@ -1,0 +1,130 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Testing
+
+/// The whole path with real processes: `fathom dev`, `fathom register`, `fathom run --watch`.
+@Suite(.serialized)
+struct EndToEndTests {
+    /// A `fathom dev` process on a free port, with its own data directory and bundle cache.
+    final class DevStack: Sendable {
+        let directory = TemporaryDirectory("fathom-e2e")
+        let process: BackgroundProcess
+        let url: String
+        let client: APIClient
+
+        var scratch: String { directory.path + "/.fathom/volumes/scratch" }
+        var environment: [String: String] { ["FATHOM_API_URL": url, "FATHOM_BUNDLE_CACHE": directory.path + "/cache"] }
+
+        init() async throws {
+            let data = directory.path + "/.fathom"
+            process = BackgroundProcess(
+                TestPaths.fathom, ["dev", "--port", "0", "--data-dir", data],
+                environment: ["FATHOM_BUNDLE_CACHE": directory.path + "/cache"])
+            let line = try await process.waitForLine { $0.contains("coordinator on http://") }
+            url = try #require(BackgroundProcess.url(in: line))
+            client = APIClient(baseURL: url)
+        }
+
+        func fathom(_ arguments: [String]) async throws -> (exit: Int32?, output: [String]) {
+            let (exit, output) = try await runCommand(TestPaths.fathom, arguments, environment: environment)
+            return (exit.exitCode, output)
+        }
+
+        func startRun(_ flow: String, _ parameters: [String] = []) async throws -> FlowRunID {
+            let (exit, output) = try await fathom(["run", flow] + parameters.flatMap { ["--param", $0] })
+            #expect(exit == 0, "fathom run failed: \(output)")
+            let line = try #require(output.first { $0.hasPrefix("flow run ") })
+            return String(line.split(separator: " ")[2])
+        }
+
+        func waitFor(_ runID: FlowRunID, _ state: FlowRunState, timeout: Duration = .seconds(20)) async -> Bool {
+            await eventually(timeout: timeout, every: .milliseconds(10)) { (try? await client.run(runID).state) == state }
+        }
+    }
+
+    @Test func helloRunsEndToEndAndWritesToTheVolume() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        let registered = try await stack.fathom(["register", TestPaths.examples])
+        #expect(registered.exit == 0, "\(registered.output)")
+        #expect(registered.output.contains { $0.hasPrefix("registered hello v1") })
+
+        let first = try await stack.fathom(["run", "hello", "--watch"])
+        #expect(first.exit == 0, "\(first.output)")
+        #expect(first.output.contains { $0.contains("(hello) Completed") })
+        let folder = stack.scratch + "/hello"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(files.count == 1)
+        let file = try #require(files.first)
+        #expect(first.output.contains { $0.contains("\(file) 1024 bytes") }, "the logs list the new file with its size")
+
+        let second = try await stack.fathom(["run", "hello", "--watch", "--param", "bytes=10"])
+        #expect(second.exit == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).count == 2, "a second run adds a second file")
+        #expect(second.output.contains { $0.contains("2 file(s) in") })
+        await stack.process.stop()
+    }
+
+    @Test func aFlowKilledWithSIGKILLIsCrashedWithAReasonWithinFiveSeconds() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        let runID = try await stack.startRun("sleeper", ["seconds=120"])
+        #expect(await stack.waitFor(runID, .running))
+        let logged = await eventually { (try? await stack.client.logs(runID).lines.contains { $0.message.hasPrefix("sleeping") }) == true }
+        #expect(logged)
+        let run = try await stack.client.run(runID)
+        let pid = try #require(run.infrastructure["pid"].flatMap { Int32($0) })
+        let killedAt = ContinuousClock.now
+        kill(pid, SIGKILL)
+        #expect(await stack.waitFor(runID, .crashed, timeout: .seconds(5)))
+        #expect(ContinuousClock.now - killedAt < .seconds(5))
+        let crashed = try await stack.client.run(runID)
+        #expect(crashed.stateMessage.contains("killed by signal 9 (SIGKILL)"), "\(crashed.stateMessage)")
+        #expect(crashed.stateMessage.contains("before the flow reported a final state"))
+        await stack.process.stop()
+    }
+
+    @Test func aFlowThatThrowsEndsFailedWithTheErrorInItsLogs() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        let result = try await stack.fathom(["run", "failer", "--watch"])
+        #expect(result.exit == 1, "--watch exits non-zero unless the run Completed")
+        #expect(result.output.contains { $0.contains("task 'explode' failed: the disk is full (test)") })
+        #expect(result.output.contains { $0.contains("(failer) Failed") && $0.contains("the disk is full (test)") })
+        await stack.process.stop()
+    }
+
+    @Test func cancelKillsTheShellTaskAndEndsTheRunCancelled() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        let pidFile = stack.directory.file("sleep.pid")
+        let runID = try await stack.startRun("shell-sleeper", ["pidFile=\(pidFile)"])
+        #expect(await eventually { FileManager.default.fileExists(atPath: pidFile) })
+        let sleepPID = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let cancel = try await stack.fathom(["cancel", runID])
+        #expect(cancel.exit == 0)
+        #expect(cancel.output.contains { $0.contains("Cancelling") })
+        #expect(await stack.waitFor(runID, .cancelled, timeout: .seconds(15)))
+        #expect(await eventually(timeout: .seconds(5)) { kill(sleepPID, 0) != 0 }, "the shell command was killed")
+        let history = try await stack.client.run(runID).history?.map(\.state) ?? []
+        #expect(history.suffix(2) == [.cancelling, .cancelled])
+        await stack.process.stop()
+    }
+
+    @Test func aClientErrorIsOneClearLine() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        let unknown = try await stack.fathom(["run", "no-such-flow"])
+        #expect(unknown.exit != 0)
+        #expect(unknown.output.contains { $0.contains("flow 'no-such-flow' does not exist") })
+        #expect(!unknown.output.contains { $0.contains("Stack") || $0.contains("Fatal") })
+        let unreachable = try await runCommand(TestPaths.fathom, ["runs", "--api-url", "http://127.0.0.1:9"])
+        #expect(unreachable.exit.exitCode != 0)
+        #expect(unreachable.output.contains { $0.contains("cannot reach the Fathom coordinator at http://127.0.0.1:9") })
+        await stack.process.stop()
+    }
+}

@@ -1,0 +1,72 @@
+import FathomProcess
+import Foundation
+import Synchronization
+import Testing
+
+/// A real child process running in the background, with its output collected.
+final class BackgroundProcess: Sendable {
+    private let lines = Locked<[String]>([])
+    private let pidBox = Locked<Int32?>(nil)
+    private let task = Locked<Task<ChildExit?, Never>?>(nil)
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
+        let process = ChildProcess(executable: executable, arguments: arguments, environment: environment)
+        let runner = Task { [lines, pidBox] in
+            try? await process.run(onStart: { pid in pidBox.withLock { $0 = pid } }) { _, line in
+                lines.withLock { $0.append(line) }
+            }
+        }
+        task.withLock { $0 = runner }
+    }
+
+    var output: [String] { lines.withLock { $0 } }
+    var pid: Int32? { pidBox.withLock { $0 } }
+
+    /// Waits for an output line matching `predicate` and returns it.
+    func waitForLine(timeout: Duration = .seconds(30), where predicate: @escaping (String) -> Bool) async throws -> String {
+        var found: String?
+        let appeared = await eventually(timeout: timeout) {
+            found = output.first(where: predicate)
+            return found != nil
+        }
+        guard appeared, let found else {
+            throw TestFailure("no matching output line within \(timeout); got:\n\(output.suffix(20).joined(separator: "\n"))")
+        }
+        return found
+    }
+
+    /// The first `http://…` URL in a line.
+    static func url(in line: String) -> String? {
+        line.split(separator: " ").first { $0.hasPrefix("http://") }.map { String($0).trimmingCharacters(in: .punctuationCharacters.subtracting(CharacterSet(charactersIn: "/"))) }
+    }
+
+    /// Sends SIGKILL to the process (not its group).
+    func kill9() {
+        if let pid { kill(pid, SIGKILL) }
+    }
+
+    /// SIGTERM to its group, then waits for it to end.
+    func stop() async {
+        let runner = task.withLock { $0 }
+        runner?.cancel()
+        _ = await runner?.value
+    }
+
+    func exitStatus() async -> ChildExit? {
+        await task.withLock { $0 }?.value
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a command to completion and returns its exit and output.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (exit: ChildExit, output: [String]) {
+    let lines = Locked<[String]>([])
+    let exit = try await ChildProcess(executable: executable, arguments: arguments, environment: environment).run { _, line in
+        lines.withLock { $0.append(line) }
+    }
+    return (exit, lines.withLock { $0 })
+}
