@@ -1,0 +1,65 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import FathomProcess
+import Testing
+
+/// A coordinator killed with SIGKILL mid-way loses no state change or log line it had accepted.
+@Suite(.serialized)
+struct DurabilityTests {
+    func startServer(dataDirectory: String) async throws -> (BackgroundProcess, APIClient) {
+        let server = BackgroundProcess(TestPaths.fathom, ["server", "--port", "0", "--data-dir", dataDirectory])
+        let line = try await server.waitForLine { $0.contains("listening on http://") }
+        let url = try #require(BackgroundProcess.url(in: line))
+        return (server, APIClient(baseURL: url))
+    }
+
+    @Test func aServerKilledMidStreamLosesNoAcceptedStateOrLogLine() async throws {
+        let directory = TemporaryDirectory("fathom-durability")
+        let (first, client) = try await startServer(dataDirectory: directory.path)
+        try await registerTestFlows(client)
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+        let agent = try await client.registerAgent(AgentRegistration(name: "a"))
+        _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+        try await client.setState(run.id, SetStateRequest(state: .running, message: "started before the crash"))
+
+        // Stream batches of 20 lines; kill the server while they flow.
+        let accepted = Locked<[Int]>([])
+        let writer = Task {
+            for batch in 0..<100_000 {
+                let entries = (0..<20).map { LogEntry(timestamp: Date(), level: "info", message: "batch \(batch) line \($0)") }
+                do {
+                    try await client.sendLogs(run.id, entries)
+                    accepted.withLock { $0.append(batch) }
+                } catch {
+                    return
+                }
+            }
+        }
+        #expect(await eventually { accepted.value.count >= 50 })
+        first.kill9()
+        await writer.value
+        await first.stop()
+        let acceptedBatches = accepted.value
+        #expect(acceptedBatches.count >= 50)
+
+        let (second, restarted) = try await startServer(dataDirectory: directory.path)
+        let survivor = try await restarted.run(run.id)
+        #expect(survivor.state == .running)
+        #expect(survivor.history?.map(\.state) == [.scheduled, .pending, .running])
+        var lines: [LogLine] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await restarted.logs(run.id, after: after, limit: 5000)
+            lines += page.lines
+            if page.lines.isEmpty { break }
+            after = page.next
+        }
+        let stored = Set(lines.map(\.message))
+        for batch in acceptedBatches {
+            for line in 0..<20 { #expect(stored.contains("batch \(batch) line \(line)"), "accepted line lost: batch \(batch) line \(line)") }
+        }
+        #expect(lines.map(\.seq) == Array(1...Int64(lines.count)), "sequence numbers have no gaps")
+        await second.stop()
+    }
+}
