@@ -76,7 +76,7 @@ final class LocalLaunchedRun: LaunchedRun {
                     sink.log(LogEntry(timestamp: Date(), level: stream == .stderr ? "warning" : "info", message: line, source: stream.rawValue))
                 }
                 await sink.close()
-                return LaunchOutcome(summary: "the flow process \(exit)", details: exit.stderrTail)
+                return LaunchOutcome(summary: "the flow process \(exit)", details: exit.crashReport)
             } catch {
                 startedContinuation.yield(.failure(error))
                 await sink.close()

@@ -20,6 +20,20 @@ public struct ChildExit: Sendable, Equatable, CustomStringConvertible {
     public var signal: Int32?
     /// The last lines it wrote to stderr, oldest first.
     public var stderrTail: [String]
+    /// The first stderr lines that read like the cause of a crash ("Fatal error: …", "panic: …").
+    public var stderrHighlights: [String] = []
+
+    /// What to show of stderr in a crash report: the highlights, then the last lines.
+    public var crashReport: [String] {
+        stderrHighlights + stderrTail.suffix(8).filter { !stderrHighlights.contains($0) }
+    }
+
+    /// Whether a stderr line reads like the cause of a crash.
+    public static func isHighlight(_ line: String) -> Bool {
+        let lowered = line.lowercased()
+        return ["fatal error", "panic", "precondition failed", "assertion failed", "error:", "killed", "segmentation fault"]
+            .contains { lowered.contains($0) }
+    }
 
     public var succeeded: Bool { exitCode == 0 }
 
@@ -91,6 +105,7 @@ public struct ChildProcess: Sendable {
         let executablePath = executable.contains("/") ? Executable.path(FilePath(executable)) : Executable.name(executable)
         let groupID = Locked<Int32?>(nil)
         let tail = Locked<[String]>([])
+        let highlights = Locked<[String]>([])
         let grace = killGrace
         let tailLimit = stderrTailLines
         let result = try await withTaskCancellationHandler {
@@ -110,6 +125,9 @@ public struct ChildProcess: Sendable {
                     group.addTask {
                         for try await line in execution.standardError.strings() {
                             onLine(.stderr, line)
+                            if ChildExit.isHighlight(line) {
+                                highlights.withLock { if $0.count < 5 { $0.append(line) } }
+                            }
                             tail.withLock { lines in
                                 lines.append(line)
                                 if lines.count > tailLimit { lines.removeFirst(lines.count - tailLimit) }
@@ -122,11 +140,12 @@ public struct ChildProcess: Sendable {
         } onCancel: {
             if let pid = groupID.withLock({ $0 }) { ChildProcess.terminateGroup(pid, grace: grace) }
         }
-        let stderrTail = tail.withLock { $0 }
+        var exit = ChildExit(exitCode: nil, signal: nil, stderrTail: tail.value, stderrHighlights: highlights.value)
         switch result.terminationStatus {
-        case .exited(let code): return ChildExit(exitCode: code, signal: nil, stderrTail: stderrTail)
-        case .signaled(let signal): return ChildExit(exitCode: nil, signal: signal, stderrTail: stderrTail)
+        case .exited(let code): exit.exitCode = code
+        case .signaled(let signal): exit.signal = signal
         }
+        return exit
     }
 
     /// SIGTERM to the process group now, SIGKILL after `grace` if it is still there.

@@ -50,20 +50,15 @@ public struct BundleRunner: Sendable {
         let cached = (cacheDirectory as NSString).appendingPathComponent(version.bundleSHA256)
         // A cached file is only ever created by an atomic rename after its hash was checked.
         if FileManager.default.isExecutableFile(atPath: cached) { return cached }
+        if let url = URL(string: version.storageURL), url.isFileURL, FileManager.default.fileExists(atPath: url.path) {
+            try AtomicFile.copyVerified(from: url.path, to: cached, sha256: version.bundleSHA256)
+            return cached
+        }
         let temporary = cached + ".partial-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: temporary) }
-        if let url = URL(string: version.storageURL), url.isFileURL, FileManager.default.fileExists(atPath: url.path) {
-            try FileManager.default.copyItem(atPath: url.path, toPath: temporary)
-        } else {
-            FileManager.default.createFile(atPath: temporary, contents: nil)
-            try await client.downloadBundle(sha256: version.bundleSHA256, to: temporary)
-        }
-        let actual = try FileHashing.sha256(ofFileAt: temporary).sha256
-        guard actual == version.bundleSHA256 else {
-            throw StorageError.hashMismatch(expected: version.bundleSHA256, actual: actual, source: version.storageURL)
-        }
-        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: temporary)
-        try AtomicFile.rename(temporary, to: cached)
+        FileManager.default.createFile(atPath: temporary, contents: nil)
+        try await client.downloadBundle(sha256: version.bundleSHA256, to: temporary)
+        try AtomicFile.publishVerified(temporary, to: cached, sha256: version.bundleSHA256, source: version.storageURL)
         return cached
     }
 

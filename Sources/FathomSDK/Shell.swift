@@ -9,7 +9,7 @@ public struct ShellError: Error, CustomStringConvertible {
     public var exit: ChildExit
 
     public var description: String {
-        let tail = exit.stderrTail.suffix(5).joined(separator: "\n  ")
+        let tail = exit.crashReport.suffix(8).joined(separator: "\n  ")
         return "command '\(command)' \(exit)" + (tail.isEmpty ? "" : "; last stderr:\n  \(tail)")
     }
 }

@@ -30,10 +30,7 @@ public struct LocalFlowStorage: FlowStorage {
         let temporary = (root as NSString).appendingPathComponent(".incoming-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         try FileManager.default.copyItem(atPath: source, toPath: temporary)
-        let actual = try FileHashing.sha256(ofFileAt: temporary).sha256
-        guard actual == sha256 else { throw StorageError.hashMismatch(expected: sha256, actual: actual, source: source) }
-        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: temporary)
-        try AtomicFile.rename(temporary, to: path(forSHA256: sha256))
+        try AtomicFile.publishVerified(temporary, to: path(forSHA256: sha256), sha256: sha256, source: source)
     }
 
     public func fetch(sha256: String, to destination: String) async throws {
@@ -53,12 +50,21 @@ public enum AtomicFile {
     }
 
     /// Copies `source` to `destination` through a temporary name, checking the copy's sha256 first.
-    public static func copyVerified(from source: String, to destination: String, sha256: String) throws {
+    public static func copyVerified(from source: String, to destination: String, sha256: String, permissions: Int = 0o555) throws {
         let temporary = destination + ".partial-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        try publishVerified(temporary, to: destination, sha256: sha256, source: source, permissions: permissions)
+    }
+
+    /// Checks that `temporary` hashes to `sha256`, makes it read-only (and executable), and renames
+    /// it to `destination`. On a mismatch nothing appears at `destination`.
+    public static func publishVerified(
+        _ temporary: String, to destination: String, sha256: String, source: String, permissions: Int = 0o555
+    ) throws {
         let actual = try FileHashing.sha256(ofFileAt: temporary).sha256
         guard actual == sha256 else { throw StorageError.hashMismatch(expected: sha256, actual: actual, source: source) }
+        try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: temporary)
         try rename(temporary, to: destination)
     }
 }

@@ -4,7 +4,9 @@ import Foundation
 /// Flows that tests and benchmarks run as real processes.
 @main
 struct TestFlows: FlowBundle {
-    static let flows: [any Flow.Type] = [Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self]
+    static let flows: [any Flow.Type] = [
+        Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self, Crasher.self, VolumeLister.self,
+    ]
 }
 
 /// Logs, then sleeps: a target for SIGKILL and heartbeat tests.
@@ -74,5 +76,28 @@ struct LogLines: Flow {
         for index in 0..<parameters.count {
             context.logger.info("line \(index)")
         }
+    }
+}
+
+/// Dies in the Swift runtime: the run must end Crashed with the runtime's message.
+struct Crasher: Flow {
+    static let name = "crasher"
+    struct Parameters: FlowParameters { var index = 7 }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        context.logger.info("about to index out of range")
+        let values = [1, 2, 3]
+        print("value: \(values[parameters.index])")
+    }
+}
+
+/// Asks for a volume the agent does not map: the run must fail with a message naming the fix.
+struct VolumeLister: Flow {
+    static let name = "volume-lister"
+    struct Parameters: FlowParameters { var volume = "archive" }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        let path = try context.volume(parameters.volume)
+        context.logger.info("volume is at \(path)")
     }
 }

@@ -21,8 +21,13 @@ struct EndToEndTests {
             process = BackgroundProcess(
                 TestPaths.fathom, ["dev", "--port", "0", "--data-dir", data],
                 environment: ["FATHOM_BUNDLE_CACHE": directory.path + "/cache"])
-            let line = try await process.waitForLine { $0.contains("coordinator on http://") }
-            url = try #require(BackgroundProcess.url(in: line))
+            do {
+                let line = try await process.waitForLine { $0.contains("coordinator on http://") }
+                url = try #require(BackgroundProcess.url(in: line))
+            } catch {
+                await process.stop()
+                throw error
+            }
             client = APIClient(baseURL: url)
         }
 
@@ -112,6 +117,48 @@ struct EndToEndTests {
         #expect(await eventually(timeout: .seconds(5)) { kill(sleepPID, 0) != 0 }, "the shell command was killed")
         let history = try await stack.client.run(runID).history?.map(\.state) ?? []
         #expect(history.suffix(2) == [.cancelling, .cancelled])
+        await stack.process.stop()
+    }
+
+    @Test func aRuntimeCrashIsCrashedWithTheRuntimesMessage() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        let result = try await stack.fathom(["run", "crasher", "--watch"])
+        #expect(result.exit == 1)
+        let runID = try #require(result.output.first { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) })
+        let run = try await stack.client.run(runID)
+        #expect(run.state == .crashed)
+        #expect(run.stateMessage.contains("killed by signal"), "\(run.stateMessage)")
+        #expect(run.stateMessage.contains("Index out of range"), "the last stderr lines carry the runtime's message")
+        await stack.process.stop()
+    }
+
+    @Test func anUnmappedVolumeFailsWithTheFix() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        let result = try await stack.fathom(["run", "volume-lister", "--watch"])
+        #expect(result.exit == 1)
+        #expect(result.output.contains { $0.contains("volume 'archive' is not mounted in this run (mounted: scratch)") })
+        #expect(result.output.contains { $0.contains("fathom agent --volume archive=/path") })
+        await stack.process.stop()
+    }
+
+    @Test func sortCompressRunsItsShellTasksOnTheVolume() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.examples]).exit == 0)
+        let result = try await stack.fathom(["run", "sort-compress", "--param", "lines=5000", "--watch"])
+        #expect(result.exit == 0, "\(result.output.suffix(10))")
+        let runID = try #require(result.output.first { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) })
+        let workspace = stack.scratch + "/fathom/runs/\(runID)"
+        let archive = workspace + "/sorted.txt.bz2"
+        #expect(FileManager.default.fileExists(atPath: archive))
+        let check = try await runCommand("/bin/bash", ["-c", "cmp <(bzip2 -dc '\(archive)') <(LC_ALL=C sort '\(workspace)/input.txt') && echo same"])
+        #expect(check.output == ["same"], "the archive holds the input sorted as GNU sort does: \(check.output)")
+        let tasks = try await stack.client.taskRuns(runID).map(\.name)
+        #expect(tasks == ["generate-input", "sort", "bzip2"])
         await stack.process.stop()
     }
 

@@ -12,11 +12,18 @@ final class BackgroundProcess: Sendable {
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
         let process = ChildProcess(executable: executable, arguments: arguments, environment: environment)
         let runner = Task { [lines, pidBox] in
-            try? await process.run(onStart: { pid in pidBox.withLock { $0 = pid } }) { _, line in
+            let exit = try? await process.run(onStart: { pid in pidBox.withLock { $0 = pid } }) { _, line in
                 lines.withLock { $0.append(line) }
             }
+            pidBox.withLock { $0 = nil }  // Gone: nothing left to kill.
+            return exit
         }
         task.withLock { $0 = runner }
+    }
+
+    /// A test that forgets to stop its process (or fails first) must not leave it running.
+    deinit {
+        if let pid = pidBox.value { kill(-pid, SIGKILL) }
     }
 
     var output: [String] { lines.withLock { $0 } }
@@ -44,6 +51,9 @@ final class BackgroundProcess: Sendable {
     func kill9() {
         if let pid { kill(pid, SIGKILL) }
     }
+
+    /// The process id while it runs.
+    var runningPID: Int32? { pid }
 
     /// SIGTERM to its group, then waits for it to end.
     func stop() async {
