@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Ids, states and the run state machine, parameter schemas, errors. Foundation only.
@@ -35,6 +36,17 @@ let package = Package(
             dependencies: [
                 "FathomCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Our own small AWS client: SigV4, the credential chain, and the ECS, EFS, EC2, S3, Logs and STS calls Fathom needs.
+        .target(
+            name: "AWS",
+            dependencies: [
+                "FathomCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -96,7 +108,7 @@ let package = Package(
         .target(
             name: "FathomCLI",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess",
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -127,9 +139,11 @@ let package = Package(
             name: "FathomTests",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomStorage", "FathomSDK", "FathomServer",
-                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess",
+                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,235 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Shared HTTP plumbing for AWS calls.
+public enum AWSHTTP {
+    /// One client for every AWS call of the process; it fails fast, and ``AWSClient`` retries.
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        configuration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+}
+
+/// What a request carries.
+public enum AWSBody: Sendable {
+    case empty
+    case data(Data)
+    /// `length` bytes of a file from `offset`, streamed in 1 MiB reads and signed as `UNSIGNED-PAYLOAD`.
+    case file(path: String, offset: Int64, length: Int64)
+}
+
+/// One AWS API call before signing.
+public struct AWSRequest: Sendable {
+    public var service: AWSService
+    public var method: HTTPMethod
+    /// The path, already percent-encoded.
+    public var path: String
+    public var query: [(String, String)]
+    public var headers: [(String, String)]
+    public var body: AWSBody
+    /// A name for errors and retries, e.g. `ecs:RunTask`.
+    public var operation: String
+    /// Put before the endpoint's host (S3 virtual-hosted style: `bucket.`).
+    public var hostPrefix: String?
+
+    public init(
+        service: AWSService, operation: String, method: HTTPMethod = .POST, path: String = "/",
+        query: [(String, String)] = [], headers: [(String, String)] = [], body: AWSBody = .empty
+    ) {
+        self.service = service
+        self.operation = operation
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A complete answer.
+public struct AWSResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Data
+}
+
+/// How each protocol family reports errors.
+public enum AWSErrorFormat: Sendable {
+    /// JSON 1.1 (`__type`, `message`): ECS, CloudWatch Logs.
+    case json
+    /// REST-JSON (`x-amzn-ErrorType`, `ErrorCode`/`Message`): EFS.
+    case restJSON
+    /// Query/EC2 XML (`<Errors><Error><Code>` or `<ErrorResponse><Error><Code>`): EC2, STS.
+    case xml
+}
+
+/// Bounded retries with exponential backoff and full jitter.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts = 5
+    public var baseDelay: Duration = .milliseconds(100)
+    public var maxDelay: Duration = .seconds(20)
+    /// No retry starts after this much time has passed since the first attempt.
+    public var maxElapsed: Duration = .seconds(60)
+
+    public init() {}
+
+    /// A random delay in [0, min(maxDelay, baseDelay × 2^(attempt-1))].
+    func delay(afterAttempt attempt: Int) -> Duration {
+        let cap = min(maxDelay, baseDelay * (1 << min(attempt - 1, 20)))
+        let nanoseconds = Int64(cap.components.seconds) * 1_000_000_000 + cap.components.attoseconds / 1_000_000_000
+        return .nanoseconds(Int64.random(in: 0...max(0, nanoseconds)))
+    }
+}
+
+/// Signs, sends and retries AWS calls; decodes errors into ``AWSError``.
+public struct AWSClient: Sendable {
+    public let configuration: AWSConfiguration
+    public let credentials: any CredentialProvider
+    public var retry = RetryPolicy()
+    let httpClient: HTTPClient
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(
+        configuration: AWSConfiguration, credentials: any CredentialProvider, httpClient: HTTPClient = AWSHTTP.sharedClient,
+        logger: Logger = Logger(label: "fathom.aws"), now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.configuration = configuration
+        self.credentials = credentials
+        self.httpClient = httpClient
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Sends a request and returns the whole answer, or throws ``AWSError``.
+    public func send(_ request: AWSRequest, errors format: AWSErrorFormat) async throws -> AWSResponse {
+        try await withRetries(request) { response in
+            let body = try await response.body.collect(upTo: 256 << 20)
+            let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
+            if answer.status >= 300 { throw AWSError.service(AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format)) }
+            return answer
+        }
+    }
+
+    /// Sends a request and hands a successful streamed answer to `consume`.
+    public func stream<T: Sendable>(
+        _ request: AWSRequest, errors format: AWSErrorFormat, consume: @Sendable (HTTPClientResponse) async throws -> T
+    ) async throws -> T {
+        try await withRetries(request) { response in
+            if response.status.code >= 300 {
+                let body = try await response.body.collect(upTo: 1 << 20)
+                let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
+                throw AWSError.service(AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format))
+            }
+            return try await consume(response)
+        }
+    }
+
+    func withRetries<T: Sendable>(
+        _ request: AWSRequest, handle: @Sendable (HTTPClientResponse) async throws -> T
+    ) async throws -> T {
+        let started = ContinuousClock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let signed = try await sign(request)
+                let response = try await httpClient.execute(signed, timeout: .minutes(15))
+                return try await handle(response)
+            } catch let error as AWSError {
+                guard case .service(let serviceError) = error, serviceError.isRetryable,
+                      attempt < retry.maxAttempts, ContinuousClock.now - started < retry.maxElapsed
+                else { throw error }
+                let delay = retry.delay(afterAttempt: attempt)
+                logger.debug("retrying AWS call", metadata: ["operation": "\(request.operation)", "code": "\(serviceError.code)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: delay)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                let endpoint = configuration.endpoint(for: request.service)
+                guard attempt < retry.maxAttempts, ContinuousClock.now - started < retry.maxElapsed else {
+                    throw AWSError.unreachable(service: request.operation, endpoint: endpoint, underlying: "\(error)")
+                }
+                try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+            }
+        }
+    }
+
+    /// Builds and signs the HTTP request.
+    func sign(_ request: AWSRequest) async throws -> HTTPClientRequest {
+        let credentials: AWSCredentials
+        if let chain = self.credentials as? CredentialChain {
+            credentials = try await chain.resolve()
+        } else if let found = try await self.credentials.credentials() {
+            credentials = found
+        } else {
+            throw AWSError.credentials(NoCredentialsError(tried: [self.credentials.name]).description)
+        }
+        guard let endpoint = URL(string: configuration.endpoint(for: request.service)), let host = endpoint.host else {
+            throw AWSError.credentials("invalid endpoint URL '\(configuration.endpoint(for: request.service))'")
+        }
+        let basePath = endpoint.path == "/" ? "" : endpoint.path
+        let payloadHash: String
+        switch request.body {
+        case .empty: payloadHash = SigV4Signer.emptyPayloadHash
+        case .data(let data): payloadHash = SigV4Signer.payloadHash(data)
+        case .file: payloadHash = SigV4Signer.unsignedPayload
+        }
+        var headers = request.headers.map { (name: $0.0, value: $0.1) }
+        headers.append((name: "User-Agent", value: "fathom/1"))
+        var signable = SignableRequest(
+            method: request.method.rawValue, scheme: endpoint.scheme ?? "https", host: (request.hostPrefix ?? "") + host, port: endpoint.port,
+            encodedPath: basePath + request.path, encodedQuery: AWSURI.canonicalQuery(request.query), headers: headers,
+            payloadHash: payloadHash)
+        SigV4Signer(service: request.service.signingName, region: configuration.region)
+            .sign(&signable, credentials: credentials, date: now())
+        var http = HTTPClientRequest(url: signable.url)
+        http.method = request.method
+        for (name, value) in signable.headers { http.headers.add(name: name, value: value) }
+        switch request.body {
+        case .empty:
+            break
+        case .data(let data):
+            http.body = .bytes(ByteBuffer(bytes: data))
+        case .file(let path, let offset, let length):
+            http.body = .stream(FileChunks(path: path, offset: offset, length: length), length: .known(length))
+        }
+        return http
+    }
+}
+
+/// A file region as an async sequence of 1 MiB buffers.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let path: String
+    let offset: Int64
+    let length: Int64
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+        var remaining: Int64
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard remaining > 0, let handle else { return nil }
+            let count = Int(Swift.min(remaining, 1 << 20))
+            guard let data = try handle.read(upToCount: count), !data.isEmpty else {
+                throw AWSError.malformedResponse(service: "file", detail: "file ended \(remaining) bytes early")
+            }
+            remaining -= Int64(data.count)
+            if remaining == 0 { try? handle.close() }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        let handle = FileHandle(forReadingAtPath: path)
+        try? handle?.seek(toOffset: UInt64(offset))
+        return AsyncIterator(handle: handle, remaining: length)
+    }
+}

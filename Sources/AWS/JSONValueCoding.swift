@@ -1,0 +1,61 @@
+import FathomCore
+import Foundation
+
+/// JSON helpers for the JSON protocols.
+enum AWSJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, service: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: data.isEmpty ? Data("{}".utf8) : data)
+        } catch {
+            throw AWSError.malformedResponse(service: service, detail: "\(error)")
+        }
+    }
+}
+
+/// Calls a JSON 1.1 service: `POST /` with `X-Amz-Target: <prefix>.<Action>`.
+struct JSONProtocolCaller: Sendable {
+    let client: AWSClient
+    let service: AWSService
+    let targetPrefix: String
+
+    func call<Output: Decodable>(_ action: String, _ input: some Encodable) async throws -> Output {
+        let request = AWSRequest(
+            service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
+            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(action)")],
+            body: .data(try AWSJSON.encode(input)))
+        let response = try await client.send(request, errors: .json)
+        return try AWSJSON.decode(Output.self, from: response.body, service: service.rawValue)
+    }
+}
+
+/// Calls a query-protocol service (EC2, STS): a form-encoded POST, an XML answer.
+struct QueryProtocolCaller: Sendable {
+    let client: AWSClient
+    let service: AWSService
+    let version: String
+
+    func call(_ action: String, _ parameters: [(String, String)]) async throws -> XMLElement {
+        let form = AWSURI.canonicalQuery([("Action", action), ("Version", version)] + parameters)
+        let request = AWSRequest(
+            service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
+            headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: .data(Data(form.utf8)))
+        let response = try await client.send(request, errors: .xml)
+        guard let root = XMLElement.parse(response.body) else {
+            throw AWSError.malformedResponse(service: service.rawValue, detail: "not XML: \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+        }
+        return root
+    }
+}
+
+extension Array where Element == String {
+    /// `Name.1=a&Name.2=b`, the query protocol's list encoding.
+    func queryList(_ name: String) -> [(String, String)] {
+        enumerated().map { ("\(name).\($0.offset + 1)", $0.element) }
+    }
+}
