@@ -50,6 +50,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The ECS run config: parsing, checks against AWS's shapes and rules, rendering of the AWS requests. Offline.
+        .target(
+            name: "FathomECS",
+            dependencies: ["FathomCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Content-addressed flow bundle storage.
         .target(
             name: "FathomStorage",
@@ -81,7 +87,7 @@ let package = Package(
         .target(
             name: "FathomServer",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage",
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomECS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,7 +114,7 @@ let package = Package(
         .target(
             name: "FathomCLI",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS",
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -139,12 +145,13 @@ let package = Package(
             name: "FathomTests",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomStorage", "FathomSDK", "FathomServer",
-                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS",
+                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS", "FathomECS",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            exclude: ["Support/python"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,4 +1,3 @@
-import FathomAPI
 import FathomCore
 import Foundation
 import Synchronization

@@ -1,5 +1,6 @@
 import FathomAPI
 import FathomCore
+import FathomECS
 import FathomStorage
 import Foundation
 import Logging
@@ -56,8 +57,19 @@ public final class Coordinator: Sendable {
                 code: "invalid_flow_name", field: "flows[\(index)].name", problem: "'\(flow.name)' is not a valid flow name",
                 fix: "Use letters, digits, '.', '_' and '-', starting with a letter or digit."))
         }
-        if let config = request.runConfig, config.launcher == "local" {
-            do { try LocalRunSettings.validate(config.settings) } catch { problems += error.errors }
+        if let config = request.runConfig {
+            do {
+                switch config.launcher {
+                case "local": try LocalRunSettings.validate(config.settings)
+                case "ecs": _ = try ECSRunConfig(config.settings)
+                default:
+                    problems.append(ValidationError(
+                        code: "unknown_launcher", field: "runConfig.launcher", problem: "unknown launcher '\(config.launcher)'",
+                        fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", "))."))
+                }
+            } catch {
+                problems += error.errors
+            }
         }
         if !problems.isEmpty { throw APIError(validation: ValidationErrors(problems)) }
         let storageURL: String

@@ -1,4 +1,5 @@
 import FathomCore
+import FathomECS
 import Foundation
 import Yams
 
@@ -16,7 +17,15 @@ public enum RunConfigFile {
             throw CLIError("run config '\(path)' is not valid YAML or JSON: \(error)")
         }
         do {
-            return try RunConfig(document: document)
+            var config = try RunConfig(document: document)
+            if config.launcher == "ecs" {
+                // Resolve the task definition file now: the coordinator stores the config self-contained.
+                let ecs = try ECSRunConfig(config.settings, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+                var settings = config.settings.objectValue ?? [:]
+                settings["taskDefinition"] = ecs.taskDefinition
+                config.settings = .object(settings)
+            }
+            return config
         } catch {
             throw CLIError("run config '\(path)' is invalid:\n" + error.errors.map { "  \($0)" }.joined(separator: "\n"))
         }

@@ -1,0 +1,87 @@
+import ArgumentParser
+import FathomAPI
+import FathomCore
+import FathomECS
+import Foundation
+
+/// `fathom ecs …`: check and preview ECS run configs.
+struct ECSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ecs", abstract: "Check and preview ECS run configs.",
+        subcommands: [ECSValidateCommand.self, ECSRenderCommand.self])
+}
+
+/// `fathom ecs validate RUNCONFIG`: offline, no server, no AWS.
+struct ECSValidateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate", abstract: "Check a run config file offline: print every problem (path, problem, fix) or 'ok'.")
+
+    @Argument(help: "The run config file (YAML or JSON) with an 'ecs:' key.")
+    var runConfig: String
+
+    func run() async throws {
+        do {
+            let config = try RunConfigFile.load(runConfig)
+            guard config.launcher == "ecs" else { throw CLIError("\(runConfig) is a '\(config.launcher)' run config, not 'ecs'") }
+            print("ok")
+        } catch let error as CLIError {
+            print(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `fathom ecs render`: the exact AWS requests Fathom would send.
+struct ECSRenderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Print the RegisterTaskDefinition and RunTask requests a run would send, as one JSON object, offline.")
+
+    @Argument(help: "The run config file (or use --flow).")
+    var runConfig: String?
+
+    @Option(help: "A registered flow whose run config to render (asks the coordinator).")
+    var flow: String?
+
+    @Option(name: .customLong("flow-run-id"), help: "The flow run id to put in the RunTask request.")
+    var flowRunID = "00000000-0000-0000-0000-000000000000"
+
+    @Option(name: .customLong("runner-api-url"), help: "The coordinator URL containers reach.")
+    var runnerAPIURL = "https://fathom.example.internal:4200"
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let settings: JSONValue
+        let flowName: String
+        if let flow {
+            let summary = try await client.makeClient().flow(named: flow)
+            guard summary.latest.runConfig.launcher == "ecs" else {
+                throw CLIError("flow '\(flow)' uses the '\(summary.latest.runConfig.launcher)' launcher, not ecs")
+            }
+            settings = summary.latest.runConfig.settings
+            flowName = flow
+        } else if let runConfig {
+            let config = try RunConfigFile.load(runConfig)
+            guard config.launcher == "ecs" else { throw CLIError("\(runConfig) is a '\(config.launcher)' run config, not 'ecs'") }
+            settings = config.settings
+            flowName = "FLOW"
+        } else {
+            throw ValidationError("give a run config file, or --flow NAME")
+        }
+        let config: ECSRunConfig
+        do {
+            config = try ECSRunConfig(settings)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let (register, _) = ECSRender.registerTaskDefinition(config)
+        let family = config.taskDefinition["family"].stringValue ?? "family"
+        let runTask = ECSRender.runTask(
+            config, taskDefinition: family, context: ECSLaunchContext(flowRunID: flowRunID, flowName: flowName, apiURL: runnerAPIURL))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let output: JSONValue = ["registerTaskDefinition": register, "runTask": runTask]
+        print(String(decoding: try encoder.encode(output), as: UTF8.self))
+    }
+}
