@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "FathomAgent",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomProcess",
+                "FathomCore", "FathomAPI", "FathomProcess", "AWS", "FathomECS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

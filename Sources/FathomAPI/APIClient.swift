@@ -110,8 +110,12 @@ public struct APIClient: Sendable {
         try await send(.GET, "/api/v1/flow-runs/\(escape(id))")
     }
 
-    public func listRuns(flow: String? = nil, state: FlowRunState? = nil, limit: Int = 50, offset: Int = 0) async throws -> FlowRunList {
+    public func listRuns(
+        flow: String? = nil, state: FlowRunState? = nil, agent: AgentID? = nil, activeOnly: Bool = false, limit: Int = 50, offset: Int = 0
+    ) async throws -> FlowRunList {
         var query = ["limit=\(limit)", "offset=\(offset)"]
+        if let agent { query.append("agent=\(escape(agent))") }
+        if activeOnly { query.append("active=true") }
         if let flow { query.append("flow=\(escape(flow))") }
         if let state { query.append("state=\(state.rawValue)") }
         return try await send(.GET, "/api/v1/flow-runs?" + query.joined(separator: "&"))

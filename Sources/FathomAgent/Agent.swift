@@ -43,6 +43,7 @@ public actor Agent {
     public func run() async throws {
         let agent = try await register()
         logger.info("agent ready", metadata: ["agent": "\(agent.name)", "queue": "\(agent.queue)", "launcher": "\(launcher.name)"])
+        await reattachRuns(of: agent)
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             let capacity = max(0, configuration.maxConcurrentRuns - inFlight.count - launching.count)
@@ -62,6 +63,37 @@ public actor Agent {
             }
         }
         for watcher in watchers.values { watcher.cancel() }
+    }
+
+    /// Picks up the runs an earlier process of this agent left in flight.
+    private func reattachRuns(of agent: AgentInfo) async {
+        guard let runs = try? await client.listRuns(agent: agent.id, activeOnly: true, limit: 1000).runs else { return }
+        for run in runs where run.state != .scheduled {
+            let runID = run.id
+            launching.insert(runID)
+            watchers[runID] = Task {
+                defer { self.finished(runID) }
+                do {
+                    let version = try await self.client.version(ofRun: runID)
+                    if let launched = try await self.launcher.reattach(run, version: version) {
+                        await self.adopt(runID, launched)
+                        self.logger.info("re-attached to run", metadata: ["run": "\(runID)"])
+                        let outcome = await launched.wait()
+                        await self.settle(runID, outcome: outcome)
+                    } else {
+                        await self.settle(runID, outcome: LaunchOutcome(
+                            summary: "its infrastructure (\(run.infrastructure["taskArn"] ?? run.infrastructure["pid"].map { "pid \($0)" } ?? "none recorded")) was gone when the agent restarted"))
+                    }
+                } catch {
+                    await self.settle(runID, outcome: LaunchOutcome(summary: "the agent restarted and could not re-attach: \(error)"))
+                }
+            }
+        }
+    }
+
+    private func adopt(_ runID: FlowRunID, _ launched: any LaunchedRun) {
+        launching.remove(runID)
+        inFlight[runID] = launched
     }
 
     private func register() async throws -> AgentInfo {

@@ -8,6 +8,9 @@ public protocol Launcher: Sendable {
     var name: String { get }
     /// Starts the run's infrastructure. Throwing means it could not be started; the run is crashed with the error.
     func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun
+    /// After an agent restart: the infrastructure of a run this agent had started, if it still
+    /// exists (nil: it is gone, and the run is crashed with that reason).
+    func reattach(_ run: FlowRun, version: FlowVersion) async throws -> (any LaunchedRun)?
 }
 
 /// Something a launcher started, which the agent watches until it ends.

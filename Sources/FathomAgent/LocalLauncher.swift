@@ -47,6 +47,34 @@ public struct LocalLauncher: Launcher {
     }
 }
 
+extension LocalLauncher {
+    /// A flow process survives its agent (it has its own process group): watch it by its pid.
+    public func reattach(_ run: FlowRun, version: FlowVersion) async throws -> (any LaunchedRun)? {
+        guard let pid = run.infrastructure["pid"].flatMap({ Int32($0) }), kill(pid, 0) == 0 else { return nil }
+        return AdoptedProcess(pid: pid, infrastructure: run.infrastructure)
+    }
+}
+
+/// A flow process started by an earlier agent: not our child, so its exit status is unknown.
+final class AdoptedProcess: LaunchedRun {
+    let pid: Int32
+    let infrastructure: [String: String]
+
+    init(pid: Int32, infrastructure: [String: String]) {
+        self.pid = pid
+        self.infrastructure = infrastructure
+    }
+
+    func wait() async -> LaunchOutcome {
+        while kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(500)) }
+        return LaunchOutcome(summary: "the flow process \(pid) (adopted after an agent restart) exited")
+    }
+
+    func stop(reason: String) async {
+        ChildProcess.terminateGroup(pid, grace: .seconds(10))
+    }
+}
+
 /// A launch that failed before anything ran.
 public struct LaunchError: Error, CustomStringConvertible {
     public var description: String

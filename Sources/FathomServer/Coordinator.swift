@@ -249,7 +249,9 @@ public final class Coordinator: Sendable {
                 .unprocessableContent, code: "invalid_agent_name", message: "agent name '\(registration.name)' is not valid",
                 field: "name", fix: "Use letters, digits, '.', '_' and '-'.")
         }
-        return try await store.upsertAgent(registration, id: Identifier.make(), at: clock())
+        // The same agent name on the same queue keeps its id, so a restarted agent still owns its runs.
+        let existing = try await store.agents().first { $0.name == registration.name && $0.queue == registration.queue }
+        return try await store.upsertAgent(registration, id: existing?.id ?? Identifier.make(), at: clock())
     }
 
     /// Hands scheduled runs to an agent, waiting up to `request.waitSeconds` when there are none.

@@ -159,6 +159,13 @@ public final class SQLiteStore: Store {
                 conditions.append("state = ?")
                 arguments += [state.rawValue]
             }
+            if let agent = filter.agentID {
+                conditions.append("agent_id = ?")
+                arguments += [agent]
+            }
+            if filter.activeOnly {
+                conditions.append("state IN ('Pending', 'Running', 'Retrying', 'Cancelling')")
+            }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM flow_runs \(whereClause)", arguments: arguments) ?? 0
             let rows = try Row.fetchAll(

@@ -28,12 +28,19 @@ public struct StateWrite: Sendable {
 public struct RunFilter: Sendable {
     public var flowName: String?
     public var state: FlowRunState?
+    public var agentID: AgentID?
+    /// Only runs that are not final and not Scheduled.
+    public var activeOnly = false
     public var limit: Int
     public var offset: Int
 
-    public init(flowName: String? = nil, state: FlowRunState? = nil, limit: Int = 50, offset: Int = 0) {
+    public init(
+        flowName: String? = nil, state: FlowRunState? = nil, agentID: AgentID? = nil, activeOnly: Bool = false, limit: Int = 50, offset: Int = 0
+    ) {
         self.flowName = flowName
         self.state = state
+        self.agentID = agentID
+        self.activeOnly = activeOnly
         self.limit = limit
         self.offset = offset
     }

@@ -15,19 +15,22 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The agent's name (default: this host's name).")
     var name: String?
 
-    @Option(help: "How runs are launched: local.")
+    @Option(help: "How runs are launched: local (a child process) or ecs (an ECS task).")
     var launcher = "local"
+
+    @Option(name: .customLong("poll-interval"), help: "ecs: seconds between DescribeTasks polls (one batched call for all tasks).")
+    var pollInterval: Double = 3
 
     @Option(name: .customLong("runner-api-url"), help: "The coordinator URL the flow processes use (default: --api-url).")
     var runnerAPIURL: String?
 
     func run() async throws {
-        guard launcher == "local" else {
-            throw ValidationError("--launcher '\(launcher)' is not available in this build; use --launcher local")
+        guard ["local", "ecs"].contains(launcher) else {
+            throw ValidationError("--launcher '\(launcher)' is not a launcher; use local or ecs")
         }
         let apiClient = client.makeClient()
         let agentTask = try makeAgent(client: apiClient, name: name ?? ProcessInfo.processInfo.hostName)
-        print("fathom agent claiming queue '\(agent.queue)' from \(client.resolvedURL)")
+        print("fathom agent (\(launcher) launcher) claiming queue '\(agent.queue)' from \(client.resolvedURL)")
         let task = Task { try await agentTask.run() }
         let watcher = SignalWatcher(signals: [SIGINT, SIGTERM]) { task.cancel() }
         defer { watcher.stop() }
@@ -39,9 +42,24 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.queue = agent.queue
         configuration.labels = try agent.parsedLabels()
         configuration.maxConcurrentRuns = agent.maxRuns
-        let launcher = LocalLauncher(
-            fathomExecutable: CurrentExecutable.path, apiURL: runnerAPIURL ?? client.resolvedURL,
-            token: client.resolvedToken, volumes: try agent.parsedVolumes(), client: apiClient)
-        return Agent(client: apiClient, launcher: launcher, configuration: configuration, logger: Logger(label: "fathom.agent"))
+        let chosen: any Launcher
+        if launcher == "ecs" {
+            guard let runnerAPIURL else {
+                throw ValidationError("--launcher ecs needs --runner-api-url: the coordinator URL that ECS tasks reach (not 127.0.0.1)")
+            }
+            guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0 seconds") }
+            do {
+                chosen = try ECSLauncher(
+                    api: apiClient, runnerAPIURL: runnerAPIURL, token: client.resolvedToken,
+                    pollInterval: .milliseconds(Int64(pollInterval * 1000)))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        } else {
+            chosen = LocalLauncher(
+                fathomExecutable: CurrentExecutable.path, apiURL: runnerAPIURL ?? client.resolvedURL,
+                token: client.resolvedToken, volumes: try agent.parsedVolumes(), client: apiClient)
+        }
+        return Agent(client: apiClient, launcher: chosen, configuration: configuration, logger: Logger(label: "fathom.agent"))
     }
 }

@@ -23,6 +23,7 @@ struct RunRoutes {
             }
             let filter = RunFilter(
                 flowName: request.uri.queryParameters.get("flow"), state: state,
+                agentID: request.uri.queryParameters.get("agent"), activeOnly: request.uri.queryParameters.get("active") == "true",
                 limit: min(try request.query("limit", as: Int.self) ?? 50, 1000),
                 offset: max(try request.query("offset", as: Int.self) ?? 0, 0))
             return try HTTPJSON.response(try await coordinator.store.runs(filter))
