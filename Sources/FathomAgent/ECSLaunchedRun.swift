@@ -14,6 +14,8 @@ final class ECSLaunchedRun: LaunchedRun {
         var cancelled = false
         var seenRunning = false
         var logStreamer: Task<Void, Never>?
+        /// Set when the task stopped: the streamer reads once more, then ends.
+        var logsFinishing = false
     }
 
     let launcher: ECSLauncher
@@ -140,11 +142,11 @@ final class ECSLaunchedRun: LaunchedRun {
         let runID = self.runID
         let logs = self.logs
         let interval = launcher.pollInterval
-        let task = Task {
+        let task = Task { [self] in
             var token: String?
             var finalPass = false
             while true {
-                if Task.isCancelled { finalPass = true }
+                if self.state.withLock({ $0.logsFinishing }) { finalPass = true }
                 do {
                     let page = try await logs.getLogEvents(group: logConfig.group, stream: stream, nextToken: token)
                     if !page.events.isEmpty {
@@ -165,13 +167,15 @@ final class ECSLaunchedRun: LaunchedRun {
                 try? await Task.sleep(for: interval)
             }
         }
-        state.withLock { $0.logStreamer?.cancel(); $0.logStreamer = task }
+        state.withLock { $0.logStreamer?.cancel(); $0.logStreamer = task; $0.logsFinishing = false }
     }
 
     /// One last read of the container's output, so a container that died early still leaves it.
     private func finishLogs() async {
-        let streamer = state.withLock { $0.logStreamer }
-        streamer?.cancel()
+        let streamer = state.withLock { state -> Task<Void, Never>? in
+            state.logsFinishing = true
+            return state.logStreamer
+        }
         await streamer?.value
     }
 }

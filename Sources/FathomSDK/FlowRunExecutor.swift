@@ -43,6 +43,8 @@ struct FlowRunExecutor {
             stderr("cannot move flow run \(runID) to Running: \(error)")
             return 70
         }
+        // One line on stdout for whoever reads the container's output (CloudWatch): which run this process is.
+        FileHandle.standardOutput.write(Data("fathom: flow run \(runID) (\(flow.name)) starting in pid \(getpid())\n".utf8))
         let sink = CoordinatorEventSink(client: client, runID: runID)
         let context = FlowContext(
             runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks)

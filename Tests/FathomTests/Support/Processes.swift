@@ -8,14 +8,16 @@ final class BackgroundProcess: Sendable {
     private let lines = Locked<[String]>([])
     private let pidBox = Locked<Int32?>(nil)
     private let task = Locked<Task<ChildExit?, Never>?>(nil)
+    private let finished = Locked(false)
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
         let process = ChildProcess(executable: executable, arguments: arguments, environment: environment)
-        let runner = Task { [lines, pidBox] in
+        let runner = Task { [lines, pidBox, finished] in
             let exit = try? await process.run(onStart: { pid in pidBox.withLock { $0 = pid } }) { _, line in
                 lines.withLock { $0.append(line) }
             }
             pidBox.withLock { $0 = nil }  // Gone: nothing left to kill.
+            finished.withLock { $0 = true }
             return exit
         }
         task.withLock { $0 = runner }
@@ -27,6 +29,9 @@ final class BackgroundProcess: Sendable {
     }
 
     var output: [String] { lines.withLock { $0 } }
+
+    /// Whether the process has exited.
+    var isFinished: Bool { finished.value }
     var pid: Int32? { pidBox.withLock { $0 } }
 
     /// Waits for an output line matching `predicate` and returns it.

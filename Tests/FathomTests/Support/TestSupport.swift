@@ -77,3 +77,13 @@ func eventually(timeout: Duration = .seconds(10), every interval: Duration = .mi
 func registerTestFlows(_ client: APIClient, bundle: String = TestPaths.testFlows) async throws -> [FlowVersion] {
     try await BundleRegistrar(client: client).register(bundleAt: bundle, runConfig: nil)
 }
+
+import FathomStorage
+
+/// The sha256 and size of a file.
+enum FathomStorageHash {
+    static func of(_ path: String) throws -> (String, Int64) {
+        let (sha, size) = try FileHashing.sha256(ofFileAt: path)
+        return (sha, size)
+    }
+}

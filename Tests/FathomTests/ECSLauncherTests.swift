@@ -1,0 +1,248 @@
+import AWS
+import FathomAPI
+import FathomAgent
+import FathomCLI
+import FathomCore
+import FathomECS
+import FathomProcess
+import FathomServer
+import Foundation
+import Logging
+import Testing
+
+/// The ECS launcher end to end against a real moto_server, with a harness playing the container.
+@Suite(.serialized)
+struct ECSLauncherTests {
+    /// moto + network + cluster + EFS, a coordinator, an ECS agent, and the container harness.
+    final class ECSStack: Sendable {
+        let moto: MotoServer
+        let awsEnvironment: [String: String]
+        let aws: AWSClient
+        let network: MotoNetwork
+        let fileSystemID: String
+        let coordinator: EmbeddedCoordinator
+        let api: APIClient
+        let efs = TemporaryDirectory("fathom-efs")
+        let cache = TemporaryDirectory("fathom-cache")
+        let data = TemporaryDirectory("fathom-data")
+        let harness: ECSContainerHarness
+        let agentTask = Locked<Task<Void, any Error>?>(nil)
+        let pollInterval: Duration = .milliseconds(200)
+
+        init(taskProgression times: Int = 1_000_000) async throws {
+            moto = try await MotoServer()
+            try await moto.api(
+                "POST", "/moto-api/state-manager/set-transition",
+                json: #"{"model_name":"ecs::task","transition":{"progression":"manual","times":\#(times)}}"#)
+            awsEnvironment = [
+                "AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent",
+            ]
+            aws = try moto.client()
+            network = try await MotoNetwork.create(EC2Client(client: aws))
+            _ = try await ECSClient(client: aws).call("CreateCluster", ["clusterName": "fathom"])
+            let created = try await EFSClient(client: aws).call(.POST, "/file-systems", body: ["CreationToken": "fathom-scratch"])
+            fileSystemID = try #require(created["FileSystemId"].stringValue)
+            var configuration = ServerConfiguration(dataDirectory: data.path)
+            configuration.port = 0
+            configuration.reaperInterval = .milliseconds(200)
+            var logger = Logger(label: "test.server")
+            logger.logLevel = .error
+            coordinator = try await EmbeddedCoordinator.start(configuration: configuration, logger: logger)
+            api = APIClient(baseURL: coordinator.url)
+            harness = ECSContainerHarness(
+                client: aws, cluster: "fathom", coordinatorURL: coordinator.url, efsDirectory: efs.path, cacheDirectory: cache.path,
+                logGroup: "/fathom/flows")
+        }
+
+        var runConfig: RunConfig {
+            RunConfig(launcher: "ecs", settings: [
+                "cluster": "fathom", "region": "eu-west-1", "launchType": "FARGATE",
+                "taskDefinition": [
+                    "family": "fathom-test", "cpu": "256", "memory": "512",
+                    "containerDefinitions": [["name": "flow", "image": "fathom-runner:test", "essential": true, "memory": 512]],
+                ],
+                "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                "efs": [["name": "scratch", "fileSystemId": .string(fileSystemID), "containerPath": "/mnt/efs"]],
+                "network": ["subnets": [.string(network.subnetIDs[0])], "securityGroups": [.string(network.securityGroupID)]],
+                "logs": ["group": "/fathom/flows", "streamPrefix": "hello"],
+                "runTask": ["propagateTags": "TASK_DEFINITION"],
+            ])
+        }
+
+        func register(_ bundle: String) async throws {
+            let description = try await BundleRegistrar.describe(bundleAt: bundle)
+            let (sha, size) = try FathomStorageHash.of(bundle)
+            _ = try await api.uploadBundle(at: bundle, sha256: sha, size: size)
+            _ = try await api.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, runConfig: runConfig))
+        }
+
+        func startAgent() throws {
+            var logger = Logger(label: "test.agent")
+            logger.logLevel = .error
+            let launcher = try ECSLauncher(
+                api: api, runnerAPIURL: "http://fathom-coordinator.internal:4200", token: nil, environment: awsEnvironment,
+                pollInterval: pollInterval, logger: logger)
+            var configuration = AgentConfiguration(name: "ecs-agent")
+            configuration.claimWait = .seconds(2)
+            let agent = Agent(client: api, launcher: launcher, configuration: configuration, logger: logger)
+            agentTask.withLock { $0 = Task { try await agent.run() } }
+        }
+
+        func stopAgent() async {
+            let task = agentTask.withLock { $0 }
+            task?.cancel()
+            _ = try? await task?.value
+        }
+
+        func waitFor(_ runID: FlowRunID, _ state: FlowRunState, timeout: Duration = .seconds(30)) async -> Bool {
+            await eventually(timeout: timeout, every: .milliseconds(20)) { (try? await api.run(runID).state) == state }
+        }
+
+        func stop() async {
+            await harness.stop()
+            await stopAgent()
+            await coordinator.stop()
+            await moto.stop()
+        }
+    }
+
+    @Test func helloRunsAsAnECSTaskWithItsEFSVolumeAndASecondRunRegistersNothing() async throws {
+        let stack = try await ECSStack()
+        defer { Task { await stack.stop() } }
+        try await stack.register(TestPaths.examples)
+        try await stack.moto.startRecording()
+        try stack.startAgent()
+        stack.harness.start()
+
+        let first = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let firstCompleted = await stack.waitFor(first.id, .completed)
+        let firstMessage = (try? await stack.api.run(first.id).stateMessage) ?? ""
+        #expect(firstCompleted, "\(firstMessage)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: stack.efs.path + "/hello")
+        #expect(files.count == 1, "the flow wrote its file on the 'EFS' directory")
+
+        let ecs = ECSClient(client: stack.aws)
+        let definitions = try await ecs.listTaskDefinitions(familyPrefix: "fathom-test")
+        #expect(definitions.count == 1)
+        let definition = try await ecs.describeTaskDefinition(definitions[0])
+        #expect(definition.taskDefinition?.volumes?.first?["efsVolumeConfiguration"]["fileSystemId"] == .string(stack.fileSystemID))
+        #expect(definition.taskDefinition?.containerDefinitions?.first?["mountPoints"][0]["containerPath"] == "/mnt/efs")
+        #expect(definition.tags?.contains { $0.key == ECSRender.hashTag } == true)
+
+        let run = try await stack.api.run(first.id)
+        let taskArn = try #require(run.infrastructure["taskArn"])
+        #expect(run.infrastructure["taskDefinition"] == definitions[0])
+        let task = try #require(try await ecs.describeTasks(cluster: "fathom", tasks: [taskArn]).tasks?.first)
+        #expect(task.platformVersion == "1.4.0")
+        #expect(task.startedBy == "fathom")
+        #expect(task.tags?.contains(ECSTag(key: "fathom:flow-run-id", value: first.id)) == true)
+        // The container's output reaches CloudWatch when it exits, after the flow reported Completed.
+        let containerLines = await eventually(timeout: .seconds(10)) {
+            (try? await stack.api.logs(first.id, limit: 1000).lines.contains { $0.source == "container" && $0.message.contains("fathom: flow run \(first.id) (hello) starting") }) == true
+        }
+        #expect(containerLines, "CloudWatch output of the container reached the run's logs")
+
+        let second = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        #expect(await stack.waitFor(second.id, .completed))
+        #expect(try await ecs.listTaskDefinitions(familyPrefix: "fathom-test").count == 1, "no new revision for an unchanged config")
+        try await stack.moto.stopRecording()
+        let recording = try String(contentsOfFile: stack.moto.recordingPath, encoding: .utf8)
+        #expect(recording.components(separatedBy: "RegisterTaskDefinition").count - 1 == 1, "one RegisterTaskDefinition for two runs")
+        let validation = try await stack.moto.validateRecording()
+        #expect(validation.ok, "\(validation.report)")
+        #expect(validation.report.contains("\"ecs:RunTask\": 2"))
+    }
+
+    @Test func aTaskThatStopsBeforeTheFlowReportsIsCrashedWithinAPollInterval() async throws {
+        let stack = try await ECSStack()
+        defer { Task { await stack.stop() } }
+        try await stack.register(TestPaths.examples)
+        try stack.startAgent()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let taskArn = try await waitForTask(stack, run.id)
+        await stack.harness.putLogs(["exec /usr/local/bin/fathom: no such file or directory"], arn: taskArn)
+        let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref fathom-runner:test"
+        _ = try await ECSClient(client: stack.aws).stopTask(cluster: "fathom", task: taskArn, reason: reason)
+        let stoppedAt = ContinuousClock.now
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(5)))
+        let elapsed = ContinuousClock.now - stoppedAt
+        #expect(elapsed < stack.pollInterval * 3, "crashed within a poll interval (plus the coordinator round trip): \(elapsed)")
+        let crashed = try await stack.api.run(run.id)
+        #expect(crashed.stateMessage.contains(reason))
+        #expect(crashed.stateMessage.contains("hint: The image could not be pulled"))
+        #expect(crashed.stateMessage.contains("before the flow reported a final state"))
+        let logs = try await stack.api.logs(run.id, limit: 1000).lines
+        #expect(logs.contains { $0.source == "container" && $0.message.contains("no such file or directory") },
+                "a container that died before the runner started still leaves its output")
+    }
+
+    @Test func cancelStopsTheTaskAndTheRunEndsCancelled() async throws {
+        let stack = try await ECSStack()
+        defer { Task { await stack.stop() } }
+        try await stack.register(TestPaths.testFlows)
+        try await stack.moto.startRecording()
+        try stack.startAgent()
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "shell-sleeper"))
+        #expect(await stack.waitFor(run.id, .running))
+        try await stack.api.cancel(run.id)
+        #expect(await stack.waitFor(run.id, .cancelled, timeout: .seconds(15)))
+        try await stack.moto.stopRecording()
+        let recording = try String(contentsOfFile: stack.moto.recordingPath, encoding: .utf8)
+        #expect(recording.contains("StopTask"))
+        #expect(try await stack.api.run(run.id).history?.map(\.state).suffix(2) == [.cancelling, .cancelled])
+    }
+
+    @Test func aRestartedAgentReattachesAndTheRunStillCompletes() async throws {
+        let stack = try await ECSStack()
+        defer { Task { await stack.stop() } }
+        try await stack.register(TestPaths.testFlows)
+        try stack.startAgent()
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 4]))
+        #expect(await stack.waitFor(run.id, .running))
+        await stack.stopAgent()
+        try await Task.sleep(for: .milliseconds(500))
+        try stack.startAgent()
+        let completed = await stack.waitFor(run.id, .completed, timeout: .seconds(30))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(completed, "\(message)")
+        #expect(try await stack.api.run(run.id).history?.map(\.state) == [.scheduled, .pending, .running, .completed])
+        #expect(try await ECSClient(client: stack.aws).listTasks(cluster: "fathom", startedBy: "fathom").count == 1, "no second task")
+    }
+
+    @Test func badConfigsAreRejectedBeforeAnyAWSCall() async throws {
+        let stack = try await ECSStack()
+        defer { Task { await stack.stop() } }
+        let description = try await BundleRegistrar.describe(bundleAt: TestPaths.testFlows)
+        let (sha, size) = try FathomStorageHash.of(TestPaths.testFlows)
+        _ = try await stack.api.uploadBundle(at: TestPaths.testFlows, sha256: sha, size: size)
+        try stack.startAgent()
+        try await stack.moto.startRecording()
+        for (name, config, field, _) in ECSConfigTests.badConfigs {
+            do {
+                _ = try await stack.api.registerFlows(RegisterFlowsRequest(
+                    bundleSHA256: sha, flows: description.flows, runConfig: RunConfig(launcher: "ecs", settings: config)))
+                Issue.record("\(name): registered")
+            } catch let error as APIClientError {
+                #expect(error.status == 422, "\(name)")
+                #expect(error.description.contains(field), "\(name): \(error)")
+            }
+        }
+        #expect(try await stack.api.listFlows().isEmpty, "nothing was stored")
+        try await Task.sleep(for: .milliseconds(500))
+        try await stack.moto.stopRecording()
+        let recording = (try? String(contentsOfFile: stack.moto.recordingPath, encoding: .utf8)) ?? ""
+        #expect(recording.split(separator: "\n").isEmpty, "zero AWS requests: \(recording.prefix(300))")
+    }
+
+    func waitForTask(_ stack: ECSStack, _ runID: FlowRunID) async throws -> String {
+        var arn: String?
+        _ = await eventually(timeout: .seconds(15)) {
+            arn = try? await stack.api.run(runID).infrastructure["taskArn"]
+            return arn != nil
+        }
+        return try #require(arn)
+    }
+}

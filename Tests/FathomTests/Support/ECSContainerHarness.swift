@@ -1,0 +1,114 @@
+import AWS
+import FathomAPI
+import FathomCore
+import FathomProcess
+import Foundation
+import Testing
+
+/// Plays ECS's part for tasks that moto only records: for each RUNNING task Fathom started, it runs
+/// the task's command override (`fathom execute --flow-run ID`) as a local process with the
+/// override's environment, the coordinator reached over loopback and `/mnt/efs` mapped to a local
+/// directory; it copies the process output into the task's CloudWatch stream (as awslogs would),
+/// and when the process exits it stops the task (as ECS does when the essential container exits).
+final class ECSContainerHarness: Sendable {
+    let ecs: ECSClient
+    let logs: CloudWatchLogsClient
+    let cluster: String
+    let coordinatorURL: String
+    let efsDirectory: String
+    let cacheDirectory: String
+    let logGroup: String?
+    let logPrefix: String
+    /// Tasks to leave alone (a test stops them itself).
+    let ignored = Locked<Set<String>>([])
+    private let started = Locked<[String: BackgroundProcess]>([:])
+    private let loop = Locked<Task<Void, Never>?>(nil)
+
+    init(
+        client: AWSClient, cluster: String, coordinatorURL: String, efsDirectory: String, cacheDirectory: String,
+        logGroup: String?, logPrefix: String = "hello"
+    ) {
+        ecs = ECSClient(client: client)
+        logs = CloudWatchLogsClient(client: client)
+        self.cluster = cluster
+        self.coordinatorURL = coordinatorURL
+        self.efsDirectory = efsDirectory
+        self.cacheDirectory = cacheDirectory
+        self.logGroup = logGroup
+        self.logPrefix = logPrefix
+    }
+
+    func start() {
+        let task = Task {
+            while !Task.isCancelled {
+                await self.step()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        loop.withLock { $0 = task }
+    }
+
+    func stop() async {
+        loop.withLock { $0?.cancel() }
+        for process in started.value.values { await process.stop() }
+    }
+
+    /// The processes started so far, by task ARN.
+    var processes: [String: BackgroundProcess] { started.value }
+
+    func step() async {
+        guard let arns = try? await ecs.listTasks(cluster: cluster, startedBy: "fathom"), !arns.isEmpty,
+              let described = try? await ecs.describeTasks(cluster: cluster, tasks: arns)
+        else { return }
+        for task in described.tasks ?? [] {
+            guard let arn = task.taskArn else { continue }
+            let process = started.value[arn]
+            if task.lastStatus == "STOPPED" {
+                if let process, process.runningPID != nil { await process.stop() }  // StopTask kills the container
+                continue
+            }
+            if ignored.value.contains(arn) { continue }
+            if let process {
+                if process.isFinished {
+                    await ship(process, arn: arn)
+                    _ = try? await ecs.stopTask(cluster: cluster, task: arn, reason: "Essential container in task exited")
+                }
+                continue
+            }
+            launch(task, arn: arn)
+        }
+    }
+
+    private func launch(_ task: ECSTask, arn: String) {
+        let override = task.overrides?["containerOverrides"][0] ?? .null
+        let command = (override["command"].arrayValue ?? []).compactMap(\.stringValue)
+        guard command.first == "fathom" else { return }
+        var environment: [String: String] = [:]
+        for variable in override["environment"].arrayValue ?? [] {
+            if let name = variable["name"].stringValue, let value = variable["value"].stringValue { environment[name] = value }
+        }
+        environment["FATHOM_API_URL"] = coordinatorURL
+        environment["FATHOM_BUNDLE_CACHE"] = cacheDirectory
+        environment["FATHOM_VOLUMES"] = environment["FATHOM_VOLUMES"]?.replacingOccurrences(of: "/mnt/efs", with: efsDirectory)
+        environment["FATHOM_HEARTBEAT_SECONDS"] = "1"
+        let arguments = Array(command.dropFirst()) + ["--api-url", coordinatorURL]
+        started.withLock { $0[arn] = BackgroundProcess(TestPaths.fathom, arguments, environment: environment) }
+    }
+
+    /// Copies the process output into `<prefix>/flow/<task id>`, as the awslogs driver would.
+    func ship(_ process: BackgroundProcess, arn: String) async {
+        await putLogs(process.output, arn: arn)
+    }
+
+    func putLogs(_ lines: [String], arn: String) async {
+        guard let logGroup, !lines.isEmpty else { return }
+        let stream = "\(logPrefix)/flow/\(arn.split(separator: "/").last ?? "")"
+        _ = try? await logs.call("CreateLogGroup", ["logGroupName": .string(logGroup)])
+        _ = try? await logs.call("CreateLogStream", ["logGroupName": .string(logGroup), "logStreamName": .string(stream)])
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        _ = try? await logs.call("PutLogEvents", [
+            "logGroupName": .string(logGroup), "logStreamName": .string(stream),
+            "logEvents": .array(lines.enumerated().map { ["timestamp": .int(now + Int64($0.offset)), "message": .string($0.element)] }),
+        ])
+    }
+}
