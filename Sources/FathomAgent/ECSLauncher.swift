@@ -68,6 +68,12 @@ public final class ECSLauncher: Launcher {
             _ = try? await api.sendLogs(claimed.run.id, [LogEntry(
                 timestamp: Date(), level: "info", message: "registered task definition \(definitionArn)", source: "agent")])
         }
+        if config.plaintextToken && token != nil {
+            _ = try? await api.sendLogs(claimed.run.id, [LogEntry(
+                timestamp: Date(), level: "warning",
+                message: "plaintextToken is on: the API token travels as plaintext container environment, visible to anyone who can describe the task. Prefer apiTokenSecret.",
+                source: "agent")])
+        }
         let context = ECSLaunchContext(flowRunID: claimed.run.id, flowName: claimed.version.flowName, apiURL: runnerAPIURL, token: token)
         let taskArn = try await runTask(config, definitionArn: definitionArn, context: context, ecs: ecs, runID: claimed.run.id)
         return await watch(

@@ -137,6 +137,9 @@ struct ECSLauncherTests {
         #expect(task.platformVersion == "1.4.0")
         #expect(task.startedBy == "fathom")
         #expect(task.tags?.contains(ECSTag(key: "fathom:flow-run-id", value: first.id)) == true)
+        let environment = (task.overrides?["containerOverrides"][0]["environment"].arrayValue ?? []).compactMap { $0["name"].stringValue }
+        #expect(environment.sorted() == ["FATHOM_API_URL", "FATHOM_FLOW_RUN_ID", "FATHOM_VOLUMES"], "nothing of the agent's environment leaks in")
+        #expect(task.overrides?["containerOverrides"][0]["environment"][0]["value"] == "http://fathom-coordinator.internal:4200")
         // The container's output reaches CloudWatch when it exits, after the flow reported Completed.
         let containerLines = await eventually(timeout: .seconds(10)) {
             (try? await stack.api.logs(first.id, limit: 1000).lines.contains { $0.source == "container" && $0.message.contains("fathom: flow run \(first.id) (hello) starting") }) == true

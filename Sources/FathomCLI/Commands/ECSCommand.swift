@@ -1,5 +1,7 @@
 import ArgumentParser
+import AWS
 import FathomAPI
+import FathomAgent
 import FathomCore
 import FathomECS
 import Foundation
@@ -8,7 +10,7 @@ import Foundation
 struct ECSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecs", abstract: "Check and preview ECS run configs.",
-        subcommands: [ECSValidateCommand.self, ECSRenderCommand.self])
+        subcommands: [ECSValidateCommand.self, ECSRenderCommand.self, ECSCheckCommand.self])
 }
 
 /// `fathom ecs validate RUNCONFIG`: offline, no server, no AWS.
@@ -28,6 +30,40 @@ struct ECSValidateCommand: AsyncParsableCommand {
             print(error.description)
             throw ExitCode(1)
         }
+    }
+}
+
+/// `fathom ecs check`: a preflight against the AWS account.
+struct ECSCheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check a run config against the account: cluster, file systems, mount targets per AZ, access points, TCP 2049, log group.")
+
+    @Argument(help: "The run config file (or use --flow).")
+    var runConfig: String?
+
+    @Option(help: "A registered flow whose run config to check (asks the coordinator).")
+    var flow: String?
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let settings: JSONValue
+        if let flow {
+            settings = try await client.makeClient().flow(named: flow).latest.runConfig.settings
+        } else if let runConfig {
+            settings = try RunConfigFile.load(runConfig).settings
+        } else {
+            throw ValidationError("give a run config file, or --flow NAME")
+        }
+        let config: ECSRunConfig
+        do { config = try ECSRunConfig(settings) } catch { throw CLIError(error.description) }
+        let aws = AWSClient(configuration: try AWSConfiguration(region: config.region), credentials: CredentialChain.standard())
+        let checks = await ECSPreflight(client: aws).run(config)
+        for check in checks { print(check) }
+        let failed = checks.filter { !$0.ok }.count
+        print(failed == 0 ? "ok: \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
+        if failed > 0 { throw ExitCode(1) }
     }
 }
 
