@@ -9,37 +9,19 @@ import argparse, json, os, shutil, signal, socket, subprocess, tempfile, time, u
 
 import boto3
 
+from common import free_port, get, pct, wait_http
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FATHOM = os.path.join(ROOT, ".build", "release", "fathom")
 BUNDLE = os.path.join(ROOT, ".build", "release", "fathom-test-flows")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return json.loads(r.read())
 
 
-def wait_http(url):
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except Exception:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer")
 
 
-def pct(values, p):
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def main():
@@ -63,6 +45,7 @@ def main():
         ec2 = session.client("ec2", endpoint_url=moto_url)
         ecs = session.client("ecs", endpoint_url=moto_url)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # moto needs it for awsvpc tasks
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24", AvailabilityZone="eu-west-1a")["Subnet"]["SubnetId"]
         sg = ec2.create_security_group(GroupName="b", Description="b", VpcId=vpc)["GroupId"]
         ecs.create_cluster(clusterName="fathom")
@@ -89,6 +72,9 @@ def main():
                 tasks = ecs.list_tasks(cluster="fathom", startedBy="fathom")["taskArns"]
                 described = ecs.describe_tasks(cluster="fathom", tasks=tasks, include=["TAGS"])["tasks"] if tasks else []
                 mine = [t for t in described if {"key": "fathom:flow-run-id", "value": run_id} in t.get("tags", [])]
+                run = get(f"{api}/api/v1/flow-runs/{run_id}")
+                if run["state"] in ("Crashed", "Failed", "Completed", "Cancelled"):
+                    raise SystemExit(f"run {run_id} ended {run['state']} before its task appeared: {run['stateMessage']}")
                 if mine:
                     # moto stamps createdAt when it handles RunTask.
                     created = mine[0].get("createdAt")

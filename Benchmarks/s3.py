@@ -6,14 +6,12 @@ Needs a release build (swift build -c release) and moto[server] + awscli (pip).
 """
 import argparse, hashlib, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
+from common import free_port, get, pct, wait_http
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FATHOM = os.path.join(ROOT, ".build", "release", "fathom")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(cmd, env):

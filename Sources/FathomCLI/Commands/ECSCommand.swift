@@ -33,31 +33,47 @@ struct ECSValidateCommand: AsyncParsableCommand {
     }
 }
 
+/// Where an ECS command takes its run config from: a file, or a registered flow.
+struct ECSConfigSource: ParsableArguments {
+    @Argument(help: "The run config file (or use --flow).")
+    var runConfig: String?
+
+    @Option(help: "A registered flow whose run config to use (asks the coordinator).")
+    var flow: String?
+
+    @OptionGroup var client: ClientOptions
+
+    /// The checked config, and the flow's name (or FLOW for a file).
+    func load() async throws -> (config: ECSRunConfig, flowName: String) {
+        let loaded: RunConfig
+        if let flow {
+            loaded = try await client.makeClient().flow(named: flow).latest.runConfig
+        } else if let runConfig {
+            loaded = try RunConfigFile.load(runConfig)
+        } else {
+            throw ValidationError("give a run config file, or --flow NAME")
+        }
+        guard loaded.launcher == "ecs" else {
+            throw CLIError("\(flow.map { "flow '\($0)'" } ?? runConfig ?? "") uses the '\(loaded.launcher)' launcher, not ecs")
+        }
+        do {
+            return (try ECSRunConfig(loaded.settings), flow ?? "FLOW")
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}
+
 /// `fathom ecs check`: a preflight against the AWS account.
 struct ECSCheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check a run config against the account: cluster, file systems, mount targets per AZ, access points, TCP 2049, log group.")
 
-    @Argument(help: "The run config file (or use --flow).")
-    var runConfig: String?
-
-    @Option(help: "A registered flow whose run config to check (asks the coordinator).")
-    var flow: String?
-
-    @OptionGroup var client: ClientOptions
+    @OptionGroup var source: ECSConfigSource
 
     func run() async throws {
-        let settings: JSONValue
-        if let flow {
-            settings = try await client.makeClient().flow(named: flow).latest.runConfig.settings
-        } else if let runConfig {
-            settings = try RunConfigFile.load(runConfig).settings
-        } else {
-            throw ValidationError("give a run config file, or --flow NAME")
-        }
-        let config: ECSRunConfig
-        do { config = try ECSRunConfig(settings) } catch { throw CLIError(error.description) }
+        let (config, _) = try await source.load()
         let aws = AWSClient(configuration: try AWSConfiguration(region: config.region), credentials: CredentialChain.standard())
         let checks = await ECSPreflight(client: aws).run(config)
         for check in checks { print(check) }
@@ -73,11 +89,7 @@ struct ECSRenderCommand: AsyncParsableCommand {
         commandName: "render",
         abstract: "Print the RegisterTaskDefinition and RunTask requests a run would send, as one JSON object, offline.")
 
-    @Argument(help: "The run config file (or use --flow).")
-    var runConfig: String?
-
-    @Option(help: "A registered flow whose run config to render (asks the coordinator).")
-    var flow: String?
+    @OptionGroup var source: ECSConfigSource
 
     @Option(name: .customLong("flow-run-id"), help: "The flow run id to put in the RunTask request.")
     var flowRunID = "00000000-0000-0000-0000-000000000000"
@@ -85,32 +97,8 @@ struct ECSRenderCommand: AsyncParsableCommand {
     @Option(name: .customLong("runner-api-url"), help: "The coordinator URL containers reach.")
     var runnerAPIURL = "https://fathom.example.internal:4200"
 
-    @OptionGroup var client: ClientOptions
-
     func run() async throws {
-        let settings: JSONValue
-        let flowName: String
-        if let flow {
-            let summary = try await client.makeClient().flow(named: flow)
-            guard summary.latest.runConfig.launcher == "ecs" else {
-                throw CLIError("flow '\(flow)' uses the '\(summary.latest.runConfig.launcher)' launcher, not ecs")
-            }
-            settings = summary.latest.runConfig.settings
-            flowName = flow
-        } else if let runConfig {
-            let config = try RunConfigFile.load(runConfig)
-            guard config.launcher == "ecs" else { throw CLIError("\(runConfig) is a '\(config.launcher)' run config, not 'ecs'") }
-            settings = config.settings
-            flowName = "FLOW"
-        } else {
-            throw ValidationError("give a run config file, or --flow NAME")
-        }
-        let config: ECSRunConfig
-        do {
-            config = try ECSRunConfig(settings)
-        } catch {
-            throw CLIError(error.description)
-        }
+        let (config, flowName) = try await source.load()
         let (register, _) = ECSRender.registerTaskDefinition(config)
         let family = config.taskDefinition["family"].stringValue ?? "family"
         let runTask = ECSRender.runTask(
