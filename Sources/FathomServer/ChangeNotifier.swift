@@ -13,6 +13,8 @@ final class ChangeNotifier: Sendable {
         var waiters: [UInt64: (keys: [String], continuation: CheckedContinuation<Void, Never>)] = [:]
         var waitersByKey: [String: Set<UInt64>] = [:]
         var nextWaiterID: UInt64 = 0
+        /// Set when the server stops: long-polls return at once.
+        var closed = false
 
         /// Removes a waiter from every key it waits on, returning its continuation if it was still waiting.
         mutating func remove(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
@@ -26,6 +28,9 @@ final class ChangeNotifier: Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// Whether ``close()`` was called.
+    var isClosed: Bool { state.withLock { $0.closed } }
 
     /// The current generation of each key.
     func generation(of keys: [String]) -> [UInt64] {
@@ -41,10 +46,19 @@ final class ChangeNotifier: Sendable {
         for continuation in woken { continuation.resume() }
     }
 
+    /// Ends every long-poll now and every later one at once (the server is stopping).
+    func close() {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.closed = true
+            return Array(state.waiters.keys).compactMap { state.remove($0) }
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
     /// Waits until one of `keys` changes after `since` (their generations), the timeout passes,
-    /// or the task is cancelled.
+    /// the notifier closes, or the task is cancelled.
     func wait(on keys: [String], since: [UInt64], timeout: Duration) async {
-        guard timeout > .zero else { return }
+        guard timeout > .zero, !state.withLock({ $0.closed }) else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
             group.addTask { await self.waitForSignal(on: keys, since: since) }
@@ -61,7 +75,7 @@ final class ChangeNotifier: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if Task.isCancelled { return true }
+                    if Task.isCancelled || state.closed { return true }
                     for (key, seen) in zip(keys, since) where state.generations[key, default: 0] != seen { return true }
                     state.waiters[id] = (keys, continuation)
                     for key in keys { state.waitersByKey[key, default: []].insert(id) }

@@ -226,6 +226,10 @@ public final class Coordinator: Sendable {
             }
             let stateBefore = current.state
             await notifier.wait(on: ["run:\(id)"], since: since, timeout: remaining)
+            if notifier.isClosed {
+                let lines = try await store.logs(runID: id, after: after, limit: limit)
+                return LogPage(lines: lines, next: lines.last?.seq ?? after, state: try await run(id).state)
+            }
             if try await run(id).state != stateBefore {
                 let fresh = try await store.logs(runID: id, after: after, limit: limit)
                 return LogPage(lines: fresh, next: fresh.last?.seq ?? after, state: try await run(id).state)
@@ -274,8 +278,13 @@ public final class Coordinator: Sendable {
                 return ClaimResponse(runs: result.runs, cancel: result.cancel)
             }
             await notifier.wait(on: keys, since: since, timeout: remaining)
-            if Task.isCancelled { return ClaimResponse(runs: [], cancel: []) }
+            if Task.isCancelled || notifier.isClosed { return ClaimResponse(runs: [], cancel: []) }
         }
+    }
+
+    /// Ends the long-polls in flight, so a stopping server does not wait for them.
+    public func closeLongPolls() {
+        notifier.close()
     }
 
     // MARK: Reaping

@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Crashes runs whose heartbeat stopped or whose claim lease ran out, every `interval`.
+/// Crashes runs whose heartbeat stopped or whose claim lease ran out, every `interval`. When the
+/// server shuts down it also ends the long-polls in flight, so shutdown does not wait for them.
 struct HeartbeatReaper: Service {
     let coordinator: Coordinator
     let interval: Duration
@@ -17,5 +18,6 @@ struct HeartbeatReaper: Service {
             }
             try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
         }
+        coordinator.closeLongPolls()
     }
 }

@@ -200,6 +200,30 @@ struct APITests {
         }
     }
 
+    @Test func agentsOnlyClaimRunsWhoseLabelsTheyHave() async throws {
+        try await withCoordinator { _, client in
+            let description = try await BundleRegistrar.describe(bundleAt: TestPaths.testFlows)
+            let (sha, size) = try FathomStorageHash.of(TestPaths.testFlows)
+            _ = try await client.uploadBundle(at: TestPaths.testFlows, sha256: sha, size: size)
+            _ = try await client.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, labels: ["zone": "efs"]))
+            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+            let plain = try await client.registerAgent(AgentRegistration(name: "plain"))
+            #expect(try await client.claim(agent: plain.id, ClaimRequest(waitSeconds: 0, capacity: 5)).runs.isEmpty)
+            let labelled = try await client.registerAgent(AgentRegistration(name: "labelled", labels: ["zone": "efs", "extra": "x"]))
+            #expect(try await client.claim(agent: labelled.id, ClaimRequest(waitSeconds: 0, capacity: 5)).runs.map(\.run.id) == [run.id])
+        }
+    }
+
+    @Test func aRestartedAgentKeepsItsID() async throws {
+        try await withCoordinator { _, client in
+            let first = try await client.registerAgent(AgentRegistration(name: "worker-1", queue: "batch"))
+            let again = try await client.registerAgent(AgentRegistration(name: "worker-1", queue: "batch"))
+            let other = try await client.registerAgent(AgentRegistration(name: "worker-2", queue: "batch"))
+            #expect(first.id == again.id)
+            #expect(first.id != other.id)
+        }
+    }
+
     @Test func idempotencyKeysReturnTheFirstRun() async throws {
         try await withCoordinator { _, client in
             try await registerTestFlows(client)

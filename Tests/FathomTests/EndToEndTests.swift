@@ -162,6 +162,16 @@ struct EndToEndTests {
         await stack.process.stop()
     }
 
+    @Test func demoRunsHelloAndPrintsItsLogsAndFinalState() async throws {
+        let directory = TemporaryDirectory("fathom-demo")
+        let result = try await runCommand(
+            TestPaths.fathom, ["demo", "--data-dir", directory.path + "/.fathom"], environment: ["FATHOM_BUNDLE_CACHE": directory.path + "/cache"])
+        #expect(result.exit.exitCode == 0, "\(result.output)")
+        #expect(result.output.contains { $0.contains("registered: hello v1") })
+        #expect(result.output.contains { $0.contains("1 file(s) in") })
+        #expect(result.output.last?.contains("(hello) Completed") == true)
+    }
+
     @Test func aClientErrorIsOneClearLine() async throws {
         let stack = try await DevStack()
         defer { Task { await stack.process.stop() } }

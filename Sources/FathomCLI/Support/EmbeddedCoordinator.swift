@@ -51,6 +51,7 @@ public final class EmbeddedCoordinator: Sendable {
 
     /// Stops the server gracefully.
     public func stop() async {
+        server.coordinator.closeLongPolls()
         await group.triggerGracefulShutdown()
         _ = try? await runner.value
     }
