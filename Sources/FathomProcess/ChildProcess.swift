@@ -92,6 +92,8 @@ public struct ChildProcess: Sendable {
     ) async throws -> ChildExit {
         var options = PlatformOptions()
         options.processGroupID = 0
+        // On cancellation Subprocess ends with SIGKILL; SIGTERM first gives a flow the grace to stop its own children.
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: killGrace)]
         let environmentSetting: Subprocess.Environment
         if let base = baseEnvironment {
             environmentSetting = .custom(
