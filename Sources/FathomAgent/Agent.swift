@@ -49,7 +49,7 @@ public actor Agent {
             let capacity = max(0, configuration.maxConcurrentRuns - inFlight.count - launching.count)
             do {
                 let response = try await client.claim(
-                    agent: agent.id, ClaimRequest(waitSeconds: configuration.claimWait.seconds, capacity: capacity))
+                    agent: agent.id, ClaimRequest(waitSeconds: configuration.claimWait.inSeconds, capacity: capacity))
                 backoff = .milliseconds(200)
                 for runID in response.cancel { await cancel(runID) }
                 for claimed in response.runs { start(claimed) }
@@ -184,10 +184,4 @@ public actor Agent {
 
     /// Runs this agent is watching now.
     public var runsInFlight: [FlowRunID] { Array(inFlight.keys) + Array(launching) }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

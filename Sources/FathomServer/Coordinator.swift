@@ -271,7 +271,7 @@ public final class Coordinator: Sendable {
             let since = notifier.generation(of: keys)
             let now = clock()
             let result = try await store.claim(
-                agent: agent, capacity: max(0, request.capacity), leaseExpiresAt: now.addingTimeInterval(lease.seconds), now: now)
+                agent: agent, capacity: max(0, request.capacity), leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)
             for claimed in result.runs { notifier.signal("run:\(claimed.run.id)") }
             let remaining = deadline - ContinuousClock.now
             if !result.runs.isEmpty || !result.cancel.isEmpty || remaining <= .zero {
@@ -294,7 +294,7 @@ public final class Coordinator: Sendable {
     public func reap() async throws -> [FlowRun] {
         let now = clock()
         var crashed: [FlowRun] = []
-        let timeout = settings.heartbeatTimeout.seconds
+        let timeout = settings.heartbeatTimeout.inSeconds
         for run in try await store.runsWithHeartbeat(olderThan: now.addingTimeInterval(-timeout), in: [.running, .retrying, .cancelling]) {
             let last = run.heartbeatAt ?? run.startedAt ?? run.updatedAt
             let message = "no heartbeat for \(Int(now.timeIntervalSince(last))) s (timeout \(Int(timeout)) s; last at \(last.formatted(.iso8601))): the flow process or its host died without reporting a final state"
@@ -314,12 +314,5 @@ public final class Coordinator: Sendable {
         _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: "error", message: "Crashed: \(message)", source: "coordinator")])
         announce(updated)
         return updated
-    }
-}
-
-extension Duration {
-    /// This duration in seconds, as a Double.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -1,5 +1,6 @@
 import AWS
 import ArgumentParser
+import FathomCore
 import Foundation
 
 /// `fathom aws …`: AWS helpers.
@@ -60,7 +61,7 @@ struct S3CopyCommand: AsyncParsableCommand {
         default:
             throw ValidationError("exactly one of SOURCE and DESTINATION must be s3://bucket/key")
         }
-        let seconds = (ContinuousClock.now - started).seconds
+        let seconds = (ContinuousClock.now - started).inSeconds
         print(String(format: "copied %lld bytes in %.2f s (%.1f MiB/s)", bytes, seconds, Double(bytes) / 1_048_576 / max(seconds, 1e-9)))
     }
 }
@@ -78,8 +79,4 @@ struct S3Location {
         key = String(rest[rest.index(after: slash)...])
         guard !key.isEmpty else { return nil }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
