@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "FathomStorage",
             dependencies: [
-                "FathomCore",
+                "FathomCore", "AWS",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "FathomServer",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomECS",
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomECS", "AWS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,7 +107,7 @@ let package = Package(
         // `fathom execute`: fetch, verify and start a flow run's bundle.
         .target(
             name: "FathomRunner",
-            dependencies: ["FathomCore", "FathomAPI", "FathomStorage"],
+            dependencies: ["FathomCore", "FathomAPI", "FathomStorage", "AWS"],
             swiftSettings: swiftSettings
         ),
         // One ArgumentParser type per command.

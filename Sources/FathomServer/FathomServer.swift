@@ -1,3 +1,4 @@
+import AWS
 import FathomAPI
 import FathomCore
 import FathomStorage
@@ -17,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     /// The API token every `/api/` call must carry, if set.
     public var token: String?
+    /// Where uploaded bundles go: nil for `<data dir>/bundles`, or `s3://bucket/prefix`.
+    public var storageURL: String?
     public var coordinator = CoordinatorSettings()
     /// How often the reaper looks for stale heartbeats and leases.
     public var reaperInterval: Duration = .seconds(2)
@@ -52,7 +55,22 @@ public struct FathomServer: Sendable {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("fathom.sqlite"))
-        let storage = try LocalFlowStorage(root: (configuration.dataDirectory as NSString).appendingPathComponent("bundles"))
+        let storage: any FlowStorage
+        switch configuration.storageURL.flatMap(StorageLocation.init) {
+        case .s3(let bucket, let prefix)?:
+            storage = S3FlowStorage(
+                bucket: bucket, prefix: prefix,
+                client: AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard()))
+        case .local(let path)?:
+            storage = try LocalFlowStorage(root: path)
+        case nil:
+            if let given = configuration.storageURL {
+                throw ValidationError(
+                    code: "invalid_storage", field: "--storage", problem: "'\(given)' is not s3://bucket/prefix or a directory",
+                    fix: "Pass s3://bucket/prefix, or leave it out for <data dir>/bundles.")
+            }
+            storage = try LocalFlowStorage(root: (configuration.dataDirectory as NSString).appendingPathComponent("bundles"))
+        }
         self.configuration = configuration
         self.logger = logger
         self.coordinator = Coordinator(store: store, storage: storage, settings: configuration.coordinator, logger: logger)

@@ -22,10 +22,15 @@ struct RegisterCommand: AsyncParsableCommand {
     @Option(help: "The work queue runs of these flows go to.")
     var queue: String?
 
+    @Option(help: "Store the bundle in S3 (s3://bucket/prefix) with this machine's AWS credentials, instead of in the coordinator.")
+    var storage: String?
+
     func run() async throws {
         let config = try runConfig.map(RunConfigFile.load)
         let versions = try await BundleRegistrar(client: client.makeClient()).register(
-            bundleAt: bundle, runConfig: config, labels: try KeyValueArguments.parse(labels, option: "--label"), queue: queue)
+            bundleAt: bundle, runConfig: config, labels: try KeyValueArguments.parse(labels, option: "--label"), queue: queue,
+            storage: storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"])
+        if let stored = versions.first?.storageURL { print("bundle \(versions[0].bundleSHA256.prefix(12)) stored at \(stored)") }
         for version in versions {
             let parameters = version.parameters.map { "\($0.name): \($0.type.rawValue)" }.joined(separator: ", ")
             print("registered \(version.flowName) v\(version.version) (\(version.runConfig.launcher); parameters: \(parameters.isEmpty ? "none" : parameters))")

@@ -27,6 +27,7 @@ extension ServeOptions {
         configuration.host = host
         configuration.port = port
         configuration.token = resolvedToken
+        configuration.storageURL = storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"]
         guard heartbeatTimeout > 0 else {
             throw ValidationError("--heartbeat-timeout must be more than 0 seconds, got \(heartbeatTimeout)")
         }

@@ -1,3 +1,4 @@
+import AWS
 import FathomAPI
 import FathomCore
 import FathomProcess
@@ -33,15 +34,27 @@ public struct BundleRegistrar: Sendable {
         }
     }
 
-    /// Uploads and registers every flow of the bundle at `path`.
+    /// Uploads and registers every flow of the bundle at `path`. With `storage` (`s3://bucket/prefix`)
+    /// the bundle goes to S3 with this machine's AWS credentials; otherwise to the coordinator's storage.
     public func register(
-        bundleAt path: String, runConfig: RunConfig?, labels: [String: String] = [:], queue: String? = nil
+        bundleAt path: String, runConfig: RunConfig?, labels: [String: String] = [:], queue: String? = nil, storage: String? = nil
     ) async throws -> [FlowVersion] {
         let description = try await Self.describe(bundleAt: path)
         let (sha256, size) = try FileHashing.sha256(ofFileAt: path)
-        let stored = try await client.uploadBundle(at: path, sha256: sha256, size: size)
+        let storageURL: String
+        if let storage {
+            guard case .s3(let bucket, let prefix)? = StorageLocation(storage) else {
+                throw CLIError("--storage '\(storage)' is not s3://bucket/prefix; leave it out to store bundles in the coordinator")
+            }
+            let aws = AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard())
+            let s3 = S3FlowStorage(bucket: bucket, prefix: prefix, client: aws)
+            try await s3.store(fileAt: path, sha256: sha256)
+            storageURL = s3.url(forSHA256: sha256)
+        } else {
+            storageURL = try await client.uploadBundle(at: path, sha256: sha256, size: size).storageURL
+        }
         let response = try await client.registerFlows(RegisterFlowsRequest(
-            bundleSHA256: sha256, storageURL: stored.storageURL, flows: description.flows, runConfig: runConfig,
+            bundleSHA256: sha256, storageURL: storageURL, flows: description.flows, runConfig: runConfig,
             labels: labels, queue: queue))
         return response.versions
     }

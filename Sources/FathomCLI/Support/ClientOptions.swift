@@ -39,6 +39,9 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "The API token every call must carry (env: FATHOM_TOKEN).")
     var token: String?
 
+    @Option(help: "Where uploaded bundles go: s3://bucket/prefix (env: FATHOM_STORAGE); default <data dir>/bundles.")
+    var storage: String?
+
     var resolvedToken: String? {
         token ?? ProcessInfo.processInfo.environment["FATHOM_TOKEN"]
     }

@@ -1,0 +1,77 @@
+import AWS
+import Foundation
+
+/// Bundles in S3: `s3://bucket/prefix/bundles/<sha256>`, with the hash in the object's metadata.
+/// Storing a bundle that is already there uploads nothing; every fetch is verified.
+public struct S3FlowStorage: FlowStorage {
+    public let bucket: String
+    /// The key prefix, without leading or trailing slashes (may be empty).
+    public let prefix: String
+    let s3: S3Client
+
+    public init(bucket: String, prefix: String, client: AWSClient) {
+        self.bucket = bucket
+        self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        self.s3 = S3Client(client: client)
+    }
+
+    /// The object key of a bundle.
+    public func key(forSHA256 sha256: String) -> String {
+        (prefix.isEmpty ? "" : prefix + "/") + "bundles/" + sha256
+    }
+
+    public func url(forSHA256 sha256: String) -> String {
+        "s3://\(bucket)/\(key(forSHA256: sha256))"
+    }
+
+    public func contains(sha256: String) async throws -> Bool {
+        guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
+        return try await s3.headObject(bucket: bucket, key: key(forSHA256: sha256))?.metadata["sha256"] == sha256
+    }
+
+    public func store(fileAt path: String, sha256: String) async throws {
+        if try await contains(sha256: sha256) { return }
+        let actual = try FileHashing.sha256(ofFileAt: path).sha256
+        guard actual == sha256 else { throw StorageError.hashMismatch(expected: sha256, actual: actual, source: path) }
+        try await s3.putObject(bucket: bucket, key: key(forSHA256: sha256), fromFile: path, metadata: ["sha256": sha256])
+    }
+
+    public func fetch(sha256: String, to destination: String) async throws {
+        try await Self.download(s3: s3, bucket: bucket, key: key(forSHA256: sha256), sha256: sha256, to: destination)
+    }
+
+    /// Downloads `s3://bucket/key` into `destination` if it hashes to `sha256`; nothing is left there otherwise.
+    public static func download(s3: S3Client, bucket: String, key: String, sha256: String, to destination: String) async throws {
+        let temporary = destination + ".partial-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        do {
+            try await s3.getObject(bucket: bucket, key: key, toFile: temporary)
+        } catch let error as AWSError where error.serviceError?.code == "NoSuchKey" || error.serviceError?.httpStatus == 404 {
+            throw StorageError.missing(sha256: sha256, location: "s3://\(bucket)/\(key)")
+        }
+        try AtomicFile.publishVerified(temporary, to: destination, sha256: sha256, source: "s3://\(bucket)/\(key)")
+    }
+}
+
+/// Where a storage URL points.
+public enum StorageLocation: Equatable, Sendable {
+    case local(path: String)
+    case s3(bucket: String, key: String)
+
+    /// Parses `file:///path`, a plain path, or `s3://bucket/key-or-prefix`.
+    public init?(_ url: String) {
+        if url.hasPrefix("s3://") {
+            let rest = url.dropFirst(5)
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            guard slash != rest.startIndex else { return nil }
+            let key = slash == rest.endIndex ? "" : String(rest[rest.index(after: slash)...])
+            self = .s3(bucket: String(rest[..<slash]), key: key)
+        } else if let parsed = URL(string: url), parsed.isFileURL {
+            self = .local(path: parsed.path)
+        } else if url.hasPrefix("/") {
+            self = .local(path: url)
+        } else {
+            return nil
+        }
+    }
+}
