@@ -21,10 +21,7 @@ public struct RunFollower: Sendable {
         var lastState: FlowRunState?
         while true {
             let page = try await client.logs(runID, after: after, limit: 1000, waitSeconds: follow ? 20 : 0)
-            for line in page.lines {
-                let source = line.source == "flow" ? "" : "[\(line.source)] "
-                write("\(formatter.string(from: line.timestamp)) \(line.level.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(source)\(line.message)")
-            }
+            for line in page.lines { write(format(line, formatter)) }
             after = page.next
             if follow, page.state != lastState, !page.state.isFinal {
                 write("── \(page.state)")
@@ -32,11 +29,22 @@ public struct RunFollower: Sendable {
             }
             let drained = page.lines.count < 1000
             if drained && (page.state.isFinal || !follow) {
+                if follow && page.state.isFinal {
+                    // Process output shipped by the agent can land just after the flow's final state.
+                    try await Task.sleep(for: .milliseconds(300))
+                    let late = try await client.logs(runID, after: after, limit: 1000, waitSeconds: 0)
+                    for line in late.lines { write(format(line, formatter)) }
+                }
                 let run = try await client.run(runID)
                 if follow || run.state.isFinal { write(Self.summary(run)) }
                 return run
             }
         }
+    }
+
+    func format(_ line: LogLine, _ formatter: DateFormatter) -> String {
+        let source = line.source == "flow" ? "" : "[\(line.source)] "
+        return "\(formatter.string(from: line.timestamp)) \(line.level.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(source)\(line.message)"
     }
 
     /// The closing line: final state, and the reason when it did not complete.
