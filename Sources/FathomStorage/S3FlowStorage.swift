@@ -30,10 +30,16 @@ public struct S3FlowStorage: FlowStorage {
     }
 
     public func store(fileAt path: String, sha256: String) async throws {
+        try await store(fileAt: path, sha256: sha256, metadata: [:])
+    }
+
+    /// Stores a bundle with extra object metadata (e.g. `flows`, `build`); a no-op when it is already there.
+    public func store(fileAt path: String, sha256: String, metadata: [String: String]) async throws {
         if try await contains(sha256: sha256) { return }
         let actual = try FileHashing.sha256(ofFileAt: path).sha256
         guard actual == sha256 else { throw StorageError.hashMismatch(expected: sha256, actual: actual, source: path) }
-        try await s3.putObject(bucket: bucket, key: key(forSHA256: sha256), fromFile: path, metadata: ["sha256": sha256])
+        try await s3.putObject(
+            bucket: bucket, key: key(forSHA256: sha256), fromFile: path, metadata: metadata.merging(["sha256": sha256]) { _, ours in ours })
     }
 
     public func fetch(sha256: String, to destination: String) async throws {

@@ -32,7 +32,9 @@ struct S3StorageTests {
         let (sha, _) = try FathomStorageHash.of(TestPaths.examples)
         let key = "flows/bundles/\(sha)"
         #expect(first.output.contains { $0.contains("stored at s3://fathom-bundles/\(key)") })
-        #expect(try await s3.headObject(bucket: "fathom-bundles", key: key)?.metadata["sha256"] == sha)
+        let stored = try await s3.headObject(bucket: "fathom-bundles", key: key)
+        #expect(stored?.metadata["sha256"] == sha)
+        #expect(stored?.metadata["flows"] == "hello,sort-compress")
 
         try await moto.startRecording()
         let second = try await runCommand(TestPaths.fathom, ["register", TestPaths.examples, "--storage", "s3://fathom-bundles/flows"], environment: cli)

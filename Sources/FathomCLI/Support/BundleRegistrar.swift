@@ -48,7 +48,10 @@ public struct BundleRegistrar: Sendable {
             }
             let aws = AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard())
             let s3 = S3FlowStorage(bucket: bucket, prefix: prefix, client: aws)
-            try await s3.store(fileAt: path, sha256: sha256)
+            let build = ProcessInfo.processInfo.hostName + " " + Date().formatted(.iso8601)
+            try await s3.store(fileAt: path, sha256: sha256, metadata: [
+                "flows": description.flows.map(\.name).joined(separator: ","), "build": build, "file": URL(fileURLWithPath: path).lastPathComponent,
+            ])
             storageURL = s3.url(forSHA256: sha256)
         } else {
             storageURL = try await client.uploadBundle(at: path, sha256: sha256, size: size).storageURL
