@@ -105,7 +105,7 @@ final class ECSLaunchedRun: LaunchedRun {
         let reason = "Fathom: the task did not reach RUNNING within startTimeoutSeconds (\(config.startTimeoutSeconds) s)"
         _ = try? await launcher.api.sendLogs(runID, [LogEntry(timestamp: Date(), level: "error", message: reason, source: "agent")])
         _ = try? await ecs.stopTask(cluster: config.cluster, task: taskArn, reason: reason)
-        state.withLock { $0.cancelled = false; $0.seenRunning = true }
+        state.withLock { $0.seenRunning = true }  // stop once; the STOPPED that follows ends the wait
         return true
     }
 

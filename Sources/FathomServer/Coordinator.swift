@@ -226,13 +226,10 @@ public final class Coordinator: Sendable {
             }
             let stateBefore = current.state
             await notifier.wait(on: ["run:\(id)"], since: since, timeout: remaining)
-            if notifier.isClosed {
-                let lines = try await store.logs(runID: id, after: after, limit: limit)
-                return LogPage(lines: lines, next: lines.last?.seq ?? after, state: try await run(id).state)
-            }
-            if try await run(id).state != stateBefore {
+            let state = try await run(id).state
+            if notifier.isClosed || state != stateBefore {
                 let fresh = try await store.logs(runID: id, after: after, limit: limit)
-                return LogPage(lines: fresh, next: fresh.last?.seq ?? after, state: try await run(id).state)
+                return LogPage(lines: fresh, next: fresh.last?.seq ?? after, state: state)
             }
         }
     }

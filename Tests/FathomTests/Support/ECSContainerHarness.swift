@@ -64,7 +64,7 @@ final class ECSContainerHarness: Sendable {
             guard let arn = task.taskArn else { continue }
             let process = started.value[arn]
             if task.lastStatus == "STOPPED" {
-                if let process, process.runningPID != nil { await process.stop() }  // StopTask kills the container
+                if let process, process.pid != nil { await process.stop() }  // StopTask kills the container
                 continue
             }
             if ignored.value.contains(arn) { continue }

@@ -72,8 +72,7 @@ final class MotoServer: Sendable {
 
     /// A client for this moto, with fixed test credentials.
     func client(region: String = "eu-west-1", secret: String = "test-secret") throws -> AWSClient {
-        var configuration = try AWSConfiguration(environment: ["AWS_ENDPOINT_URL": url], region: region)
-        configuration.endpointOverrides = [:]
+        let configuration = try AWSConfiguration(environment: ["AWS_ENDPOINT_URL": url], region: region)
         let credentials = CredentialChain(providers: [EnvironmentCredentialProvider(environment: [
             "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": secret,
         ])])

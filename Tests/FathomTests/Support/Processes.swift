@@ -57,9 +57,6 @@ final class BackgroundProcess: Sendable {
         if let pid { kill(pid, SIGKILL) }
     }
 
-    /// The process id while it runs.
-    var runningPID: Int32? { pid }
-
     /// SIGTERM to its group, then waits for it to end.
     func stop() async {
         let runner = task.withLock { $0 }
@@ -67,9 +64,6 @@ final class BackgroundProcess: Sendable {
         _ = await runner?.value
     }
 
-    func exitStatus() async -> ChildExit? {
-        await task.withLock { $0 }?.value
-    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
