@@ -65,6 +65,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Debian's libbz2 (libbz2-dev), for the toolkit's parallel bzip2.
+        .systemLibrary(name: "CBZip2", pkgConfig: nil, providers: [.apt(["libbz2-dev"])]),
+        // Big files on the scratch volume: external merge sort, parallel bzip2, workspace expiry. No server code.
+        .target(name: "FathomToolkit", dependencies: ["CBZip2"], swiftSettings: swiftSettings),
         // Child processes in their own process group, with streamed output lines and group kill on cancel.
         .target(
             name: "FathomProcess",
@@ -78,7 +82,7 @@ let package = Package(
         .target(
             name: "FathomSDK",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomProcess",
+                "FathomCore", "FathomAPI", "FathomProcess", "FathomToolkit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -114,7 +118,7 @@ let package = Package(
         .target(
             name: "FathomCLI",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS",
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -145,7 +149,7 @@ let package = Package(
             name: "FathomTests",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomStorage", "FathomSDK", "FathomServer",
-                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS", "FathomECS",
+                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

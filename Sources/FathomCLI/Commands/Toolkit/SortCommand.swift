@@ -1,0 +1,94 @@
+import ArgumentParser
+import FathomToolkit
+
+/// `fathom sort`: external merge sort with GNU sort's options, byte order (`LC_ALL=C`).
+struct SortCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sort",
+        abstract: "Sort lines of files of any size within a memory budget, byte-identical to LC_ALL=C sort.",
+        discussion: """
+            Chunks are sorted on all cores; when the input exceeds --memory, sorted runs spill to --tmp and are merged.
+            The output goes to a temporary name and is renamed into place; temporary files are removed on success,
+            failure and Ctrl-C. Example: fathom sort -t , -k 2,2n -S 1G -o sorted.csv big.csv
+            """)
+
+    @Argument(help: "Input files ('-' or none: standard input).")
+    var files: [String] = []
+
+    @Option(name: .customShort("o"), help: "Write the result to this file (may be an input) instead of standard output.")
+    var output: String?
+
+    @Option(name: .customShort("t"), help: "Field separator (one byte; '\\0' for NUL). Default: blanks begin a field.")
+    var separator: String?
+
+    @Option(name: .customShort("k"), help: "Sort key POS1[,POS2], e.g. 2,2n or 1.3,1.5 (repeatable).")
+    var keys: [String] = []
+
+    @Flag(name: .customShort("n"), help: "Compare by numeric value.")
+    var numeric = false
+
+    @Flag(name: .customShort("r"), help: "Reverse the order.")
+    var reverse = false
+
+    @Flag(name: .customShort("u"), help: "Output only the first of lines with equal keys.")
+    var unique = false
+
+    @Flag(name: .customShort("s"), help: "Stable: keep input order of equal keys (no last-resort whole-line compare).")
+    var stable = false
+
+    @Flag(name: .customShort("b"), help: "Ignore leading blanks in keys.")
+    var ignoreLeadingBlanks = false
+
+    @Flag(name: [.customShort("c"), .long], help: "Check that the input is sorted; report the first disorder.")
+    var check = false
+
+    @Option(name: [.customShort("S"), .long], help: "Memory budget: 64M, 2G, 25% (default 25% of RAM).")
+    var memory: String?
+
+    @Option(name: .long, help: "Threads sorting chunks (default: all cores).")
+    var parallel: Int?
+
+    @Option(name: [.customShort("T"), .long], help: "Directory for temporary runs (default: $TMPDIR or /tmp).")
+    var tmp: String?
+
+    @Option(name: .customLong("batch-size"), help: "Runs merged at once (default 64).")
+    var batchSize = 64
+
+    @Flag(inversion: .prefixedNo, help: "Show progress on standard error (default: when it is a terminal).")
+    var progress: Bool?
+
+    func validate() throws {
+        if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
+        if batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
+        if check && files.count > 1 {
+            throw ValidationError("--check takes one input file, got \(files.count); check them one at a time")
+        }
+    }
+
+    func run() throws {
+        try ToolkitRunner.run("sort") { cancellation in
+            let order = try SortOptions(
+                separator: separator.map(SortOptions.parseSeparator), keys: keys.map(SortKey.init(parsing:)),
+                numeric: numeric, reverse: reverse, skipBlanks: ignoreLeadingBlanks, stable: stable, unique: unique)
+            if check {
+                if let disorder = try SortChecker.check(input: files.first ?? "-", order: order) { throw disorder }
+                return
+            }
+            let budget = try memory.map { try ByteSize(parsing: $0, field: "--memory").bytes }
+            let configuration = SortConfiguration(
+                order: order, memory: budget, parallelism: parallel, temporaryDirectory: tmp, fanIn: batchSize)
+            let show = progress ?? ProgressLine.enabled
+            let throttle = Throttle(interval: 0.25)
+            let summary = try ExternalSort.sort(
+                inputs: files, output: output, configuration: configuration, cancellation: cancellation
+            ) { state in
+                guard show, throttle.ready(force: state.phase == .done) else { return }
+                ProgressLine.show(SortProgressText.describe(state))
+            }
+            if show {
+                ProgressLine.clear()
+                ToolkitRunner.writeError(SortProgressText.summary(summary))
+            }
+        }
+    }
+}

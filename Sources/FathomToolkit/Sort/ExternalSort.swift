@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to run a sort: the order, a memory budget, the threads, where temporary runs go.
+public struct SortConfiguration: Sendable {
+    public var order: SortOptions
+    /// Bytes of line data and index held at once; larger inputs spill sorted runs to ``temporaryDirectory``.
+    public var memory: Int
+    public var parallelism: Int
+    public var temporaryDirectory: String
+    /// Runs merged at once; more runs take extra merge passes. Also capped by the open-file limit.
+    public var fanIn: Int
+
+    public init(order: SortOptions, memory: Int? = nil, parallelism: Int? = nil, temporaryDirectory: String? = nil, fanIn: Int = 64) {
+        self.order = order
+        self.memory = memory ?? ByteSize.physicalMemory.bytes / 4
+        self.parallelism = parallelism ?? System.activeProcessorCount
+        self.temporaryDirectory = temporaryDirectory ?? System.environment("TMPDIR") ?? "/tmp"
+        self.fanIn = fanIn
+    }
+}
+
+/// What a sort is doing, for progress lines and flow logs.
+public struct SortProgress: Sendable {
+    public enum Phase: Sendable, Equatable {
+        case reading
+        case merging(pass: Int, of: Int)
+        case done
+    }
+
+    public var phase: Phase
+    public var bytesRead = 0
+    public var runsWritten = 0
+    public var bytesMerged = 0
+}
+
+/// What a finished sort did.
+public struct SortSummary: Sendable {
+    public var bytesRead: Int
+    public var bytesWritten: Int
+    public var runs: Int
+    public var mergePasses: Int
+    public var seconds: Double
+}
+
+/// External merge sort of lines, byte-identical to `LC_ALL=C sort` with the same options.
+///
+/// Input is read in chunks that fit the memory budget; each chunk is sorted on all cores and, when the input does
+/// not fit in one chunk, written as a sorted run to a private temporary directory. Runs are merged with a loser
+/// tree, in several passes when there are more than the fan-in. The output is written under a temporary name and
+/// renamed into place; the temporary directory is removed on success, failure and cancellation.
+public enum ExternalSort {
+    public static func sort(
+        inputs: [String], output: String?, configuration: SortConfiguration,
+        cancellation: CancellationFlag = CancellationFlag(), progress: @escaping (SortProgress) -> Void = { _ in }
+    ) throws -> SortSummary {
+        let started = System.now()
+        let comparator = LineComparator(order: configuration.order)
+        // The budget covers the whole process, as RSS: what this process already holds is not available.
+        let usable = max(64 << 10, configuration.memory - System.residentBytes() - (3 << 20))
+        var state = SortProgress(phase: .reading)
+        var scratch: ScratchDirectory?
+        let spilled = try spill(
+            inputs: inputs, output: output, comparator: comparator, configuration: configuration, usable: usable,
+            scratch: &scratch, cancellation: cancellation, state: &state, progress: progress)
+        let runs = spilled.runs
+        var bytesWritten = spilled.bytesWritten
+        var passes = 0
+        if !runs.isEmpty {
+            let result = try mergeRuns(
+                runs, output: output, comparator: comparator, configuration: configuration, budget: usable,
+                scratch: scratch!, cancellation: cancellation, state: &state, progress: progress)
+            passes = result.passes
+            bytesWritten = result.bytesWritten
+        }
+        state.phase = .done
+        state.bytesMerged = bytesWritten
+        progress(state)
+        return SortSummary(
+            bytesRead: state.bytesRead, bytesWritten: bytesWritten, runs: runs.count, mergePasses: passes,
+            seconds: System.now() - started)
+    }
+
+    /// Reads the input in chunks, sorts each, and either writes the only chunk straight to the output or spills
+    /// every chunk as a sorted run. The chunk buffers are released before the merge starts.
+    private static func spill(
+        inputs: [String], output: String?, comparator: LineComparator, configuration: SortConfiguration, usable: Int,
+        scratch: inout ScratchDirectory?, cancellation: CancellationFlag, state: inout SortProgress,
+        progress: (SortProgress) -> Void
+    ) throws -> (runs: [String], bytesWritten: Int) {
+        let input = LineInput(paths: inputs)
+        // Line data, the line index, and the sort's scratch space (half the index) share the budget.
+        let maxData = min(Int(UInt32.max) - 1, max(32 << 10, usable * 58 / 100))
+        let maxEntries = max(1024, usable * 26 / 100 / MemoryLayout<LineEntry>.stride)
+        let known = input.knownSize().map { $0 + input.fileCount }
+        let sorter = ChunkSorter(
+            comparator: comparator, parallelism: configuration.parallelism,
+            dataCapacity: min(maxData, known ?? (8 << 20)), entryCapacity: min(maxEntries, (known ?? maxEntries) + 1))
+        var runs: [String] = []
+        var carry = 0
+        while true {
+            try cancellation.check()
+            var length = carry
+            var atEnd = false
+            while length < sorter.dataCapacity {
+                let got = try input.read(into: sorter.data + length, count: sorter.dataCapacity - length)
+                if got == 0 {
+                    atEnd = true
+                    break
+                }
+                length += got
+                state.bytesRead += got
+            }
+            progress(state)
+            let consumed = sorter.index(length: length)
+            if consumed == 0, length > 0 {
+                // One line longer than the buffer: grow it (beyond the budget if the line demands it).
+                let grown = sorter.dataCapacity * 2
+                guard grown < Int(UInt32.max) else {
+                    throw ToolkitError.refused("\(input.currentName): a line is longer than 4 GiB; Fathom sort cannot hold it")
+                }
+                sorter.growData(to: grown, keeping: length)
+                carry = length
+                continue
+            }
+            if consumed < length, sorter.dataCapacity < maxData, sorter.entryCount < sorter.entryCapacity {
+                sorter.growData(to: min(maxData, sorter.dataCapacity * 2), keeping: length)
+                carry = length
+                continue
+            }
+            sorter.sort()
+            let finished = atEnd && consumed == length
+            if finished && runs.isEmpty {
+                let written = try writeOutput(output) { try sorter.write(to: $0, unique: configuration.order.unique) }
+                return ([], written)
+            }
+            if scratch == nil {
+                scratch = try ScratchDirectory(under: configuration.temporaryDirectory, prefix: "fathom-sort")
+            }
+            let runPath = "\(scratch!.path)/run-\(runs.count)"
+            let writer = BufferedWriter(handle: try FileHandleFD.creating(runPath))
+            try sorter.write(to: writer, unique: configuration.order.unique)
+            runs.append(runPath)
+            state.runsWritten = runs.count
+            progress(state)
+            if finished { return (runs, 0) }
+            carry = length - consumed
+            if carry > 0 { sorter.data.update(from: sorter.data + consumed, count: carry) }
+        }
+    }
+
+    private static func mergeRuns(
+        _ initial: [String], output: String?, comparator: LineComparator, configuration: SortConfiguration, budget: Int,
+        scratch: ScratchDirectory, cancellation: CancellationFlag, state: inout SortProgress,
+        progress: @escaping (SortProgress) -> Void
+    ) throws -> (passes: Int, bytesWritten: Int) {
+        let fanIn = max(2, min(configuration.fanIn, System.openFileLimit - 16))
+        let bufferSize = max(16 << 10, min(4 << 20, budget * 7 / 10 / fanIn))
+        var passCount = 1
+        var count = initial.count
+        while count > fanIn {
+            count = (count + fanIn - 1) / fanIn
+            passCount += 1
+        }
+        var level = initial
+        var pass = 1
+        let snapshot = state
+        var merger = RunMerger(
+            comparator: comparator, unique: configuration.order.unique, bufferSize: bufferSize,
+            cancellation: cancellation)
+        while level.count > fanIn {
+            var next: [String] = []
+            var reportState = snapshot
+            reportState.phase = .merging(pass: pass, of: passCount)
+            merger.onProgress = { bytes in
+                reportState.bytesMerged = bytes
+                progress(reportState)
+            }
+            for start in stride(from: 0, to: level.count, by: fanIn) {
+                let group = Array(level[start..<min(level.count, start + fanIn)])
+                if group.count == 1 {
+                    next.append(group[0])
+                    continue
+                }
+                let path = "\(scratch.path)/pass\(pass)-\(next.count)"
+                let writer = BufferedWriter(handle: try FileHandleFD.creating(path))
+                try merger.merge(group, into: writer)
+                for used in group { unlink(used) }
+                next.append(path)
+            }
+            level = next
+            pass += 1
+        }
+        var finalState = snapshot
+        finalState.phase = .merging(pass: passCount, of: passCount)
+        merger.onProgress = { bytes in
+            finalState.bytesMerged = bytes
+            progress(finalState)
+        }
+        let runs = level
+        let written = try writeOutput(output) { try merger.merge(runs, into: $0) }
+        state = finalState
+        return (passCount, written)
+    }
+
+    /// Writes through an ``AtomicOutput``, renamed into place only if `body` succeeds.
+    static func writeOutput(_ path: String?, _ body: (BufferedWriter) throws -> Void) throws -> Int {
+        let output = try AtomicOutput(path: path)
+        let writer = BufferedWriter(handle: output.handle)
+        try body(writer)
+        try output.commit()
+        return writer.bytesWritten
+    }
+}

@@ -1,0 +1,50 @@
+/// The bytes of one or more input files in order, with a newline supplied after a file whose last line has none
+/// (as GNU sort does), so every line that reaches the sorter ends in `\n`.
+final class LineInput {
+    private let paths: [String]
+    private var next = 0
+    private var handle: FileHandleFD?
+    private var lastByte: UInt8 = 0x0A
+    private(set) var currentName = ""
+
+    init(paths: [String]) {
+        self.paths = paths.isEmpty ? ["-"] : paths
+    }
+
+    /// The total size of the inputs when all are regular files.
+    func knownSize() -> Int? {
+        var total = 0
+        for path in paths {
+            guard path != "-", let size = (try? FileHandleFD.reading(path))?.regularFileSize else { return nil }
+            total += size
+        }
+        return total
+    }
+
+    var fileCount: Int { paths.count }
+
+    /// Fills up to `count` bytes; 0 only at the end of the last input.
+    func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+        guard count > 0 else { return 0 }
+        while true {
+            if handle == nil {
+                guard next < paths.count else { return 0 }
+                handle = try FileHandleFD.reading(paths[next])
+                currentName = paths[next]
+                next += 1
+                lastByte = 0x0A
+            }
+            let got = try handle!.readFully(into: UnsafeMutableRawPointer(buffer), count: count)
+            if got > 0 {
+                lastByte = buffer[got - 1]
+                return got
+            }
+            handle = nil
+            if lastByte != 0x0A {
+                lastByte = 0x0A
+                buffer[0] = 0x0A
+                return 1
+            }
+        }
+    }
+}

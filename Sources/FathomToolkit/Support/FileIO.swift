@@ -1,0 +1,258 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open file descriptor, closed on deinit. Reads and writes retry on EINTR and short counts.
+public final class FileHandleFD: @unchecked Sendable {
+    public let fd: Int32
+    public let path: String
+    private let ownsDescriptor: Bool
+
+    init(fd: Int32, path: String, owns: Bool = true) {
+        self.fd = fd
+        self.path = path
+        self.ownsDescriptor = owns
+    }
+
+    deinit {
+        if ownsDescriptor { close(fd) }
+    }
+
+    /// Opens `path` for reading; `-` is standard input.
+    public static func reading(_ path: String) throws -> FileHandleFD {
+        if path == "-" { return FileHandleFD(fd: 0, path: "standard input", owns: false) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ToolkitError.io("open", path, errno) }
+        return FileHandleFD(fd: fd, path: path)
+    }
+
+    /// Creates (or truncates) `path` for writing with mode 0644.
+    static func creating(_ path: String, exclusive: Bool = false) throws -> FileHandleFD {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else { throw ToolkitError.io("create", path, errno) }
+        return FileHandleFD(fd: fd, path: path)
+    }
+
+    /// Standard output, not closed.
+    public static var standardOutput: FileHandleFD { FileHandleFD(fd: 1, path: "standard output", owns: false) }
+
+    /// Reads up to `count` bytes; fewer only at end of input. Returns 0 at end.
+    func readFully(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        var total = 0
+        while total < count {
+            let got = read(fd, buffer + total, count - total)
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw ToolkitError.io("read", path, errno)
+            }
+            if got == 0 { break }
+            total += got
+        }
+        return total
+    }
+
+    /// Reads from `offset` without moving the file position.
+    func readFully(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws -> Int {
+        var total = 0
+        while total < count {
+            let got = pread(fd, buffer + total, count - total, off_t(offset + total))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw ToolkitError.io("read", path, errno)
+            }
+            if got == 0 { break }
+            total += got
+        }
+        return total
+    }
+
+    func writeAll(_ buffer: UnsafeRawPointer, count: Int) throws {
+        var written = 0
+        while written < count {
+            let put = write(fd, buffer + written, count - written)
+            if put < 0 {
+                if errno == EINTR { continue }
+                throw ToolkitError.io("write", path, errno)
+            }
+            written += put
+        }
+    }
+
+    /// Size of a regular file, nil for pipes and terminals.
+    var regularFileSize: Int? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
+    func sync() throws {
+        guard fsync(fd) == 0 || errno == EINVAL || errno == EROFS else { throw ToolkitError.io("fsync", path, errno) }
+    }
+}
+
+/// A write buffer in front of a descriptor: lines are appended, full buffers are written in one call.
+final class BufferedWriter {
+    let handle: FileHandleFD
+    private let capacity: Int
+    private let buffer: UnsafeMutableRawPointer
+    private var used = 0
+    private(set) var bytesWritten = 0
+
+    init(handle: FileHandleFD, capacity: Int = 1 << 20) {
+        self.handle = handle
+        self.capacity = capacity
+        self.buffer = .allocate(byteCount: capacity, alignment: 64)
+    }
+
+    deinit {
+        buffer.deallocate()
+    }
+
+    @inline(__always)
+    func append(_ bytes: UnsafeRawPointer, count: Int) throws {
+        if used + count > capacity {
+            try flush()
+            if count > capacity {
+                try handle.writeAll(bytes, count: count)
+                bytesWritten += count
+                return
+            }
+        }
+        (buffer + used).copyMemory(from: bytes, byteCount: count)
+        used += count
+        bytesWritten += count
+    }
+
+    /// Appends a line and its newline.
+    @inline(__always)
+    func appendLine(_ bytes: UnsafeRawPointer, count: Int) throws {
+        if used + count + 1 <= capacity {
+            (buffer + used).copyMemory(from: bytes, byteCount: count)
+            buffer.storeBytes(of: 0x0A, toByteOffset: used + count, as: UInt8.self)
+            used += count + 1
+            bytesWritten += count + 1
+            return
+        }
+        try append(bytes, count: count)
+        var newline: UInt8 = 0x0A
+        try append(&newline, count: 1)
+    }
+
+    func flush() throws {
+        if used > 0 { try handle.writeAll(buffer, count: used) }
+        used = 0
+    }
+}
+
+/// Where a command's result goes: standard output, or a file written under a temporary name in the same
+/// directory and renamed into place only when complete, so no reader ever sees a partial file.
+public final class AtomicOutput {
+    public let finalPath: String?
+    let temporaryPath: String?
+    public let handle: FileHandleFD
+    private var committed = false
+
+    /// - Parameter path: nil (or `-`) for standard output.
+    public init(path: String?) throws {
+        guard let path, path != "-" else {
+            finalPath = nil
+            temporaryPath = nil
+            handle = .standardOutput
+            return
+        }
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(name).fathom-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw ToolkitError.io("create a temporary file in", directory, errno) }
+        fchmod(fd, 0o644)
+        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        finalPath = path
+        temporaryPath = temporary
+        handle = FileHandleFD(fd: fd, path: temporary)
+    }
+
+    /// Flushes to disk and renames the temporary file to the final name.
+    public func commit() throws {
+        guard let temporaryPath, let finalPath else { return }
+        try handle.sync()
+        guard rename(temporaryPath, finalPath) == 0 else { throw ToolkitError.io("rename to", finalPath, errno) }
+        committed = true
+    }
+
+    deinit {
+        if !committed, let temporaryPath { unlink(temporaryPath) }
+    }
+}
+
+/// A private directory for temporary files, removed with everything in it when released.
+final class ScratchDirectory {
+    let path: String
+
+    init(under parent: String, prefix: String) throws {
+        var template = Array("\(parent)/.\(prefix)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw ToolkitError.io("create a temporary directory in", parent, errno) }
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit {
+        _ = try? TreeRemover.remove(path)
+    }
+}
+
+/// Removes a directory tree through descriptors (`openat`, `unlinkat`), never following a symbolic link:
+/// a link is removed as a link, so nothing outside the tree can be touched.
+enum TreeRemover {
+    /// Removes `path` (a file, a link or a directory tree) and returns the bytes freed.
+    @discardableResult
+    static func remove(_ path: String) throws -> Int {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return 0 }
+            throw ToolkitError.io("stat", path, errno)
+        }
+        if (info.st_mode & S_IFMT) != S_IFDIR {
+            guard unlink(path) == 0 else { throw ToolkitError.io("remove", path, errno) }
+            return Int(info.st_size)
+        }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw ToolkitError.io("open", path, errno) }
+        let freed = try removeContents(of: fd, path: path)
+        guard rmdir(path) == 0 else { throw ToolkitError.io("remove", path, errno) }
+        return freed
+    }
+
+    /// Empties the directory open at `fd` (consumed: closed on return).
+    private static func removeContents(of fd: Int32, path: String) throws -> Int {
+        guard let stream = fdopendir(fd) else {
+            close(fd)
+            throw ToolkitError.io("read directory", path, errno)
+        }
+        defer { closedir(stream) }
+        var freed = 0
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for name in names {
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+                if errno == ENOENT { continue }
+                throw ToolkitError.io("stat", "\(path)/\(name)", errno)
+            }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard child >= 0 else { throw ToolkitError.io("open", "\(path)/\(name)", errno) }
+                freed += try removeContents(of: child, path: "\(path)/\(name)")
+                guard unlinkat(fd, name, AT_REMOVEDIR) == 0 else { throw ToolkitError.io("remove", "\(path)/\(name)", errno) }
+            } else {
+                guard unlinkat(fd, name, 0) == 0 else { throw ToolkitError.io("remove", "\(path)/\(name)", errno) }
+                freed += Int(info.st_blocks) * 512
+            }
+        }
+        return freed
+    }
+}

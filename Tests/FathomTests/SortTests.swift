@@ -1,0 +1,226 @@
+import FathomProcess
+import FathomToolkit
+import Foundation
+import Testing
+
+/// `fathom sort` against GNU sort: the same input and options must give the same bytes.
+@Suite("Sort matches LC_ALL=C sort")
+struct SortTests {
+    /// One random case: input files, GNU options, and the same options for Fathom.
+    struct Case: CustomStringConvertible {
+        var seed: UInt64
+        var files: [[UInt8]]
+        var arguments: [String]
+        var order: SortOptions
+        var memory: Int
+        var fanIn: Int
+
+        var description: String { "seed \(seed): sort \(arguments.joined(separator: " ")) (\(files.map(\.count)) bytes)" }
+    }
+
+    static func randomCase(seed: UInt64, large: Bool) throws -> Case {
+        var random = SeededGenerator(seed: seed)
+        let separator: String? = random.chance(0.4) ? random.pick([",", "\t", ":"]) : nil
+        let alphabets: [[UInt8]] = [
+            Array("abcAB ".utf8), Array("0123456789-.+ \t".utf8), Array("ab,:\t 0\r".utf8),
+            [0x00, 0xFF, 0x80, 0x61, 0x20, 0x0D, 0x2C, 0x3A, 0x09, 0x31, 0x2D],
+        ]
+        let alphabet = random.pick(alphabets) + Array((separator ?? " ").utf8)
+        var files: [[UInt8]] = []
+        for _ in 0..<Int.random(in: 1...3, using: &random) {
+            var bytes: [UInt8] = []
+            let lines = large ? Int.random(in: 2000...6000, using: &random) : Int.random(in: 0...50, using: &random)
+            for _ in 0..<lines {
+                if random.chance(0.15) {
+                    bytes += numberLike(&random)
+                } else if random.chance(large ? 0.0005 : 0.01) {
+                    bytes += (0..<Int.random(in: 40_000...90_000, using: &random)).map { _ in random.pick(alphabet) }
+                } else {
+                    bytes += (0..<Int.random(in: 0...12, using: &random)).map { _ in random.pick(alphabet) }
+                }
+                bytes.append(0x0A)
+            }
+            if !bytes.isEmpty, random.chance(0.4) { bytes.removeLast() }
+            files.append(bytes)
+        }
+        var arguments: [String] = []
+        var keys: [String] = []
+        for _ in 0..<(random.chance(0.6) ? Int.random(in: 1...2, using: &random) : 0) {
+            var key = "\(Int.random(in: 1...4, using: &random))"
+            if random.chance(0.3) { key += ".\(Int.random(in: 1...3, using: &random))" }
+            key += randomFlags(&random)
+            if random.chance(0.6) {
+                key += ",\(Int.random(in: 1...4, using: &random))"
+                if random.chance(0.3) { key += ".\(Int.random(in: 0...3, using: &random))" }
+                key += randomFlags(&random)
+            }
+            keys.append(key)
+        }
+        if let separator { arguments += ["-t", separator] }
+        for key in keys { arguments += ["-k", key] }
+        let numeric = random.chance(0.3)
+        let reverse = random.chance(0.3)
+        let unique = random.chance(0.25)
+        let stable = random.chance(0.25)
+        let blanks = random.chance(0.2)
+        for (flag, on) in [("-n", numeric), ("-r", reverse), ("-u", unique), ("-s", stable), ("-b", blanks)] where on {
+            arguments.append(flag)
+        }
+        let order = SortOptions(
+            separator: try separator.map(SortOptions.parseSeparator), keys: try keys.map(SortKey.init(parsing:)),
+            numeric: numeric, reverse: reverse, skipBlanks: blanks, stable: stable, unique: unique)
+        return Case(
+            seed: seed, files: files, arguments: arguments, order: order, memory: large ? 1 : 1 << 30,
+            fanIn: Int.random(in: 2...5, using: &random))
+    }
+
+    static func randomFlags(_ random: inout SeededGenerator) -> String {
+        guard random.chance(0.4) else { return "" }
+        return String(["b", "n", "r"].filter { _ in random.chance(0.5) }.joined())
+    }
+
+    /// Numbers with signs, leading zeros, blanks, fractions and junk after them.
+    static func numberLike(_ random: inout SeededGenerator) -> [UInt8] {
+        var text = String(repeating: random.pick([" ", "\t", ""]), count: Int.random(in: 0...2, using: &random))
+        text += random.pick(["", "-", "+", "-", ""])
+        text += String(repeating: "0", count: Int.random(in: 0...3, using: &random))
+        text += String(Int.random(in: 0...99999, using: &random))
+        if random.chance(0.5) { text += "." + String(Int.random(in: 0...999, using: &random)) + random.pick(["", "0", "00"]) }
+        text += random.pick(["", "", " x", ",7", "e3", ".5.5", "-"])
+        return Array(text.utf8)
+    }
+
+    /// Runs GNU sort and Fathom's sort on the case and returns both outputs.
+    static func outputs(of testCase: Case, in directory: TemporaryDirectory) async throws -> (gnu: [UInt8], fathom: [UInt8]) {
+        let inputs = try testCase.files.enumerated().map { index, bytes in
+            let path = directory.file("in\(index)")
+            try TestFiles.write(bytes, to: path)
+            return path
+        }
+        let expected = directory.file("gnu.out")
+        let gnu = try await runCommand(
+            "/usr/bin/sort", testCase.arguments + ["-o", expected] + inputs, environment: ["LC_ALL": "C"])
+        #expect(gnu.exit.succeeded, "GNU sort failed: \(gnu.output) for \(testCase)")
+        let actual = directory.file("fathom.out")
+        let configuration = SortConfiguration(
+            order: testCase.order, memory: testCase.memory, parallelism: 2, temporaryDirectory: directory.path,
+            fanIn: testCase.fanIn)
+        _ = try ExternalSort.sort(inputs: inputs, output: actual, configuration: configuration)
+        return (try TestFiles.read(expected), try TestFiles.read(actual))
+    }
+
+    @Test("random small inputs with random keys and options: byte-identical to GNU sort")
+    func randomSmallCases() async throws {
+        let directory = TemporaryDirectory("sort-property")
+        var mismatches: [String] = []
+        for seed in UInt64(1)...400 {
+            let testCase = try Self.randomCase(seed: seed, large: false)
+            let (gnu, fathom) = try await Self.outputs(of: testCase, in: directory)
+            if gnu != fathom { mismatches.append(Self.keep(testCase, from: directory)) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) cases differ, first: \(mismatches.prefix(5))")
+    }
+
+    /// Copies a failing case's files to /tmp/fathom-sort-failures/SEED for a look at the bytes.
+    static func keep(_ testCase: Case, from directory: TemporaryDirectory) -> String {
+        let target = "/tmp/fathom-sort-failures/\(testCase.seed)"
+        try? FileManager.default.removeItem(atPath: target)
+        try? FileManager.default.createDirectory(atPath: "/tmp/fathom-sort-failures", withIntermediateDirectories: true)
+        try? FileManager.default.copyItem(atPath: directory.path, toPath: target)
+        return "\(testCase) (files in \(target))"
+    }
+
+    @Test("random inputs larger than the memory budget spill runs and merge in several passes: byte-identical")
+    func randomSpillingCases() async throws {
+        let directory = TemporaryDirectory("sort-spill")
+        var mismatches: [String] = []
+        for seed in UInt64(1001)...1030 {
+            let testCase = try Self.randomCase(seed: seed, large: true)
+            let (gnu, fathom) = try await Self.outputs(of: testCase, in: directory)
+            if gnu != fathom { mismatches.append(Self.keep(testCase, from: directory)) }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(".") }
+            #expect(leftovers.isEmpty, "temporary files left behind: \(leftovers)")
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) cases differ, first: \(mismatches.prefix(5))")
+    }
+
+    @Test("the CLI on a file several times its budget: same bytes as GNU sort, RSS within budget + 10%, -o onto its input")
+    func cliLargeFile() async throws {
+        let directory = TemporaryDirectory("sort-cli")
+        let input = directory.file("words.txt")
+        try TestFiles.write(TestFiles.wordLines(bytes: 48 << 20, seed: 7), to: input)
+        let expected = directory.file("gnu.out")
+        _ = try await runCommand("/usr/bin/sort", ["-o", expected, input], environment: ["LC_ALL": "C"])
+        let output = directory.file("fathom.out")
+        let budget = 40
+        let timed = try await runCommand(
+            "/usr/bin/time",
+            ["-f", "peak-kb=%M", TestPaths.fathom, "sort", "-S", "\(budget)M", "--parallel", "2", "-T", directory.path,
+             "-o", output, input])
+        #expect(timed.exit.succeeded, "\(timed.output)")
+        #expect(try TestFiles.read(output) == (try TestFiles.read(expected)))
+        let peak = timed.output.compactMap { $0.hasPrefix("peak-kb=") ? Int($0.dropFirst(8)) : nil }.first ?? .max
+        #expect(peak * 1024 <= budget * 1_153_434, "peak RSS \(peak) KiB over \(budget) MiB + 10%")
+
+        let copy = directory.file("copy.txt")
+        try FileManager.default.copyItem(atPath: input, toPath: copy)
+        let inPlace = try await runCommand(TestPaths.fathom, ["sort", "-S", "16M", "-o", copy, copy])
+        #expect(inPlace.exit.succeeded)
+        #expect(try TestFiles.read(copy) == (try TestFiles.read(expected)))
+    }
+
+    @Test("--check finds the first disorder as GNU sort does; -u rejects repeats; exit 1")
+    func check() async throws {
+        let directory = TemporaryDirectory("sort-check")
+        let path = directory.file("lines")
+        try TestFiles.write(Array("a\nb\nb\nc\nB\nd\n".utf8), to: path)
+        let gnu = try await runCommand("/usr/bin/sort", ["-c", path], environment: ["LC_ALL": "C"])
+        let ours = try await runCommand(TestPaths.fathom, ["sort", "--check", path])
+        #expect(ours.exit.exitCode == 1 && gnu.exit.exitCode == 1)
+        #expect(gnu.exit.stderrTail.first?.hasSuffix(":5: disorder: B") == true)
+        #expect(ours.exit.stderrTail.first == "fathom sort: \(path):5: disorder: B")
+        #expect(try SortChecker.check(input: path, order: SortOptions(unique: true)) == .disorder(path, line: 3, "b"))
+        try TestFiles.write(Array("a\nb\nc\n".utf8), to: path)
+        #expect(try await runCommand(TestPaths.fathom, ["sort", "-c", "-u", path]).exit.succeeded)
+    }
+
+    @Test("standard input to standard output, and bad options named with their fix")
+    func streamsAndErrors() async throws {
+        let directory = TemporaryDirectory("sort-stdin")
+        let script = "printf 'b,2\\na,10\\nc,1' | \(TestPaths.fathom) sort -t , -k 2n"
+        let piped = try await runCommand("/bin/sh", ["-c", script])
+        #expect(piped.output == ["c,1", "b,2", "a,10"])
+        for (arguments, needle) in [
+            (["-k", "0"], "-k 0: field number is zero"), (["-k", "2.0"], "character offset is zero"),
+            (["-k", "1f"], "ordering option 'f' is not supported"), (["-t", "ab"], "exactly one byte"),
+            (["-S", "lots"], "--memory: 'lots' has an unknown unit"),
+        ] {
+            let result = try await runCommand(TestPaths.fathom, ["sort"] + arguments + [directory.path + "/none"])
+            #expect(result.exit.exitCode == 2, "\(arguments)")
+            #expect(result.exit.stderrTail.joined().contains(needle), "\(arguments): \(result.exit.stderrTail)")
+        }
+        let missing = try await runCommand(TestPaths.fathom, ["sort", directory.file("absent")])
+        #expect(missing.exit.stderrTail.joined().contains("No such file or directory"))
+    }
+
+    @Test("cancelled mid-sort and failed mid-sort: no output, no temporary files")
+    func cleanupOnCancelAndFailure() throws {
+        let directory = TemporaryDirectory("sort-cancel")
+        let input = directory.file("input")
+        try TestFiles.write(TestFiles.wordLines(bytes: 2 << 20, seed: 3), to: input)
+        let output = directory.file("out")
+        let configuration = SortConfiguration(
+            order: SortOptions(), memory: 1, parallelism: 2, temporaryDirectory: directory.path)
+        let flag = CancellationFlag()
+        #expect(throws: ToolkitError.cancelled) {
+            _ = try ExternalSort.sort(inputs: [input], output: output, configuration: configuration, cancellation: flag) {
+                if $0.runsWritten >= 3 { flag.cancel() }
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["input"])
+        #expect(throws: ToolkitError.self) {
+            _ = try ExternalSort.sort(inputs: [input, directory.file("absent")], output: output, configuration: configuration)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["input"])
+    }
+}
