@@ -68,7 +68,9 @@ let package = Package(
         // Debian's libbz2 (libbz2-dev), for the toolkit's parallel bzip2.
         .systemLibrary(name: "CBZip2", pkgConfig: nil, providers: [.apt(["libbz2-dev"])]),
         // Big files on the scratch volume: external merge sort, parallel bzip2, workspace expiry. No server code.
-        .target(name: "FathomToolkit", dependencies: ["CBZip2"], swiftSettings: swiftSettings),
+        .target(name: "FathomToolkit", dependencies: ["CBZip2", "CMalloc"], swiftSettings: swiftSettings),
+        // glibc's mallopt, so the toolkit's large short-lived buffers go back to the system when freed.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Child processes in their own process group, with streamed output lines and group kill on cancel.
         .target(
             name: "FathomProcess",

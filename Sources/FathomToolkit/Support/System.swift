@@ -33,3 +33,19 @@ enum System {
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
+
+#if canImport(CMalloc)
+import CMalloc
+#endif
+
+extension System {
+    /// Makes glibc serve allocations over 256 KiB with mmap and return them when freed. Without it, the per-thread
+    /// arenas of the worker threads keep every freed multi-megabyte block (libbz2's work space, decoded blocks)
+    /// resident, and the process grows far past its working set.
+    static func returnLargeBlocksToSystem() {
+        #if canImport(CMalloc)
+        _ = mallopt(M_MMAP_THRESHOLD, 256 << 10)
+        _ = mallopt(M_ARENA_MAX, 4)
+        #endif
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import FathomToolkit
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// The flags `fathom bzip2` and `fathom bunzip2` share, with bzip2's meaning.
+struct BZip2Arguments: ParsableArguments {
+    @Argument(help: "Files to (de)compress; none or '-': standard input to standard output.")
+    var files: [String] = []
+
+    @Flag(name: .customShort("d"), help: "Decompress.")
+    var decompress = false
+
+    @Flag(name: .customShort("z"), help: "Compress (the default for fathom bzip2).")
+    var compress = false
+
+    @Flag(name: .customShort("t"), help: "Test the integrity of compressed files; write nothing.")
+    var test = false
+
+    @Flag(name: .customShort("c"), help: "Write to standard output; keep the input files.")
+    var stdout = false
+
+    @Flag(name: .customShort("k"), help: "Keep (do not delete) input files.")
+    var keep = false
+
+    @Flag(name: .customShort("f"), help: "Overwrite existing output files.")
+    var force = false
+
+    @Flag(name: .customShort("v"), help: "Print sizes and throughput per file.")
+    var verbose = false
+
+    @Option(name: [.customShort("p"), .long], help: "Worker threads (default: all cores).")
+    var parallel: Int?
+
+    @Flag(help: "Block size: -1 (100k) to -9 (900k, the default).")
+    var levels: [LevelFlag] = []
+
+    enum LevelFlag: EnumerableFlag {
+        case one, two, three, four, five, six, seven, eight, nine
+
+        static func name(for value: LevelFlag) -> NameSpecification {
+            .customShort(Character("\(LevelFlag.allCases.firstIndex(of: value)! + 1)"))
+        }
+    }
+
+    var level: Int {
+        levels.last.map { LevelFlag.allCases.firstIndex(of: $0)! + 1 } ?? 9
+    }
+
+    func validate() throws {
+        if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
+    }
+}
+
+/// `fathom bzip2`: parallel bzip2 (pbzip2-compatible output), or with -d / -t, `fathom bunzip2`.
+struct BZip2Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bzip2",
+        abstract: "Compress files on all cores into bzip2 files any bunzip2 reads.",
+        discussion: """
+            Like bzip2: FILE becomes FILE.bz2 and FILE is removed (-k keeps it); no files means standard input to
+            standard output. Outputs are written under a temporary name and renamed when complete.
+            Example: fathom bzip2 -k -9 -p 8 /mnt/efs/sorted.txt
+            """)
+
+    @OptionGroup var arguments: BZip2Arguments
+
+    func run() throws {
+        try BZip2Job(arguments: arguments, decompressing: arguments.decompress || arguments.test).run()
+    }
+}
+
+/// `fathom bunzip2`: parallel decompression of bzip2 files (any number of streams).
+struct BUnzip2Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bunzip2",
+        abstract: "Decompress bzip2 files (from bzip2, pbzip2, lbzip2 or Fathom), streams in parallel.",
+        discussion: "FILE.bz2 becomes FILE; damaged input is an error naming the byte offset and leaves no output.")
+
+    @OptionGroup var arguments: BZip2Arguments
+
+    func run() throws {
+        try BZip2Job(arguments: arguments, decompressing: !arguments.compress).run()
+    }
+}
+
+/// One bzip2 invocation over its files.
+struct BZip2Job {
+    let arguments: BZip2Arguments
+    let decompressing: Bool
+
+    private var command: String { decompressing ? "bunzip2" : "bzip2" }
+
+    func run() throws {
+        try ToolkitRunner.run(command) { cancellation in
+            let files = arguments.files.isEmpty ? ["-"] : arguments.files
+            var failures = 0
+            for file in files {
+                do {
+                    try process(file, cancellation: cancellation)
+                } catch let error as ToolkitError {
+                    if case .cancelled = error { throw error }
+                    ToolkitRunner.writeError("fathom \(command): \(error)")
+                    failures += 1
+                }
+            }
+            if failures > 0 { throw ToolkitError.refused("\(failures) of \(files.count) files failed") }
+        }
+    }
+
+    private func process(_ file: String, cancellation: CancellationFlag) throws {
+        let toStandardOutput = arguments.stdout || file == "-"
+        if !decompressing, toStandardOutput, !arguments.test, isatty(1) == 1 {
+            throw ToolkitError.refused("compressed data not written to a terminal; use -c with a redirect, or name a file")
+        }
+        let input = try FileHandleFD.reading(file)
+        var target: String?
+        if !toStandardOutput && !arguments.test {
+            let name = decompressing ? Self.decompressedName(file) : file + ".bz2"
+            if !decompressing, file.hasSuffix(".bz2") {
+                throw ToolkitError.refused("\(file) already has the .bz2 suffix; skipped (use -c to compress it again)")
+            }
+            if !arguments.force, access(name, F_OK) == 0 {
+                throw ToolkitError.refused("output file \(name) already exists; use -f to overwrite it")
+            }
+            target = name
+        }
+        let output = arguments.test ? nil : try AtomicOutput(path: target)
+        let summary: BZip2Summary
+        if decompressing {
+            summary = try ParallelBZip2.decompress(
+                input: input, output: output?.handle, name: file == "-" ? "standard input" : file,
+                parallelism: arguments.parallel, cancellation: cancellation)
+        } else {
+            summary = try ParallelBZip2.compress(
+                input: input, output: output!.handle, level: arguments.level, parallelism: arguments.parallel,
+                cancellation: cancellation)
+        }
+        try output?.commit()
+        if target != nil, !arguments.keep, file != "-" { unlink(file) }
+        if arguments.verbose || arguments.test {
+            ToolkitRunner.writeError(BZip2Report.line(file: file, summary: summary, decompressing: decompressing, testing: arguments.test))
+        }
+    }
+
+    /// bzip2's names: `x.bz2` → `x`, `x.bz` → `x`, `x.tbz2` / `x.tbz` → `x.tar`, anything else → `x.out`.
+    static func decompressedName(_ file: String) -> String {
+        for (suffix, replacement) in [(".bz2", ""), (".bz", ""), (".tbz2", ".tar"), (".tbz", ".tar")] where file.hasSuffix(suffix) && file.count > suffix.count {
+            return String(file.dropLast(suffix.count)) + replacement
+        }
+        return file + ".out"
+    }
+}

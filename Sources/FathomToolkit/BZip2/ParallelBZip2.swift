@@ -1,0 +1,97 @@
+/// What a compression or decompression did.
+public struct BZip2Summary: Sendable {
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var seconds: Double
+    /// Streams written (compression) or decoded in parallel (decompression).
+    public var streams: Int
+    /// Bytes decoded sequentially: a stream too large to split by stream.
+    public var sequentialBytes: Int = 0
+
+    /// Uncompressed bytes per second (input when compressing, output when decompressing).
+    public func throughput(compressing: Bool) -> Double {
+        seconds > 0 ? Double(compressing ? bytesIn : bytesOut) / seconds : 0
+    }
+}
+
+/// Parallel bzip2 on libbz2, compatible both ways with bzip2, pbzip2 and lbzip2.
+///
+/// Compression cuts the input into blocks sized by the level, compresses them on `parallelism` workers and writes
+/// each as its own bzip2 stream, in order (as pbzip2 does), so any bunzip2 decodes the result. Decompression splits
+/// multi-stream input at stream headers and decodes streams in parallel; a stream too large to find the next
+/// header nearby (a file from plain bzip2) is decoded sequentially. Memory is bounded by a window of blocks.
+public enum ParallelBZip2 {
+    public static func compress(
+        input: FileHandleFD, output: FileHandleFD, level: Int = 9, parallelism: Int? = nil,
+        cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
+    ) throws -> BZip2Summary {
+        guard (1...9).contains(level) else {
+            throw ToolkitError.invalidOption("level", "\(level) is out of range", "use 1 (fastest) to 9 (smallest), as bzip2 does")
+        }
+        let started = System.now()
+        System.returnLargeBlocksToSystem()
+        let workers = parallelism ?? System.activeProcessorCount
+        let blockSize = BZip2Codec.blockSize(level: level)
+        let pipeline = OrderedPipeline<[UInt8], [UInt8]>(workers: workers, window: workers * 2 + 2) { block in
+            try block.withUnsafeBytes { try BZip2Codec.compress($0, level: level) }
+        }
+        let writer = BufferedWriter(handle: output, capacity: 4 << 20)
+        var bytesIn = 0
+        var blocks = 0
+        var finished = false
+        try pipeline.run(cancellation: cancellation) {
+            guard !finished else { return nil }
+            var block = [UInt8](repeating: 0, count: blockSize)
+            let got = try block.withUnsafeMutableBytes { try input.readFully(into: $0.baseAddress!, count: blockSize) }
+            if got < blockSize {
+                finished = true
+                // An empty input still becomes one (empty) stream, as bzip2 writes it.
+                if got == 0 && blocks > 0 { return nil }
+                block.removeSubrange(got...)
+            }
+            bytesIn += got
+            blocks += 1
+            return block
+        } consume: { compressed in
+            try compressed.withUnsafeBytes { try writer.append($0.baseAddress!, count: $0.count) }
+            progress(bytesIn)
+        }
+        try writer.flush()
+        return BZip2Summary(bytesIn: bytesIn, bytesOut: writer.bytesWritten, seconds: System.now() - started, streams: blocks)
+    }
+
+    /// Decodes `input` (any number of concatenated streams) to `output`; with `output` nil, only tests it.
+    /// - Parameter name: the input's name in error messages.
+    public static func decompress(
+        input: FileHandleFD, output: FileHandleFD?, name: String, parallelism: Int? = nil,
+        cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
+    ) throws -> BZip2Summary {
+        let started = System.now()
+        System.returnLargeBlocksToSystem()
+        let workers = parallelism ?? System.activeProcessorCount
+        let splitter = StreamSplitter(input: input)
+        let pipeline = OrderedPipeline<StreamSplitter.Segment, DecodedSegment>(workers: workers, window: workers * 2 + 2) {
+            segment in
+            guard segment.startsStream else { return DecodedSegment(segment: segment, result: nil) }
+            let result = Result { try segment.bytes.withUnsafeBytes { try BZip2Codec.decodeStream($0) } }
+            return DecodedSegment(segment: segment, result: result)
+        }
+        let assembler = StreamAssembler(name: name, writer: output.map { BufferedWriter(handle: $0, capacity: 4 << 20) })
+        try pipeline.run(cancellation: cancellation) {
+            try splitter.next()
+        } consume: { decoded in
+            try assembler.take(decoded)
+            progress(splitter.bytesRead)
+        }
+        try assembler.finish(totalInput: splitter.bytesRead)
+        return BZip2Summary(
+            bytesIn: splitter.bytesRead, bytesOut: assembler.bytesOut, seconds: System.now() - started,
+            streams: assembler.parallelStreams, sequentialBytes: assembler.sequentialBytes)
+    }
+}
+
+/// A segment and what a worker made of it (nil: the segment continues a stream, decoded in order).
+struct DecodedSegment {
+    var segment: StreamSplitter.Segment
+    var result: Result<BZip2Codec.Decoded, any Error>?
+}
