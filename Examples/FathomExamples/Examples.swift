@@ -3,5 +3,5 @@ import FathomSDK
 /// The example flow bundle: `fathom-examples describe` lists these flows.
 @main
 struct Examples: FlowBundle {
-    static let flows: [any Flow.Type] = [Hello.self, SortCompress.self]
+    static let flows: [any Flow.Type] = [Hello.self, SortCompress.self, VolumeJanitor.self]
 }

@@ -1,49 +1,103 @@
 import FathomSDK
 import Foundation
 
-/// The production job in miniature: generate lines on the volume, `sort` them, `bzip2` the result,
-/// each step a shell task in the run's workspace.
+/// The production job: lines on the volume are sorted (larger than memory, on all cores) and compressed with
+/// parallel bzip2 in the run's workspace, then the archive is tested. Every step is a toolkit task, so progress,
+/// throughput and failures reach the coordinator as the run's logs. The same flow runs under `fathom dev` with a
+/// local directory as the volume and, unchanged, as an ECS task with the volume on EFS.
 struct SortCompress: Flow {
     static let name = "sort-compress"
-    static let summary = "Sort a file of lines and compress it with bzip2, on the scratch volume."
+    static let summary = "Sort a file of lines larger than memory and compress it with parallel bzip2, on the scratch volume."
 
     struct Parameters: FlowParameters {
-        /// An input file; when empty, `lines` random lines are generated.
+        /// An input file on the volume; when empty, `gib` GiB of random lines are generated in the workspace.
         var input = ""
-        var lines = 100_000
+        var gib = 0.05
         var volume = "scratch"
+        /// The sort's memory budget: 512M, 2G, 25%.
+        var memory = "25%"
+        /// bzip2 block size, 1 to 9.
+        var level = 9
+        /// Threads for sorting and compressing; 0: all cores.
+        var threads = 0
     }
 
     static func run(_ parameters: Parameters, context: FlowContext) async throws {
         let workspace = try context.workspace(parameters.volume)
+        let memory = try ByteSize(parsing: parameters.memory, field: "memory").bytes
+        let threads = parameters.threads > 0 ? parameters.threads : nil
         var input = parameters.input
         if input.isEmpty {
-            input = (workspace as NSString).appendingPathComponent("input.txt")
+            input = workspace + "/input.txt"
             let target = input
+            let bytes = Int(parameters.gib * 1_073_741_824)
             try await context.task("generate-input") { task in
-                try generateLines(count: parameters.lines, to: target)
-                task.logger.info("generated \(parameters.lines) lines into \(target)")
+                let started = Date()
+                try LineGenerator.write(bytes: bytes, to: target, seed: UInt64(abs(context.runID.hashValue)))
+                task.logger.info("generated \(ByteSize.format(bytes)) of lines into \(target) in \(seconds(since: started)) s")
             }
         }
-        let sorted = (workspace as NSString).appendingPathComponent("sorted.txt")
-        try await context.shell(
-            executable: "/usr/bin/env", arguments: ["LC_ALL=C", "sort", "-o", sorted, input], name: "sort")
-        try await context.shell(executable: "bzip2", arguments: ["-f", "-9", sorted], name: "bzip2")
+        let sorted = workspace + "/sorted.txt"
+        let sort = try await context.sort([input], to: sorted, memory: memory, parallelism: threads)
         let archive = sorted + ".bz2"
-        let size = (try FileManager.default.attributesOfItem(atPath: archive)[.size] as? NSNumber)?.intValue ?? 0
-        context.logger.info("wrote \(archive) (\(size) bytes)")
+        let compressed = try await context.bzip2(sorted, to: archive, level: parameters.level, parallelism: threads)
+        try FileManager.default.removeItem(atPath: sorted)
+        let tested = try await context.testBZip2(archive)
+        context.logger.info(
+            """
+            sorted \(ByteSize.format(sort.bytesRead)) in \(rounded(sort.seconds)) s \
+            (\(ByteSize.format(Int(Double(sort.bytesRead) / max(sort.seconds, 0.001))))/s, \(sort.runs) runs); \
+            compressed to \(ByteSize.format(compressed.bytesOut)) in \(rounded(compressed.seconds)) s \
+            (\(ByteSize.format(Int(compressed.throughput(compressing: true))))/s); archive tested in \(rounded(tested.seconds)) s
+            """)
+        context.logger.info("result: \(archive)")
     }
 
-    static func generateLines(count: Int, to path: String) throws {
-        var generator = SystemRandomNumberGenerator()
-        var text = ""
-        text.reserveCapacity(count * 24)
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz")
-        for index in 0..<count {
-            let length = Int.random(in: 4...20, using: &generator)
-            text += String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
-            text += " \(index)\n"
+    static func seconds(since start: Date) -> Double {
+        rounded(Date().timeIntervalSince(start))
+    }
+
+    static func rounded(_ value: Double) -> Double {
+        (value * 100).rounded() / 100
+    }
+}
+
+/// Writes lines of random lowercase words quickly (about 1 GB/s), for inputs of any size.
+enum LineGenerator {
+    static func write(bytes total: Int, to path: String, seed: UInt64) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw VolumeError("could not create \(path)")
         }
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var state = seed | 1
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(1 << 20 + 256)
+        var written = 0
+        while written < total {
+            buffer.removeAll(keepingCapacity: true)
+            while buffer.count < min(1 << 20, total - written) {
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                var bits = state
+                let words = 2 + Int(bits % 6)
+                bits /= 6
+                for word in 0..<words {
+                    if word > 0 { buffer.append(0x20) }
+                    let length = 2 + Int(bits % 7)
+                    bits /= 7
+                    for _ in 0..<length {
+                        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                        buffer.append(0x61 + UInt8((state >> 33) % 26))
+                    }
+                }
+                buffer.append(0x0A)
+            }
+            var chunk = buffer.prefix(total - written)
+            if written + chunk.count == total, !chunk.isEmpty { chunk[chunk.endIndex - 1] = 0x0A }
+            try handle.write(contentsOf: chunk)
+            written += chunk.count
+        }
     }
 }

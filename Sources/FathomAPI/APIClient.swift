@@ -121,6 +121,18 @@ public struct APIClient: Sendable {
         return try await send(.GET, "/api/v1/flow-runs?" + query.joined(separator: "&"))
     }
 
+    /// The ids of every run not yet in a final state, read page by page.
+    public func activeRunIDs() async throws -> Set<FlowRunID> {
+        var ids = Set<FlowRunID>()
+        var offset = 0
+        while true {
+            let page = try await listRuns(activeOnly: true, limit: 1000, offset: offset)
+            ids.formUnion(page.runs.map(\.id))
+            offset += page.runs.count
+            if page.runs.isEmpty || offset >= page.total { return ids }
+        }
+    }
+
     /// The version a run was created from.
     public func version(ofRun id: FlowRunID) async throws -> FlowVersion {
         try await send(.GET, "/api/v1/flow-runs/\(escape(id))/version")

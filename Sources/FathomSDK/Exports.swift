@@ -2,3 +2,4 @@
 @_exported import FathomAPI
 @_exported import FathomCore
 @_exported import Logging
+@_exported import FathomToolkit

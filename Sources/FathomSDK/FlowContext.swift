@@ -14,6 +14,8 @@ public final class FlowContext: Sendable {
     public let logger: Logger
     /// Named volumes and their mount paths on this machine or container.
     public let volumes: [String: String]
+    /// The coordinator this run reports to (nil when the flow runs without one, as in unit tests).
+    public let coordinator: APIClient?
     let sink: any RunEventSink
     let limiter: ConcurrencyLimiter
     let echoLogs: Bool
@@ -22,9 +24,10 @@ public final class FlowContext: Sendable {
     ///   - maxConcurrentTasks: how many tasks may run at once in this flow run.
     public init(
         runID: FlowRunID, flowName: String, sink: any RunEventSink, volumes: [String: String] = [:],
-        maxConcurrentTasks: Int = 16, echoLogs: Bool = false
+        maxConcurrentTasks: Int = 16, echoLogs: Bool = false, coordinator: APIClient? = nil
     ) {
         self.runID = runID
+        self.coordinator = coordinator
         self.flowName = flowName
         self.sink = sink
         self.volumes = volumes
@@ -68,7 +71,7 @@ public final class FlowContext: Sendable {
 public struct VolumeError: Error, CustomStringConvertible {
     public var description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 }

@@ -47,7 +47,8 @@ struct FlowRunExecutor {
         FileHandle.standardOutput.write(Data("fathom: flow run \(runID) (\(flow.name)) starting in pid \(getpid())\n".utf8))
         let sink = CoordinatorEventSink(client: client, runID: runID)
         let context = FlowContext(
-            runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks)
+            runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
+            coordinator: client)
         let flowTask = flow.startTask(parameters: run.parameters, context: context)
         let heartbeat = Task { [client, runID, heartbeatInterval] in
             await Self.sendHeartbeats(client: client, runID: runID, every: heartbeatInterval, cancelling: flowTask)

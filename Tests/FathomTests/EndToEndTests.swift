@@ -145,23 +145,6 @@ struct EndToEndTests {
         await stack.process.stop()
     }
 
-    @Test func sortCompressRunsItsShellTasksOnTheVolume() async throws {
-        let stack = try await DevStack()
-        defer { Task { await stack.process.stop() } }
-        #expect(try await stack.fathom(["register", TestPaths.examples]).exit == 0)
-        let result = try await stack.fathom(["run", "sort-compress", "--param", "lines=5000", "--watch"])
-        #expect(result.exit == 0, "\(result.output.suffix(10))")
-        let runID = try #require(result.output.first { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) })
-        let workspace = stack.scratch + "/fathom/runs/\(runID)"
-        let archive = workspace + "/sorted.txt.bz2"
-        #expect(FileManager.default.fileExists(atPath: archive))
-        let check = try await runCommand("/bin/bash", ["-c", "cmp <(bzip2 -dc '\(archive)') <(LC_ALL=C sort '\(workspace)/input.txt') && echo same"])
-        #expect(check.output == ["same"], "the archive holds the input sorted as GNU sort does: \(check.output)")
-        let tasks = try await stack.client.taskRuns(runID).map(\.name)
-        #expect(tasks == ["generate-input", "sort", "bzip2"])
-        await stack.process.stop()
-    }
-
     @Test func demoRunsHelloAndPrintsItsLogsAndFinalState() async throws {
         let directory = TemporaryDirectory("fathom-demo")
         let result = try await runCommand(

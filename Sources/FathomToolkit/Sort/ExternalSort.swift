@@ -93,7 +93,8 @@ public enum ExternalSort {
         // Line data, the line index, and the sort's scratch space (half the index) share the budget.
         let maxData = min(Int(UInt32.max) - 1, max(32 << 10, usable * 58 / 100))
         let maxEntries = max(1024, usable * 26 / 100 / MemoryLayout<LineEntry>.stride)
-        let known = input.knownSize().map { $0 + input.fileCount }
+        // One byte more than the input (and the newlines it may lack), so its end is seen in the first chunk.
+        let known = input.knownSize().map { $0 + input.fileCount + 1 }
         let sorter = ChunkSorter(
             comparator: comparator, parallelism: configuration.parallelism,
             dataCapacity: min(maxData, known ?? (8 << 20)), entryCapacity: min(maxEntries, (known ?? maxEntries) + 1))
@@ -129,8 +130,9 @@ public enum ExternalSort {
                 carry = length
                 continue
             }
-            sorter.sort()
             let finished = atEnd && consumed == length
+            if finished && length == 0 && !runs.isEmpty { return (runs, 0) }
+            sorter.sort()
             if finished && runs.isEmpty {
                 let written = try writeOutput(output) { try sorter.write(to: $0, unique: configuration.order.unique) }
                 return ([], written)

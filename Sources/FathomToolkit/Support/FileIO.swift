@@ -208,51 +208,61 @@ enum TreeRemover {
     /// Removes `path` (a file, a link or a directory tree) and returns the bytes freed.
     @discardableResult
     static func remove(_ path: String) throws -> Int {
+        let slash = path.lastIndex(of: "/")
+        let parentPath = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else {
+            if errno == ENOENT { return 0 }
+            throw ToolkitError.io("open", parentPath, errno)
+        }
+        defer { close(parent) }
+        return try remove(named: name, in: parent, path: path)
+    }
+
+    /// Removes the entry `name` of the directory open at `parent`.
+    static func remove(named name: String, in parent: Int32, path: String) throws -> Int {
         var info = stat()
-        guard lstat(path, &info) == 0 else {
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
             if errno == ENOENT { return 0 }
             throw ToolkitError.io("stat", path, errno)
         }
-        if (info.st_mode & S_IFMT) != S_IFDIR {
-            guard unlink(path) == 0 else { throw ToolkitError.io("remove", path, errno) }
-            return Int(info.st_size)
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            guard unlinkat(parent, name, 0) == 0 else { throw ToolkitError.io("remove", path, errno) }
+            return Int(info.st_blocks) * 512
         }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw ToolkitError.io("open", path, errno) }
-        let freed = try removeContents(of: fd, path: path)
-        guard rmdir(path) == 0 else { throw ToolkitError.io("remove", path, errno) }
+        let directory = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard directory >= 0 else { throw ToolkitError.io("open", path, errno) }
+        var freed = 0
+        try DirectoryWalk.entries(of: directory, path: path) { child, childPath, _ in
+            freed += try remove(named: child, in: directory, path: childPath)
+        }
+        close(directory)
+        guard unlinkat(parent, name, AT_REMOVEDIR) == 0 else { throw ToolkitError.io("remove", path, errno) }
         return freed
     }
+}
 
-    /// Empties the directory open at `fd` (consumed: closed on return).
-    private static func removeContents(of fd: Int32, path: String) throws -> Int {
-        guard let stream = fdopendir(fd) else {
-            close(fd)
-            throw ToolkitError.io("read directory", path, errno)
-        }
-        defer { closedir(stream) }
-        var freed = 0
+/// Lists a directory through its descriptor, with each entry's `lstat` (links are not followed).
+enum DirectoryWalk {
+    static func entries(of directory: Int32, path: String, _ body: (String, String, stat) throws -> Void) throws {
+        let duplicate = dup(directory)
+        guard duplicate >= 0, let stream = fdopendir(duplicate) else { throw ToolkitError.io("read directory", path, errno) }
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
+        closedir(stream)
         for name in names {
             var info = stat()
-            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
                 if errno == ENOENT { continue }
                 throw ToolkitError.io("stat", "\(path)/\(name)", errno)
             }
-            if (info.st_mode & S_IFMT) == S_IFDIR {
-                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                guard child >= 0 else { throw ToolkitError.io("open", "\(path)/\(name)", errno) }
-                freed += try removeContents(of: child, path: "\(path)/\(name)")
-                guard unlinkat(fd, name, AT_REMOVEDIR) == 0 else { throw ToolkitError.io("remove", "\(path)/\(name)", errno) }
-            } else {
-                guard unlinkat(fd, name, 0) == 0 else { throw ToolkitError.io("remove", "\(path)/\(name)", errno) }
-                freed += Int(info.st_blocks) * 512
-            }
+            try body(name, "\(path)/\(name)", info)
         }
-        return freed
     }
 }

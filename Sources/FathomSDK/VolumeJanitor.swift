@@ -1,0 +1,35 @@
+import Foundation
+
+/// The built-in flow that expires run workspaces on a volume, as `fathom volume gc` does; run it on a schedule.
+///
+/// Workspaces of runs the coordinator reports active are kept (and so is this run's own); if the coordinator
+/// cannot be asked, the run fails and nothing is removed.
+public struct VolumeJanitor: Flow {
+    public static let name = "volume-janitor"
+    public static let summary = "Remove run workspaces on a volume unchanged for longer than a given age."
+
+    public struct Parameters: FlowParameters {
+        /// The volume's name, as mounted in this run.
+        public var volume = "scratch"
+        /// Age since the last change inside a workspace: 7d, 12h, 30m.
+        public var olderThan = "7d"
+        public var dryRun = false
+
+        public init() {}
+    }
+
+    public static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        let seconds = try AgeParser.seconds(parameters.olderThan, field: "olderThan")
+        let path = try context.volume(parameters.volume)
+        guard let coordinator = context.coordinator else {
+            throw VolumeError("the volume janitor needs the coordinator to know which runs are active; none is set")
+        }
+        var active = try await coordinator.activeRunIDs()
+        active.insert(context.runID)
+        let collector = WorkspaceCollector(volumePath: path)
+        let report = try collector.collect(olderThan: seconds, activeRuns: active, dryRun: parameters.dryRun)
+        for line in WorkspaceReportText.render(report, dryRun: parameters.dryRun, root: collector.workspaceRoot).split(separator: "\n") {
+            context.logger.info("\(line)")
+        }
+    }
+}
