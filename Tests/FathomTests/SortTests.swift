@@ -14,8 +14,11 @@ struct SortTests {
         var order: SortOptions
         var memory: Int
         var fanIn: Int
+        var threads: Int
 
-        var description: String { "seed \(seed): sort \(arguments.joined(separator: " ")) (\(files.map(\.count)) bytes)" }
+        var description: String {
+            "seed \(seed): sort \(arguments.joined(separator: " ")) (\(files.map(\.count)) bytes, \(threads) threads, fan-in \(fanIn))"
+        }
     }
 
     static func randomCase(seed: UInt64, large: Bool) throws -> Case {
@@ -71,7 +74,7 @@ struct SortTests {
             numeric: numeric, reverse: reverse, skipBlanks: blanks, stable: stable, unique: unique)
         return Case(
             seed: seed, files: files, arguments: arguments, order: order, memory: large ? 1 : 1 << 30,
-            fanIn: Int.random(in: 2...5, using: &random))
+            fanIn: Int.random(in: 2...5, using: &random), threads: Int.random(in: 1...4, using: &random))
     }
 
     static func randomFlags(_ random: inout SeededGenerator) -> String {
@@ -102,9 +105,10 @@ struct SortTests {
             "/usr/bin/sort", testCase.arguments + ["-o", expected] + inputs, environment: ["LC_ALL": "C"])
         #expect(gnu.exit.succeeded, "GNU sort failed: \(gnu.output) for \(testCase)")
         let actual = directory.file("fathom.out")
-        let configuration = SortConfiguration(
-            order: testCase.order, memory: testCase.memory, parallelism: 2, temporaryDirectory: directory.path,
+        var configuration = SortConfiguration(
+            order: testCase.order, memory: testCase.memory, parallelism: testCase.threads, temporaryDirectory: directory.path,
             fanIn: testCase.fanIn)
+        configuration.parallelMergeMinimum = 0
         _ = try ExternalSort.sort(inputs: inputs, output: actual, configuration: configuration)
         return (try TestFiles.read(expected), try TestFiles.read(actual))
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FathomProcess
 import FathomToolkit
+import Synchronization
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -47,9 +48,9 @@ enum ProgressLine {
     }
 }
 
-/// Calls its body at most every `interval` seconds (the last call always passes through `force`).
-final class Throttle: @unchecked Sendable {
-    private var last = 0.0
+/// Says yes at most every `interval` seconds (and always with `force`); safe from any thread.
+final class Throttle: Sendable {
+    private let last = Mutex(0.0)
     private let interval: Double
 
     init(interval: Double) {
@@ -60,8 +61,10 @@ final class Throttle: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         let now = Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-        guard force || now - last >= interval else { return false }
-        last = now
-        return true
+        return last.withLock { last in
+            guard force || now - last >= interval else { return false }
+            last = now
+            return true
+        }
     }
 }

@@ -85,7 +85,7 @@ final class ChunkSorter {
         let bytes = SendablePointer(pointer: data)
         let comparator = comparator
         let ranges = parts
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
+        WorkerThreads.parallelFor(ranges.count) { part in
             let range = ranges[part]
             var slice = UnsafeMutableBufferPointer(start: shared.pointer + range.lowerBound, count: range.count)
             let base = UnsafePointer(bytes.pointer)
@@ -113,8 +113,33 @@ final class ChunkSorter {
         return a.offset < b.offset
     }
 
+    /// Writes each sorted part as its own run file, all parts at once; returns the runs in input order.
+    func writeRuns(to paths: (Int) -> String, unique: Bool, sampleEvery: Int) throws -> [SortedRun] {
+        let runs = (0..<parts.count).map { SortedRun(path: paths($0)) }
+        let failures = FirstError()
+        let sorter = UncheckedBox(self)
+        let targets = runs
+        WorkerThreads.parallelFor(parts.count) { part in
+            do {
+                let writer = BufferedWriter(handle: try FileHandleFD.creating(targets[part].path), sampleEvery: sampleEvery)
+                try sorter.value.write(parts: part..<(part + 1), to: writer, unique: unique)
+                targets[part].samples = writer.samples
+                targets[part].size = writer.bytesWritten
+            } catch {
+                failures.record(error)
+            }
+        }
+        try failures.rethrow()
+        return runs
+    }
+
     /// Writes the sorted lines in order, merging the parts; with `unique`, only the first of equal lines.
     func write(to writer: BufferedWriter, unique: Bool) throws {
+        try write(parts: 0..<parts.count, to: writer, unique: unique)
+    }
+
+    private func write(parts selected: Range<Int>, to writer: BufferedWriter, unique: Bool) throws {
+        let parts = Array(self.parts[selected])
         var cursors = parts.map { $0.lowerBound }
         var previous: LineEntry?
         while true {

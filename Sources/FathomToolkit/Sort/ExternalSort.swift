@@ -11,6 +11,8 @@ public struct SortConfiguration: Sendable {
     public var temporaryDirectory: String
     /// Runs merged at once; more runs take extra merge passes. Also capped by the open-file limit.
     public var fanIn: Int
+    /// Below this many bytes of runs, the last merge runs on one thread (cutting it costs more than it saves).
+    public var parallelMergeMinimum = 8 << 20
 
     public init(order: SortOptions, memory: Int? = nil, parallelism: Int? = nil, temporaryDirectory: String? = nil, fanIn: Int = 64) {
         self.order = order
@@ -46,14 +48,19 @@ public struct SortSummary: Sendable {
 
 /// External merge sort of lines, byte-identical to `LC_ALL=C sort` with the same options.
 ///
-/// Input is read in chunks that fit the memory budget; each chunk is sorted on all cores and, when the input does
-/// not fit in one chunk, written as a sorted run to a private temporary directory. Runs are merged with a loser
-/// tree, in several passes when there are more than the fan-in. The output is written under a temporary name and
-/// renamed into place; the temporary directory is removed on success, failure and cancellation.
+/// Input is read in chunks that fit the memory budget; each chunk is cut into one part per thread, and each
+/// thread sorts its part and (when the input does not fit in one chunk) writes it as a sorted run to a private
+/// temporary directory. Runs are merged with a loser tree, in several passes when there are more than the fan-in;
+/// the last merge is cut into key ranges merged on all threads at once, each written at its own offset of the
+/// output. The output is written under a temporary name and renamed into place; the temporary directory is
+/// removed on success, failure and cancellation.
 public enum ExternalSort {
+    /// How far apart runs note a line start, for cutting them into key ranges.
+    static let sampleSpacing = 256 << 10
+
     public static func sort(
         inputs: [String], output: String?, configuration: SortConfiguration,
-        cancellation: CancellationFlag = CancellationFlag(), progress: @escaping (SortProgress) -> Void = { _ in }
+        cancellation: CancellationFlag = CancellationFlag(), progress: @escaping @Sendable (SortProgress) -> Void = { _ in }
     ) throws -> SortSummary {
         let started = System.now()
         let comparator = LineComparator(order: configuration.order)
@@ -64,12 +71,11 @@ public enum ExternalSort {
         let spilled = try spill(
             inputs: inputs, output: output, comparator: comparator, configuration: configuration, usable: usable,
             scratch: &scratch, cancellation: cancellation, state: &state, progress: progress)
-        let runs = spilled.runs
         var bytesWritten = spilled.bytesWritten
         var passes = 0
-        if !runs.isEmpty {
+        if !spilled.runs.isEmpty {
             let result = try mergeRuns(
-                runs, output: output, comparator: comparator, configuration: configuration, budget: usable,
+                spilled.runs, output: output, comparator: comparator, configuration: configuration, budget: usable,
                 scratch: scratch!, cancellation: cancellation, state: &state, progress: progress)
             passes = result.passes
             bytesWritten = result.bytesWritten
@@ -78,17 +84,17 @@ public enum ExternalSort {
         state.bytesMerged = bytesWritten
         progress(state)
         return SortSummary(
-            bytesRead: state.bytesRead, bytesWritten: bytesWritten, runs: runs.count, mergePasses: passes,
+            bytesRead: state.bytesRead, bytesWritten: bytesWritten, runs: spilled.runs.count, mergePasses: passes,
             seconds: System.now() - started)
     }
 
     /// Reads the input in chunks, sorts each, and either writes the only chunk straight to the output or spills
-    /// every chunk as a sorted run. The chunk buffers are released before the merge starts.
+    /// every chunk as sorted runs (one per thread). The chunk buffers are released before the merge starts.
     private static func spill(
         inputs: [String], output: String?, comparator: LineComparator, configuration: SortConfiguration, usable: Int,
         scratch: inout ScratchDirectory?, cancellation: CancellationFlag, state: inout SortProgress,
         progress: (SortProgress) -> Void
-    ) throws -> (runs: [String], bytesWritten: Int) {
+    ) throws -> (runs: [SortedRun], bytesWritten: Int) {
         let input = LineInput(paths: inputs)
         // Line data, the line index, and the sort's scratch space (half the index) share the budget.
         let maxData = min(Int(UInt32.max) - 1, max(32 << 10, usable * 58 / 100))
@@ -98,8 +104,9 @@ public enum ExternalSort {
         let sorter = ChunkSorter(
             comparator: comparator, parallelism: configuration.parallelism,
             dataCapacity: min(maxData, known ?? (8 << 20)), entryCapacity: min(maxEntries, (known ?? maxEntries) + 1))
-        var runs: [String] = []
+        var runs: [SortedRun] = []
         var carry = 0
+        var chunk = 0
         while true {
             try cancellation.check()
             var length = carry
@@ -140,10 +147,12 @@ public enum ExternalSort {
             if scratch == nil {
                 scratch = try ScratchDirectory(under: configuration.temporaryDirectory, prefix: "fathom-sort")
             }
-            let runPath = "\(scratch!.path)/run-\(runs.count)"
-            let writer = BufferedWriter(handle: try FileHandleFD.creating(runPath))
-            try sorter.write(to: writer, unique: configuration.order.unique)
-            runs.append(runPath)
+            let directory = scratch!.path
+            let chunkNumber = chunk
+            runs += try sorter.writeRuns(
+                to: { "\(directory)/run-\(chunkNumber)-\($0)" }, unique: configuration.order.unique,
+                sampleEvery: sampleSpacing)
+            chunk += 1
             state.runsWritten = runs.count
             progress(state)
             if finished { return (runs, 0) }
@@ -153,12 +162,12 @@ public enum ExternalSort {
     }
 
     private static func mergeRuns(
-        _ initial: [String], output: String?, comparator: LineComparator, configuration: SortConfiguration, budget: Int,
-        scratch: ScratchDirectory, cancellation: CancellationFlag, state: inout SortProgress,
-        progress: @escaping (SortProgress) -> Void
+        _ initial: [SortedRun], output: String?, comparator: LineComparator, configuration: SortConfiguration,
+        budget: Int, scratch: ScratchDirectory, cancellation: CancellationFlag, state: inout SortProgress,
+        progress: @escaping @Sendable (SortProgress) -> Void
     ) throws -> (passes: Int, bytesWritten: Int) {
         let fanIn = max(2, min(configuration.fanIn, System.openFileLimit - 16))
-        let bufferSize = max(16 << 10, min(4 << 20, budget * 7 / 10 / fanIn))
+        let bufferSize = max(16 << 10, min(4 << 20, budget * 7 / 10 / (fanIn * max(1, configuration.parallelism))))
         var passCount = 1
         var count = initial.count
         while count > fanIn {
@@ -172,7 +181,7 @@ public enum ExternalSort {
             comparator: comparator, unique: configuration.order.unique, bufferSize: bufferSize,
             cancellation: cancellation)
         while level.count > fanIn {
-            var next: [String] = []
+            var next: [SortedRun] = []
             var reportState = snapshot
             reportState.phase = .merging(pass: pass, of: passCount)
             merger.onProgress = { bytes in
@@ -186,10 +195,10 @@ public enum ExternalSort {
                     continue
                 }
                 let path = "\(scratch.path)/pass\(pass)-\(next.count)"
-                let writer = BufferedWriter(handle: try FileHandleFD.creating(path))
-                try merger.merge(group, into: writer)
-                for used in group { unlink(used) }
-                next.append(path)
+                let writer = BufferedWriter(handle: try FileHandleFD.creating(path), sampleEvery: sampleSpacing)
+                try merger.merge(group.map(\.path), into: writer)
+                for used in group { unlink(used.path) }
+                next.append(SortedRun(path: path, size: writer.bytesWritten, samples: writer.samples))
             }
             level = next
             pass += 1
@@ -201,7 +210,22 @@ public enum ExternalSort {
             progress(finalState)
         }
         let runs = level
-        let written = try writeOutput(output) { try merger.merge(runs, into: $0) }
+        let parallel = ParallelMerge(
+            comparator: comparator, parallelism: configuration.parallelism, bufferSize: bufferSize,
+            cancellation: cancellation, minimumBytes: configuration.parallelMergeMinimum)
+        let written: Int
+        if let path = output, path != "-", !configuration.order.unique, parallel.isWorthwhile(runs) {
+            let target = try AtomicOutput(path: path)
+            let base = finalState
+            written = try parallel.merge(runs, into: target.handle) { bytes in
+                var current = base
+                current.bytesMerged = bytes
+                progress(current)
+            }
+            try target.commit()
+        } else {
+            written = try writeOutput(output) { try merger.merge(runs.map(\.path), into: $0) }
+        }
         state = finalState
         return (passCount, written)
     }

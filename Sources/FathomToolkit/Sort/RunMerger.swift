@@ -1,10 +1,42 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Reads the lines of one sorted run file through a buffer that grows for lines longer than itself.
+/// A sorted run on disk: its size, and where lines start about every ``ExternalSort/sampleSpacing`` bytes
+/// (for cutting it into key ranges for a parallel merge).
+final class SortedRun: @unchecked Sendable {
+    let path: String
+    var size = 0
+    var samples: [Int] = []
+
+    init(path: String, size: Int = 0, samples: [Int] = []) {
+        self.path = path
+        self.size = size
+        self.samples = samples
+    }
+}
+
+/// Keeps the first error of several threads.
+final class FirstError: Sendable {
+    private let first = Mutex<(any Error)?>(nil)
+
+    func record(_ error: any Error) {
+        first.withLock { if $0 == nil { $0 = error } }
+    }
+
+    func rethrow() throws {
+        if let error = first.withLock({ $0 }) { throw error }
+    }
+}
+
+/// Reads the lines of one sorted run file (or a byte range of it) through a buffer that grows for lines longer
+/// than itself.
 final class RunReader {
     private let handle: FileHandleFD
+    /// The next file offset to read, and where to stop.
+    private var fileOffset: Int
+    private let limit: Int
     private var buffer: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     private var start = 0
@@ -16,8 +48,10 @@ final class RunReader {
     private(set) var prefix: UInt64 = 0
     private(set) var exhausted = false
 
-    init(path: String, bufferSize: Int) throws {
+    init(path: String, bufferSize: Int, range: Range<Int>? = nil) throws {
         handle = try FileHandleFD.reading(path)
+        fileOffset = range?.lowerBound ?? 0
+        limit = range?.upperBound ?? .max
         capacity = bufferSize
         buffer = .allocate(capacity: bufferSize + ChunkSorter.slack)
         line = UnsafePointer(buffer)
@@ -68,8 +102,17 @@ final class RunReader {
             buffer = grown
             capacity *= 2
         }
-        let got = try handle.readFully(into: buffer + end, count: capacity - end)
+        let want = min(capacity - end, limit - fileOffset)
+        let got: Int
+        if want <= 0 {
+            got = 0
+        } else if limit == .max {
+            got = try handle.readFully(into: buffer + end, count: want)
+        } else {
+            got = try handle.readFully(into: buffer + end, count: want, at: fileOffset)
+        }
         if got == 0 { atEnd = true }
+        fileOffset += got
         end += got
     }
 }
@@ -85,7 +128,10 @@ struct RunMerger {
     var onProgress: (Int) -> Void = { _ in }
 
     func merge(_ paths: [String], into writer: BufferedWriter) throws {
-        let readers = try paths.map { try RunReader(path: $0, bufferSize: bufferSize) }
+        try merge(readers: paths.map { try RunReader(path: $0, bufferSize: bufferSize) }, into: writer)
+    }
+
+    func merge(readers: [RunReader], into writer: BufferedWriter) throws {
         for reader in readers { _ = try reader.advance(using: comparator) }
         let players = readers.count
         guard players > 0 else { return }

@@ -79,6 +79,19 @@ public final class FileHandleFD: @unchecked Sendable {
         }
     }
 
+    /// Writes at `offset` without moving the file position.
+    func writeAll(_ buffer: UnsafeRawPointer, count: Int, at offset: Int) throws {
+        var written = 0
+        while written < count {
+            let put = pwrite(fd, buffer + written, count - written, off_t(offset + written))
+            if put < 0 {
+                if errno == EINTR { continue }
+                throw ToolkitError.io("write", path, errno)
+            }
+            written += put
+        }
+    }
+
     /// Size of a regular file, nil for pipes and terminals.
     var regularFileSize: Int? {
         var info = stat()
@@ -92,17 +105,27 @@ public final class FileHandleFD: @unchecked Sendable {
 }
 
 /// A write buffer in front of a descriptor: lines are appended, full buffers are written in one call.
+/// It can write at a given file offset (`pwrite`), and note where lines start every `sampleEvery` bytes.
 final class BufferedWriter {
     let handle: FileHandleFD
     private let capacity: Int
     private let buffer: UnsafeMutableRawPointer
     private var used = 0
     private(set) var bytesWritten = 0
+    /// Where the next flush goes with `pwrite`; nil: the descriptor's own position.
+    private var position: Int?
+    private let sampleEvery: Int
+    private var nextSample = 0
+    /// Offsets (from the writer's start) of lines that begin at least `sampleEvery` bytes apart.
+    private(set) var samples: [Int] = []
 
-    init(handle: FileHandleFD, capacity: Int = 1 << 20) {
+    init(handle: FileHandleFD, capacity: Int = 1 << 20, at position: Int? = nil, sampleEvery: Int = 0) {
         self.handle = handle
         self.capacity = capacity
         self.buffer = .allocate(byteCount: capacity, alignment: 64)
+        self.position = position
+        self.sampleEvery = sampleEvery
+        self.nextSample = sampleEvery > 0 ? 0 : .max
     }
 
     deinit {
@@ -114,7 +137,7 @@ final class BufferedWriter {
         if used + count > capacity {
             try flush()
             if count > capacity {
-                try handle.writeAll(bytes, count: count)
+                try put(bytes, count: count)
                 bytesWritten += count
                 return
             }
@@ -127,6 +150,10 @@ final class BufferedWriter {
     /// Appends a line and its newline.
     @inline(__always)
     func appendLine(_ bytes: UnsafeRawPointer, count: Int) throws {
+        if bytesWritten >= nextSample {
+            samples.append(bytesWritten)
+            nextSample = bytesWritten + sampleEvery
+        }
         if used + count + 1 <= capacity {
             (buffer + used).copyMemory(from: bytes, byteCount: count)
             buffer.storeBytes(of: 0x0A, toByteOffset: used + count, as: UInt8.self)
@@ -140,8 +167,17 @@ final class BufferedWriter {
     }
 
     func flush() throws {
-        if used > 0 { try handle.writeAll(buffer, count: used) }
+        if used > 0 { try put(buffer, count: used) }
         used = 0
+    }
+
+    private func put(_ bytes: UnsafeRawPointer, count: Int) throws {
+        if let offset = position {
+            try handle.writeAll(bytes, count: count, at: offset)
+            position = offset + count
+        } else {
+            try handle.writeAll(bytes, count: count)
+        }
     }
 }
 

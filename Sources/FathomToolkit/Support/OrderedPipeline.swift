@@ -23,12 +23,18 @@ final class OrderedPipeline<Input, Output>: @unchecked Sendable {
     /// Calls `produce` until it returns nil, and `consume` with each result in order. The first error (from any of
     /// the three) stops reading; in-flight work is awaited before it is rethrown.
     func run(cancellation: CancellationFlag, produce: () throws -> Input?, consume: (Output) throws -> Void) throws {
-        let workerSlots = DispatchSemaphore(value: workers)
-        let queue = DispatchQueue(label: "fathom.toolkit.pipeline", attributes: .concurrent)
+        let queue = JobQueue()
+        let threads = (0..<workers).map { _ in
+            WorkerThreads.spawn {
+                while let job = queue.take() { job() }
+            }
+        }
         var pending: [Slot] = []
         var inputDone = false
         defer {
             for slot in pending { slot.done.wait() }
+            queue.close(workers: workers)
+            threads.forEach(WorkerThreads.join)
         }
         while true {
             try cancellation.check()
@@ -39,11 +45,9 @@ final class OrderedPipeline<Input, Output>: @unchecked Sendable {
                 }
                 let slot = Slot()
                 pending.append(slot)
-                workerSlots.wait()
                 let box = UncheckedBox(item)
-                queue.async { [self] in
+                queue.put { [self] in
                     slot.result = Result { try self.work(box.value) }
-                    workerSlots.signal()
                     slot.done.signal()
                 }
             }
