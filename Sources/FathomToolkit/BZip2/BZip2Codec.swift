@@ -10,18 +10,25 @@ enum BZip2Codec {
 
     /// Compresses `bytes` into one complete bzip2 stream.
     static func compress(_ bytes: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
-        var capacity = bytes.count + bytes.count / 100 + 600
-        var output = [UInt8](repeating: 0, count: capacity)
-        var destinationLength = UInt32(capacity)
-        let status = output.withUnsafeMutableBytes { destination in
-            BZ2_bzBuffToBuffCompress(
-                destination.baseAddress!.assumingMemoryBound(to: CChar.self), &destinationLength,
-                UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: CChar.self)),
-                UInt32(bytes.count), Int32(level), 0, 30)
+        var stream = bz_stream()
+        BZip2Memory.shared.install(in: &stream)
+        guard BZ2_bzCompressInit(&stream, Int32(level), 0, 30) == BZ_OK else {
+            throw ToolkitError.refused("libbz2 could not start a compressor (out of memory?)")
         }
-        guard status == BZ_OK else { throw ToolkitError.refused("libbz2 could not compress a block (status \(status))") }
-        capacity = Int(destinationLength)
-        output.removeSubrange(capacity...)
+        defer { BZ2_bzCompressEnd(&stream) }
+        let capacity = bytes.count + bytes.count / 100 + 600
+        stream.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: CChar.self))
+        stream.avail_in = UInt32(bytes.count)
+        var status: Int32 = BZ_OK
+        let output = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            stream.next_out = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            stream.avail_out = UInt32(capacity)
+            repeat {
+                status = BZ2_bzCompress(&stream, BZ_FINISH)
+            } while status == BZ_FINISH_OK
+            initialized = capacity - Int(stream.avail_out)
+        }
+        guard status == BZ_STREAM_END else { throw ToolkitError.refused("libbz2 could not compress a block (status \(status))") }
         return output
     }
 
@@ -41,9 +48,11 @@ enum BZip2Codec {
     /// end of `input` with the stream still open (`streamLength` nil).
     static func decodeStream(_ input: UnsafeRawBufferPointer, expectedOutput: Int = 0) throws -> Decoded {
         var stream = bz_stream()
+        BZip2Memory.shared.install(in: &stream)
         guard BZ2_bzDecompressInit(&stream, 0, 0) == BZ_OK else { throw ToolkitError.refused("libbz2 could not start a decoder") }
         defer { BZ2_bzDecompressEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: max(expectedOutput, input.count * 4, 4096))
+        let initial = max(expectedOutput, input.count * 4, 4096)
+        var output = [UInt8](unsafeUninitializedCapacity: initial) { _, count in count = initial }
         var produced = 0
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: CChar.self))
         stream.avail_in = UInt32(input.count)

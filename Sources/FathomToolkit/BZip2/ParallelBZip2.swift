@@ -3,10 +3,10 @@ public struct BZip2Summary: Sendable {
     public var bytesIn: Int
     public var bytesOut: Int
     public var seconds: Double
-    /// Streams written (compression) or decoded in parallel (decompression).
+    /// Streams written (compression) or read (decompression).
     public var streams: Int
-    /// Bytes decoded sequentially: a stream too large to split by stream.
-    public var sequentialBytes: Int = 0
+    /// Blocks decoded, each on its own (decompression).
+    public var blocks: Int = 0
 
     /// Uncompressed bytes per second (input when compressing, output when decompressing).
     public func throughput(compressing: Bool) -> Double {
@@ -17,9 +17,9 @@ public struct BZip2Summary: Sendable {
 /// Parallel bzip2 on libbz2, compatible both ways with bzip2, pbzip2 and lbzip2.
 ///
 /// Compression cuts the input into blocks sized by the level, compresses them on `parallelism` workers and writes
-/// each as its own bzip2 stream, in order (as pbzip2 does), so any bunzip2 decodes the result. Decompression splits
-/// multi-stream input at stream headers and decodes streams in parallel; a stream too large to find the next
-/// header nearby (a file from plain bzip2) is decoded sequentially. Memory is bounded by a window of blocks.
+/// each as its own bzip2 stream, in order (as pbzip2 does), so any bunzip2 decodes the result. Decompression finds
+/// every block at its bit offset (``BlockScanner``) and decodes blocks in parallel, so single-stream files from plain
+/// bzip2 decode as fast as pbzip2's. Memory is bounded by a window of blocks.
 public enum ParallelBZip2 {
     public static func compress(
         input: FileHandleFD, output: FileHandleFD, level: Int = 9, parallelism: Int? = nil,
@@ -61,6 +61,7 @@ public enum ParallelBZip2 {
     }
 
     /// Decodes `input` (any number of concatenated streams) to `output`; with `output` nil, only tests it.
+    /// Blocks are decoded in parallel whatever wrote the file: pbzip2's many streams and plain bzip2's one alike.
     /// - Parameter name: the input's name in error messages.
     public static func decompress(
         input: FileHandleFD, output: FileHandleFD?, name: String, parallelism: Int? = nil,
@@ -69,29 +70,23 @@ public enum ParallelBZip2 {
         let started = System.now()
         System.returnLargeBlocksToSystem()
         let workers = parallelism ?? System.activeProcessorCount
-        let splitter = StreamSplitter(input: input)
-        let pipeline = OrderedPipeline<StreamSplitter.Segment, DecodedSegment>(workers: workers, window: workers * 2 + 2) {
-            segment in
-            guard segment.startsStream else { return DecodedSegment(segment: segment, result: nil) }
-            let result = Result { try segment.bytes.withUnsafeBytes { try BZip2Codec.decodeStream($0) } }
-            return DecodedSegment(segment: segment, result: result)
+        let splitter = BlockSplitter(input: input, name: name)
+        let pipeline = OrderedPipeline<BZip2Piece, (BZip2Piece, Result<[UInt8], any Error>?)>(
+            workers: workers, window: workers * 2 + 2
+        ) { piece in
+            guard case .block(let block) = piece else { return (piece, nil) }
+            return (piece, Result { try BlockAssembler.decode(block) })
         }
-        let assembler = StreamAssembler(name: name, writer: output.map { BufferedWriter(handle: $0, capacity: 4 << 20) })
+        let assembler = BlockAssembler(name: name, writer: output.map { BufferedWriter(handle: $0, capacity: 4 << 20) })
         try pipeline.run(cancellation: cancellation) {
             try splitter.next()
-        } consume: { decoded in
-            try assembler.take(decoded)
+        } consume: { piece, decoded in
+            try assembler.take(piece, decoded: decoded)
             progress(splitter.bytesRead)
         }
-        try assembler.finish(totalInput: splitter.bytesRead)
+        try assembler.finish()
         return BZip2Summary(
             bytesIn: splitter.bytesRead, bytesOut: assembler.bytesOut, seconds: System.now() - started,
-            streams: assembler.parallelStreams, sequentialBytes: assembler.sequentialBytes)
+            streams: assembler.streams, blocks: assembler.blocks)
     }
-}
-
-/// A segment and what a worker made of it (nil: the segment continues a stream, decoded in order).
-struct DecodedSegment {
-    var segment: StreamSplitter.Segment
-    var result: Result<BZip2Codec.Decoded, any Error>?
 }

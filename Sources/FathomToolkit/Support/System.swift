@@ -39,12 +39,14 @@ import CMalloc
 #endif
 
 extension System {
-    /// Makes glibc serve allocations over 256 KiB with mmap and return them when freed. Without it, the per-thread
+    /// Makes glibc serve allocations over 4 MiB with mmap and return them when freed (a fixed threshold: glibc would
+    /// otherwise raise it after each free). Without it, the per-thread
     /// arenas of the worker threads keep every freed multi-megabyte block (libbz2's work space, decoded blocks)
     /// resident, and the process grows far past its working set.
     static func returnLargeBlocksToSystem() {
         #if canImport(CMalloc)
-        _ = mallopt(M_MMAP_THRESHOLD, 256 << 10)
+        _ = mallopt(M_MMAP_THRESHOLD, 4 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 32 << 20)
         _ = mallopt(M_ARENA_MAX, 4)
         #endif
     }

@@ -49,7 +49,7 @@ enum WorkerThreads {
 
 /// A queue of jobs that worker threads take from; ``close()`` lets them finish once it is empty.
 final class JobQueue: @unchecked Sendable {
-    private var jobs: [() -> Void] = []
+    private var jobs: [(() -> Void)?] = []
     private var head = 0
     private var closed = false
     private var mutex = pthread_mutex_t()
@@ -77,6 +77,8 @@ final class JobQueue: @unchecked Sendable {
         defer { pthread_mutex_unlock(&mutex) }
         guard head < jobs.count else { return nil }
         let job = jobs[head]
+        // Release the job (and what it holds) as soon as it is taken.
+        jobs[head] = nil
         head += 1
         if head > 256 {
             jobs.removeFirst(head)

@@ -1,0 +1,170 @@
+/// One piece of bzip2 input: a block to decode on its own, or the end of a stream with its CRC.
+enum BZip2Piece {
+    case block(BZip2Block)
+    case streamEnd(offset: Int, storedCRC: UInt32)
+}
+
+/// A block's bits, and what is needed to decode it alone.
+struct BZip2Block {
+    /// The bytes holding the block; it starts at bit `shift` of the first.
+    var bytes: [UInt8]
+    var shift: Int
+    var bitCount: Int
+    /// The stream's block-size digit (1–9), and the block's own CRC.
+    var level: UInt8
+    var crc: UInt32
+    /// Input offset of the first byte.
+    var offset: Int
+
+    /// This block as a complete one-block stream: header, the block, end-of-stream magic, the block's CRC as the
+    /// stream CRC (a one-block stream's combined CRC is its block CRC).
+    func standaloneStream() -> [UInt8] {
+        var writer = BitWriter(reserving: bytes.count + 16)
+        for byte in [0x42, 0x5A, 0x68, 0x30 + level] as [UInt8] { writer.append(UInt64(byte), bits: 8) }
+        bytes.withUnsafeBytes { writer.append($0, fromBit: shift, count: bitCount) }
+        writer.append(BlockScanner.endMagic, bits: 48)
+        writer.append(UInt64(crc), bits: 32)
+        return writer.finish()
+    }
+
+    /// This block followed by the next one (which starts where this one ends), as one block.
+    func joined(with next: BZip2Block) -> BZip2Block {
+        let firstByteOfNext = next.offset - offset
+        var joined = self
+        joined.bytes = Array(bytes[0..<firstByteOfNext]) + next.bytes
+        joined.bitCount = bitCount + next.bitCount
+        return joined
+    }
+}
+
+/// Cuts bzip2 input (any number of streams, from any bzip2 writer) into blocks, reading it as a stream: stream
+/// headers are byte-aligned, blocks are found by ``BlockScanner`` at any bit offset.
+final class BlockSplitter {
+    /// A block longer than this (compressed) is damage: bzip2 blocks are at most about 1.1 MB.
+    static let maxBlockBytes = 4 << 20
+
+    private let input: FileHandleFD
+    private let name: String
+    /// Room for the largest block twice over; `buffer` is its filled part.
+    private let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * maxBlockBytes + (1 << 20), alignment: 64)
+    private var filled = 0
+    private var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[0..<filled]) }
+    /// Input offset of `buffer[0]`.
+    private var base = 0
+    private var atEnd = false
+    private(set) var bytesRead = 0
+    private var state: State = .header(byte: 0)
+    private var streams = 0
+
+    private enum State {
+        case header(byte: Int)
+        case inStream(level: UInt8, bit: Int, kind: BlockScanner.Kind)
+        case done
+    }
+
+    init(input: FileHandleFD, name: String) {
+        self.input = input
+        self.name = name
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    /// The next piece, or nil after the last stream.
+    func next() throws -> BZip2Piece? {
+        while true {
+            switch state {
+            case .done:
+                return nil
+            case .header(let byte):
+                try fill(through: byte + 16)
+                let local = byte - base
+                if local >= buffer.count {
+                    guard streams > 0 else { throw ToolkitError.corrupt(name, offset: byte, "the input is empty, not a bzip2 stream") }
+                    state = .done
+                    return nil
+                }
+                guard buffer.count - local >= 4, buffer[local] == 0x42, buffer[local + 1] == 0x5A, buffer[local + 2] == 0x68,
+                    (0x31...0x39).contains(buffer[local + 3])
+                else {
+                    throw ToolkitError.corrupt(
+                        name, offset: byte, streams == 0 ? "not a bzip2 stream (no BZh header)" : "unexpected bytes after the end of a bzip2 stream")
+                }
+                let level = buffer[local + 3] - 0x30
+                let bit = (byte + 4) * 8
+                let magic = BlockScanner.bits48(buffer, at: bit - base * 8)
+                guard magic == BlockScanner.blockMagic || magic == BlockScanner.endMagic else {
+                    throw ToolkitError.corrupt(name, offset: byte + 4, "no block after the stream header")
+                }
+                streams += 1
+                state = .inStream(level: level, bit: bit, kind: magic == BlockScanner.blockMagic ? .block : .end)
+            case .inStream(let level, let bit, .end):
+                try fill(through: bit / 8 + 24)
+                let crc = BlockScanner.bits(buffer, at: bit - base * 8 + 48, count: 32)
+                let after = (bit + 80 + 7) / 8
+                guard after <= base + buffer.count else {
+                    throw ToolkitError.corrupt(name, offset: base + buffer.count, "the input ends in the middle of a stream (truncated)")
+                }
+                if followedByStreamOrEnd(after) {
+                    state = .header(byte: after)
+                    return .streamEnd(offset: bit / 8, storedCRC: UInt32(crc))
+                }
+                // An end magic inside a block's data: not a boundary, so the bits from here are more block.
+                state = .inStream(level: level, bit: bit, kind: .block)
+            case .inStream(let level, let bit, .block):
+                try fill(through: bit / 8 + Self.maxBlockBytes)
+                let local = bit - base * 8
+                let found = BlockScanner.next(in: buffer, from: local + 48, limit: filled)
+                guard let found else {
+                    if atEnd {
+                        throw ToolkitError.corrupt(name, offset: base + buffer.count, "the input ends in the middle of a stream (truncated)")
+                    }
+                    throw ToolkitError.corrupt(name, offset: bit / 8, "no bzip2 block boundary within \(Self.maxBlockBytes >> 20) MiB")
+                }
+                let crc = BlockScanner.bits(buffer, at: local + 48, count: 32)
+                let startByte = local / 8
+                let endByte = (found.bit + 7) / 8
+                let block = BZip2Block(
+                    bytes: Array(buffer[startByte..<endByte]), shift: local & 7, bitCount: found.bit - local, level: level,
+                    crc: UInt32(crc), offset: base + startByte)
+                state = .inStream(level: level, bit: base * 8 + found.bit, kind: found.kind)
+                return .block(block)
+            }
+        }
+    }
+
+    /// Whether `byte` is the end of the input or the start of a stream header.
+    private func followedByStreamOrEnd(_ byte: Int) -> Bool {
+        let local = byte - base
+        if local >= buffer.count { return atEnd }
+        guard buffer.count - local >= 3 else { return false }
+        return buffer[local] == 0x42 && buffer[local + 1] == 0x5A && buffer[local + 2] == 0x68
+    }
+
+    /// Reads until `byte` (an input offset) is buffered or the input ends, first moving what lies before the
+    /// current piece out of the buffer when room is needed.
+    private func fill(through byte: Int) throws {
+        let keepFrom: Int
+        switch state {
+        case .header(let start): keepFrom = start
+        case .inStream(_, let bit, _): keepFrom = bit / 8
+        case .done: keepFrom = base + filled
+        }
+        let wanted = min(byte + 1 - base, storage.count + (keepFrom - base))
+        guard !atEnd, filled < wanted else { return }
+        if keepFrom > base, storage.count - filled < 1 << 20 || base + storage.count <= byte {
+            let shift = min(keepFrom - base, filled)
+            storage.baseAddress!.copyMemory(from: storage.baseAddress! + shift, byteCount: filled - shift)
+            filled -= shift
+            base += shift
+        }
+        while !atEnd && base + filled <= byte && filled < storage.count {
+            let want = storage.count - filled
+            let got = try input.readFully(into: storage.baseAddress! + filled, count: want)
+            filled += got
+            bytesRead += got
+            if got < want { atEnd = true }
+        }
+    }
+}
