@@ -85,6 +85,36 @@ public final class CoordinatorEventSink: RunEventSink {
         shipper.withLock { $0?.cancel() }
     }
 
+    /// Stops shipping after a last flush that may take at most `limit`: a flow process must end even when its
+    /// coordinator never comes back. Returns the log records that could not be delivered (oldest first), for the
+    /// caller to write where the infrastructure keeps them (standard error, CloudWatch).
+    public func close(giveUpAfter limit: Duration) async -> [LogEntry] {
+        let delivered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.flush(); return true }
+            group.addTask { (try? await Task.sleep(for: limit)) != nil ? false : true }
+            let first = await group.next() ?? true
+            if !first { self.abandon() }
+            group.cancelAll()
+            return first
+        }
+        shipper.withLock { $0?.cancel() }
+        guard !delivered else { return [] }
+        return pending.withLock { state in
+            defer { state.logs = [] }
+            return state.logs
+        }
+    }
+
+    /// Stops the shipper and releases everyone waiting for a flush; what is still queued stays queued.
+    private func abandon() {
+        shipper.withLock { $0?.cancel() }
+        let waiters = pending.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state.flushWaiters = [] }
+            return state.flushWaiters + (state.takeWake().map { [$0] } ?? [])
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     private func shipLoop() async {
         while !Task.isCancelled {
             let hasWork = pending.withLock { !$0.isEmpty }
@@ -128,6 +158,13 @@ public final class CoordinatorEventSink: RunEventSink {
         var sentUpdates = updates.isEmpty
         var sentLogs = logs.isEmpty
         while !(sentUpdates && sentLogs) {
+            if Task.isCancelled {
+                // Given up on the coordinator: put the batch back, for close(giveUpAfter:) to report.
+                pending.withLock { state in
+                    if !sentLogs { state.logs.insert(contentsOf: logs, at: 0) }
+                }
+                break
+            }
             do {
                 if !sentUpdates {
                     try await client.sendTaskRuns(runID, updates)

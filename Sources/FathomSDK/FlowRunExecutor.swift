@@ -60,20 +60,31 @@ struct FlowRunExecutor {
         switch result {
         case .success:
             context.logger.info("flow run completed")
-            await sink.close()
-            await finish(.completed, "")
+            await end(.completed, "", sink: sink)
             return 0
         case .failure(let error) where error is CancellationError || flowTask.isCancelled:
             context.logger.warning("flow run cancelled")
-            await sink.close()
-            await finish(.cancelled, "cancelled")
+            await end(.cancelled, "cancelled", sink: sink)
             return 1
         case .failure(let error):
             context.logger.error("flow run failed: \(error)")
-            await sink.close()
-            await finish(.failed, "\(error)")
+            await end(.failed, "\(error)", sink: sink)
             return 1
         }
+    }
+
+    /// Delivers the last records and the final state, giving up on the coordinator after
+    /// `FATHOM_COORDINATOR_GRACE` seconds (default 120): the process ends either way, and records that could not
+    /// be delivered go to standard error, where the launcher's logs (CloudWatch, the agent) keep them.
+    func end(_ state: FlowRunState, _ message: String, sink: CoordinatorEventSink) async {
+        let grace = ProcessInfo.processInfo.environment["FATHOM_COORDINATOR_GRACE"].flatMap(Double.init) ?? 120
+        let deadline = ContinuousClock.now + .seconds(grace)
+        let undelivered = await sink.close(giveUpAfter: .seconds(grace))
+        if !undelivered.isEmpty {
+            stderr("the coordinator did not take the last \(undelivered.count) log records; they follow")
+            for entry in undelivered { stderr("[\(entry.level)] \(entry.message)") }
+        }
+        await finish(state, message, deadline: deadline)
     }
 
     /// Heartbeats until cancelled; cancels the flow when the coordinator says the run is Cancelling.
@@ -89,24 +100,27 @@ struct FlowRunExecutor {
         }
     }
 
-    /// Sets the final state, retrying while the coordinator is unreachable.
-    func finish(_ state: FlowRunState, _ message: String) async {
+    /// Sets the final state, retrying while the coordinator is unreachable (until `deadline`, if given).
+    func finish(_ state: FlowRunState, _ message: String, deadline: ContinuousClock.Instant? = nil) async {
         do {
-            _ = try await withRetries { try await client.setState(runID, SetStateRequest(state: state, message: message)) }
+            _ = try await withRetries(until: deadline) {
+                try await client.setState(runID, SetStateRequest(state: state, message: message))
+            }
         } catch {
             stderr("cannot set flow run \(runID) to \(state): \(error)")
         }
     }
 
-    /// Retries calls that failed to reach the coordinator, for up to about a minute.
-    func withRetries<T>(_ body: () async throws -> T) async throws -> T {
+    /// Retries calls that failed to reach the coordinator, for up to about a minute (or until `deadline`).
+    func withRetries<T>(until deadline: ContinuousClock.Instant? = nil, _ body: () async throws -> T) async throws -> T {
         var delay = Duration.milliseconds(100)
         var attempt = 0
         while true {
             do {
                 return try await body()
             } catch let error as APIClientError {
-                guard case .unreachable = error, attempt < 12 else { throw error }
+                let pastDeadline = deadline.map { ContinuousClock.now + delay > $0 } ?? false
+                guard case .unreachable = error, attempt < 12, !pastDeadline else { throw error }
                 attempt += 1
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))

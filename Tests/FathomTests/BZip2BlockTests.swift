@@ -28,7 +28,7 @@ struct BZip2BlockTests {
         return [.block(first), .block(second)]
     }
 
-    static func assemble(_ pieces: [BZip2Piece]) throws -> [UInt8] {
+    static func assemble(_ pieces: [BZip2Piece]) throws -> Data {
         let directory = TemporaryDirectory("bz-blocks")
         let output = try AtomicOutput(path: directory.file("out"))
         let assembler = BlockAssembler(name: "test", writer: BufferedWriter(handle: output.handle))
@@ -58,11 +58,11 @@ struct BZip2BlockTests {
         }
         #expect(blocks.count == 4, "350 kB at -1 is four blocks")
         #expect(blocks.dropFirst().contains { $0.shift != 0 }, "later blocks start at odd bit offsets")
-        #expect(try Self.assemble(pieces) == content)
+        #expect(try Self.assemble(pieces) == Data(content))
         for cut in [60, 1001, blocks[1].bitCount / 2, blocks[1].bitCount - 9] {
             var split = pieces
             split.replaceSubrange(1...1, with: Self.falselySplit(blocks[1], at: cut))
-            #expect(try Self.assemble(split) == content, "false boundary \(cut) bits into block 2")
+            #expect(try Self.assemble(split) == Data(content), "false boundary \(cut) bits into block 2")
         }
     }
 

@@ -62,4 +62,29 @@ struct DurabilityTests {
         #expect(lines.map(\.seq) == Array(1...Int64(lines.count)), "sequence numbers have no gaps")
         await second.stop()
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aFlowWhoseCoordinatorIsGoneEndsWithinTheGraceAndPrintsWhatItCouldNotDeliver() async throws {
+        let directory = TemporaryDirectory("fathom-orphan")
+        let (server, client) = try await startServer(dataDirectory: directory.path)
+        try await registerTestFlows(client)
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 2]))
+        let agent = try await client.registerAgent(AgentRegistration(name: "a"))
+        _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+        let started = ContinuousClock.now
+        let flow = Task {
+            try await runCommand(
+                TestPaths.testFlows, ["run", "--flow-run", run.id, "--api-url", client.baseURL],
+                environment: ["FATHOM_COORDINATOR_GRACE": "3"])
+        }
+        #expect(await eventually { (try? await client.run(run.id).state) == .running })
+        server.kill9()
+        await server.stop()
+        let result = try await flow.value
+        #expect(ContinuousClock.now - started < .seconds(30), "the flow process must not wait for the coordinator forever")
+        #expect(result.exit.exitCode == 0, "\(result.exit)")
+        let stderr = result.exit.stderrTail.joined(separator: "\n")
+        #expect(stderr.contains("the coordinator did not take the last"), "\(stderr)")
+        #expect(stderr.contains("woke up"), "undelivered records are printed: \(stderr)")
+    }
 }

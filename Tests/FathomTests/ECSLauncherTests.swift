@@ -157,6 +157,25 @@ struct ECSLauncherTests {
         #expect(validation.report.contains("\"ecs:RunTask\": 2"))
     }
 
+    @Test func sortCompressRunsUnchangedAsAnECSTaskOnTheEFSVolume() async throws {
+        let stack = try await ECSStack()
+        defer { Task { await stack.stop() } }
+        try await stack.register(TestPaths.examples)
+        try stack.startAgent()
+        stack.harness.start()
+        let run = try await stack.api.createRun(
+            CreateFlowRunRequest(flow: "sort-compress", parameters: ["gib": 0.005, "memory": "40M", "level": 1]))
+        let completed = await stack.waitFor(run.id, .completed)
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(completed, "\(message)")
+        let workspace = stack.efs.path + "/fathom/runs/\(run.id)"
+        let check = try await runCommand(
+            "/bin/bash", ["-c", "cmp <(bunzip2 -c '\(workspace)/sorted.txt.bz2') <(LC_ALL=C sort '\(workspace)/input.txt') && echo same"])
+        #expect(check.output == ["same"], "the archive on the EFS directory holds the sorted input: \(check.output)")
+        let tasks = try await stack.api.taskRuns(run.id).map(\.name)
+        #expect(tasks == ["generate-input", "sort", "bzip2", "test-archive"])
+    }
+
     @Test func aTaskThatStopsBeforeTheFlowReportsIsCrashedWithinAPollInterval() async throws {
         let stack = try await ECSStack()
         defer { Task { await stack.stop() } }

@@ -34,7 +34,7 @@ struct S3StorageTests {
         #expect(first.output.contains { $0.contains("stored at s3://fathom-bundles/\(key)") })
         let stored = try await s3.headObject(bucket: "fathom-bundles", key: key)
         #expect(stored?.metadata["sha256"] == sha)
-        #expect(stored?.metadata["flows"] == "hello,sort-compress")
+        #expect(stored?.metadata["flows"] == "hello,sort-compress,volume-janitor")
 
         try await moto.startRecording()
         let second = try await runCommand(TestPaths.fathom, ["register", TestPaths.examples, "--storage", "s3://fathom-bundles/flows"], environment: cli)

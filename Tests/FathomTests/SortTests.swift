@@ -94,14 +94,14 @@ struct SortTests {
     }
 
     /// Runs GNU sort and Fathom's sort on the case and returns both outputs.
-    static func outputs(of testCase: Case, in directory: TemporaryDirectory) async throws -> (gnu: [UInt8], fathom: [UInt8]) {
+    static func outputs(of testCase: Case, in directory: TemporaryDirectory) async throws -> (gnu: Data, fathom: Data) {
         let inputs = try testCase.files.enumerated().map { index, bytes in
             let path = directory.file("in\(index)")
             try TestFiles.write(bytes, to: path)
             return path
         }
         let expected = directory.file("gnu.out")
-        let gnu = try await runCommand(
+        let gnu = try await runNiced(
             "/usr/bin/sort", testCase.arguments + ["-o", expected] + inputs, environment: ["LC_ALL": "C"])
         #expect(gnu.exit.succeeded, "GNU sort failed: \(gnu.output) for \(testCase)")
         let actual = directory.file("fathom.out")
@@ -109,7 +109,8 @@ struct SortTests {
             order: testCase.order, memory: testCase.memory, parallelism: testCase.threads, temporaryDirectory: directory.path,
             fanIn: testCase.fanIn)
         configuration.parallelMergeMinimum = 0
-        _ = try ExternalSort.sort(inputs: inputs, output: actual, configuration: configuration)
+        let settings = configuration
+        _ = try await offThePool { try ExternalSort.sort(inputs: inputs, output: actual, configuration: settings) }
         return (try TestFiles.read(expected), try TestFiles.read(actual))
     }
 
@@ -118,7 +119,7 @@ struct SortTests {
         let directory = TemporaryDirectory("sort-property")
         var mismatches: [String] = []
         for seed in UInt64(1)...400 {
-            let testCase = try Self.randomCase(seed: seed, large: false)
+            let testCase = try await offThePool { try Self.randomCase(seed: seed, large: false) }
             let (gnu, fathom) = try await Self.outputs(of: testCase, in: directory)
             if gnu != fathom { mismatches.append(Self.keep(testCase, from: directory)) }
         }
@@ -139,7 +140,7 @@ struct SortTests {
         let directory = TemporaryDirectory("sort-spill")
         var mismatches: [String] = []
         for seed in UInt64(1001)...1030 {
-            let testCase = try Self.randomCase(seed: seed, large: true)
+            let testCase = try await offThePool { try Self.randomCase(seed: seed, large: true) }
             let (gnu, fathom) = try await Self.outputs(of: testCase, in: directory)
             if gnu != fathom { mismatches.append(Self.keep(testCase, from: directory)) }
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(".") }
@@ -152,12 +153,12 @@ struct SortTests {
     func cliLargeFile() async throws {
         let directory = TemporaryDirectory("sort-cli")
         let input = directory.file("words.txt")
-        try TestFiles.write(TestFiles.wordLines(bytes: 48 << 20, seed: 7), to: input)
+        try await offThePool { try TestFiles.write(TestFiles.wordLines(bytes: 48 << 20, seed: 7), to: input) }
         let expected = directory.file("gnu.out")
-        _ = try await runCommand("/usr/bin/sort", ["-o", expected, input], environment: ["LC_ALL": "C"])
+        _ = try await runNiced("/usr/bin/sort", ["-o", expected, input], environment: ["LC_ALL": "C"])
         let output = directory.file("fathom.out")
         let budget = 40
-        let timed = try await runCommand(
+        let timed = try await runNiced(
             "/usr/bin/time",
             ["-f", "peak-kb=%M", TestPaths.fathom, "sort", "-S", "\(budget)M", "--parallel", "2", "-T", directory.path,
              "-o", output, input])
@@ -168,7 +169,7 @@ struct SortTests {
 
         let copy = directory.file("copy.txt")
         try FileManager.default.copyItem(atPath: input, toPath: copy)
-        let inPlace = try await runCommand(TestPaths.fathom, ["sort", "-S", "16M", "-o", copy, copy])
+        let inPlace = try await runNiced(TestPaths.fathom, ["sort", "-S", "16M", "-o", copy, copy])
         #expect(inPlace.exit.succeeded)
         #expect(try TestFiles.read(copy) == (try TestFiles.read(expected)))
     }
@@ -208,23 +209,35 @@ struct SortTests {
     }
 
     @Test("cancelled mid-sort and failed mid-sort: no output, no temporary files")
-    func cleanupOnCancelAndFailure() throws {
+    func cleanupOnCancelAndFailure() async throws {
         let directory = TemporaryDirectory("sort-cancel")
         let input = directory.file("input")
-        try TestFiles.write(TestFiles.wordLines(bytes: 2 << 20, seed: 3), to: input)
+        try await offThePool { try TestFiles.write(TestFiles.wordLines(bytes: 2 << 20, seed: 3), to: input) }
         let output = directory.file("out")
         let configuration = SortConfiguration(
             order: SortOptions(), memory: 1, parallelism: 2, temporaryDirectory: directory.path)
         let flag = CancellationFlag()
-        #expect(throws: ToolkitError.cancelled) {
-            _ = try ExternalSort.sort(inputs: [input], output: output, configuration: configuration, cancellation: flag) {
-                if $0.runsWritten >= 3 { flag.cancel() }
+        let cancelled = try await offThePool { () -> ToolkitError? in
+            do {
+                _ = try ExternalSort.sort(inputs: [input], output: output, configuration: configuration, cancellation: flag) {
+                    if $0.runsWritten >= 3 { flag.cancel() }
+                }
+                return nil
+            } catch let error as ToolkitError {
+                return error
             }
         }
+        #expect(cancelled == .cancelled)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["input"])
-        #expect(throws: ToolkitError.self) {
-            _ = try ExternalSort.sort(inputs: [input, directory.file("absent")], output: output, configuration: configuration)
+        let failed = try await offThePool { () -> ToolkitError? in
+            do {
+                _ = try ExternalSort.sort(inputs: [input, directory.file("absent")], output: output, configuration: configuration)
+                return nil
+            } catch let error as ToolkitError {
+                return error
+            }
         }
+        #expect(failed != nil, "a missing second input fails the sort")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["input"])
     }
 }

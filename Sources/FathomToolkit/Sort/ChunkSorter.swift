@@ -57,13 +57,14 @@ final class ChunkSorter {
         dataCapacity = capacity
     }
 
-    /// Indexes the newline-terminated lines in `data[0..<length]` until the entries are full.
+    /// Indexes the newline-terminated lines in `data[0..<length]`, at most `limit` of them.
     /// - Returns: the bytes consumed (whole lines only).
-    func index(length: Int) -> Int {
+    func index(length: Int, limit: Int) -> Int {
         entryCount = 0
         var position = 0
         let base = UnsafeMutableRawPointer(data)
-        while position < length, entryCount < entryCapacity {
+        let limit = min(limit, entryCapacity)
+        while position < length, entryCount < limit {
             guard let found = memchr(base + position, 0x0A, length - position) else { break }
             let end = base.distance(to: found)
             let count = end - position

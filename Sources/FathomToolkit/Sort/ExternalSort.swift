@@ -96,14 +96,19 @@ public enum ExternalSort {
         progress: (SortProgress) -> Void
     ) throws -> (runs: [SortedRun], bytesWritten: Int) {
         let input = LineInput(paths: inputs)
-        // Line data, the line index, and the sort's scratch space (half the index) share the budget.
-        let maxData = min(Int(UInt32.max) - 1, max(32 << 10, usable * 58 / 100))
-        let maxEntries = max(1024, usable * 26 / 100 / MemoryLayout<LineEntry>.stride)
+        // Each line costs its bytes, a 16-byte index entry and 8 bytes of the sort's scratch space. Only what is
+        // touched counts, so the buffers are reserved large and each chunk is filled to a target that keeps
+        // bytes + 24 per line within the budget, re-aimed after every chunk from its average line length.
+        let budget = usable * 95 / 100
+        let perLine = MemoryLayout<LineEntry>.stride + 8
         // One byte more than the input (and the newlines it may lack), so its end is seen in the first chunk.
         let known = input.knownSize().map { $0 + input.fileCount + 1 }
         let sorter = ChunkSorter(
             comparator: comparator, parallelism: configuration.parallelism,
-            dataCapacity: min(maxData, known ?? (8 << 20)), entryCapacity: min(maxEntries, (known ?? maxEntries) + 1))
+            dataCapacity: min(Int(UInt32.max) - 1, max(32 << 10, min(budget, known ?? budget))),
+            entryCapacity: min(max(1024, budget / (perLine + 1)), known.map { $0 + 1 } ?? .max))
+        var fillTarget = min(sorter.dataCapacity, max(32 << 10, budget / 2))
+        var entryLimit = max(1024, (budget - fillTarget) / perLine)
         var runs: [SortedRun] = []
         var carry = 0
         var chunk = 0
@@ -111,8 +116,8 @@ public enum ExternalSort {
             try cancellation.check()
             var length = carry
             var atEnd = false
-            while length < sorter.dataCapacity {
-                let got = try input.read(into: sorter.data + length, count: sorter.dataCapacity - length)
+            while length < fillTarget {
+                let got = try input.read(into: sorter.data + length, count: fillTarget - length)
                 if got == 0 {
                     atEnd = true
                     break
@@ -121,21 +126,26 @@ public enum ExternalSort {
                 state.bytesRead += got
             }
             progress(state)
-            let consumed = sorter.index(length: length)
+            let consumed = sorter.index(length: length, limit: entryLimit)
             if consumed == 0, length > 0 {
-                // One line longer than the buffer: grow it (beyond the budget if the line demands it).
-                let grown = sorter.dataCapacity * 2
-                guard grown < Int(UInt32.max) else {
-                    throw ToolkitError.refused("\(input.currentName): a line is longer than 4 GiB; Fathom sort cannot hold it")
+                // One line longer than the chunk: take a bigger chunk (beyond the budget if the line demands it).
+                if fillTarget < sorter.dataCapacity {
+                    fillTarget = min(sorter.dataCapacity, fillTarget * 2)
+                } else {
+                    let grown = sorter.dataCapacity * 2
+                    guard grown < Int(UInt32.max) else {
+                        throw ToolkitError.refused("\(input.currentName): a line is longer than 4 GiB; Fathom sort cannot hold it")
+                    }
+                    sorter.growData(to: grown, keeping: length)
+                    fillTarget = grown
                 }
-                sorter.growData(to: grown, keeping: length)
                 carry = length
                 continue
             }
-            if consumed < length, sorter.dataCapacity < maxData, sorter.entryCount < sorter.entryCapacity {
-                sorter.growData(to: min(maxData, sorter.dataCapacity * 2), keeping: length)
-                carry = length
-                continue
+            if sorter.entryCount > 0 {
+                let average = max(1, consumed / sorter.entryCount)
+                fillTarget = min(sorter.dataCapacity, max(32 << 10, budget / (average + perLine) * average))
+                entryLimit = max(1024, budget / (average + perLine))
             }
             let finished = atEnd && consumed == length
             if finished && length == 0 && !runs.isEmpty { return (runs, 0) }

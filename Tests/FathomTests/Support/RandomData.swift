@@ -31,8 +31,10 @@ enum TestFiles {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
-    static func read(_ path: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    /// A file's bytes as `Data`, whose `==` is one memcmp (comparing `[UInt8]` element by element takes seconds
+    /// for large files in a debug build, and would hold a thread the other tests need).
+    static func read(_ path: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
     /// Text lines of random words, `count` bytes or a little more.

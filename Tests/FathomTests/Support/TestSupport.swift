@@ -1,6 +1,7 @@
 import FathomAPI
 import FathomCLI
 import FathomCore
+import FathomProcess
 import FathomServer
 import Foundation
 import Logging
@@ -86,4 +87,22 @@ enum FathomStorageHash {
         let (sha, size) = try FileHashing.sha256(ofFileAt: path)
         return (sha, size)
     }
+}
+
+/// Runs blocking, CPU-heavy work (the toolkit's synchronous calls, test data) on a thread of its own at the lowest
+/// priority, so that it neither holds one of the few threads of Swift's cooperative pool that every other test
+/// shares nor slows the tests that measure time. Threads it starts inherit the priority.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            // On Linux this sets the calling thread's nice value only.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
+
+/// `runCommand` at the lowest priority, for CPU-heavy commands (sorts, compressors).
+func runNiced(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (exit: ChildExit, output: [String]) {
+    try await runCommand("/usr/bin/nice", ["-n", "19", executable] + arguments, environment: environment)
 }
