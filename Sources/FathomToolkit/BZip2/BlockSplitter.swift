@@ -1,7 +1,23 @@
-/// One piece of bzip2 input: a block to decode on its own, or the end of a stream with its CRC.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One piece of bzip2 input: a whole (small) stream, a block to decode on its own, or the end of a stream with its
+/// CRC.
 enum BZip2Piece {
+    case stream(BZip2Stream)
     case block(BZip2Block)
     case streamEnd(offset: Int, storedCRC: UInt32)
+}
+
+/// A complete stream, byte-aligned as streams are: decoded by libbz2 as it is, checking its own CRCs.
+struct BZip2Stream {
+    var bytes: [UInt8]
+    var offset: Int
+
+    func joined(with next: BZip2Stream) -> BZip2Stream {
+        BZip2Stream(bytes: bytes + next.bytes, offset: offset)
+    }
 }
 
 /// A block's bits, and what is needed to decode it alone.
@@ -42,6 +58,9 @@ struct BZip2Block {
 final class BlockSplitter {
     /// A block longer than this (compressed) is damage: bzip2 blocks are at most about 1.1 MB.
     static let maxBlockBytes = 4 << 20
+    /// A stream whose next stream header is within this many bytes (pbzip2's and Fathom's are under 1 MB) is one
+    /// piece; larger streams (plain bzip2's) are cut into blocks.
+    static let maxStreamBytes = 2 << 20
 
     private let input: FileHandleFD
     private let name: String
@@ -62,9 +81,13 @@ final class BlockSplitter {
         case done
     }
 
-    init(input: FileHandleFD, name: String) {
+    private let streamLimit: Int
+
+    /// - Parameter maxStreamBytes: streams up to this size are single pieces; 0 cuts every stream into blocks.
+    init(input: FileHandleFD, name: String, maxStreamBytes: Int = BlockSplitter.maxStreamBytes) {
         self.input = input
         self.name = name
+        self.streamLimit = maxStreamBytes
     }
 
     deinit {
@@ -98,6 +121,18 @@ final class BlockSplitter {
                     throw ToolkitError.corrupt(name, offset: byte + 4, "no block after the stream header")
                 }
                 streams += 1
+                try fill(through: byte + streamLimit)
+                // Filling may have moved the buffer.
+                let start = byte - base
+                let searchLimit = min(filled, start + streamLimit)
+                if let next = nextStreamHeader(from: start + 4, limit: searchLimit) {
+                    state = .header(byte: base + next)
+                    return .stream(BZip2Stream(bytes: Array(buffer[start..<next]), offset: byte))
+                }
+                if atEnd && filled - start <= streamLimit {
+                    state = .header(byte: base + filled)
+                    return .stream(BZip2Stream(bytes: Array(buffer[start..<filled]), offset: byte))
+                }
                 state = .inStream(level: level, bit: bit, kind: magic == BlockScanner.blockMagic ? .block : .end)
             case .inStream(let level, let bit, .end):
                 try fill(through: bit / 8 + 24)
@@ -132,6 +167,22 @@ final class BlockSplitter {
                 return .block(block)
             }
         }
+    }
+
+    /// The first byte-aligned stream header (`BZh1`–`BZh9` and a block or end magic) in `buffer[from..<limit]`.
+    private func nextStreamHeader(from: Int, limit: Int) -> Int? {
+        let bytes = buffer
+        var position = from
+        while position + 10 <= limit {
+            guard let found = memchr(bytes.baseAddress! + position, 0x42, limit - 9 - position) else { return nil }
+            let index = bytes.baseAddress!.distance(to: UnsafeRawPointer(found))
+            if bytes[index + 1] == 0x5A, bytes[index + 2] == 0x68, (0x31...0x39).contains(bytes[index + 3]) {
+                let magic = BlockScanner.bits48(bytes, at: (index + 4) * 8)
+                if magic == BlockScanner.blockMagic || magic == BlockScanner.endMagic { return index }
+            }
+            position = index + 1
+        }
+        return nil
     }
 
     /// Whether `byte` is the end of the input or the start of a stream header.

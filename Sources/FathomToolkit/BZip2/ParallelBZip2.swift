@@ -74,8 +74,11 @@ public enum ParallelBZip2 {
         let pipeline = OrderedPipeline<BZip2Piece, (BZip2Piece, Result<[UInt8], any Error>?)>(
             workers: workers, window: workers * 2 + 2
         ) { piece in
-            guard case .block(let block) = piece else { return (piece, nil) }
-            return (piece, Result { try BlockAssembler.decode(block) })
+            switch piece {
+            case .block(let block): return (piece, Result { try BlockAssembler.decode(block) })
+            case .stream(let stream): return (piece, Result { try BlockAssembler.decode(stream) })
+            case .streamEnd: return (piece, nil)
+            }
         }
         let assembler = BlockAssembler(name: name, writer: output.map { BufferedWriter(handle: $0, capacity: 4 << 20) })
         try pipeline.run(cancellation: cancellation) {

@@ -57,6 +57,36 @@ final class ChunkSorter {
         dataCapacity = capacity
     }
 
+    /// Gives back to the system the pages of data from byte `dataBytes` on and of the index from entry `entryCount`
+    /// on, so that a chunk re-aimed smaller does not keep the pages an earlier, larger one touched.
+    func release(dataFrom dataBytes: Int, entriesFrom entryCount: Int) {
+        Self.release(UnsafeMutableRawPointer(data), from: dataBytes, to: dataCapacity)
+        Self.release(
+            UnsafeMutableRawPointer(entries), from: entryCount * MemoryLayout<LineEntry>.stride,
+            to: entryCapacity * MemoryLayout<LineEntry>.stride)
+    }
+
+    private static func release(_ base: UnsafeMutableRawPointer, from start: Int, to end: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let address = Int(bitPattern: base)
+        let first = (address + start + page - 1) / page * page
+        let last = (address + end) / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, MADV_DONTNEED)
+    }
+
+    /// Average bytes per line (with its newline) in `data[0..<length]`; `length` itself when there is no newline.
+    func averageLineLength(in length: Int) -> Int {
+        var lines = 0
+        var position = 0
+        let base = UnsafeMutableRawPointer(data)
+        while position < length, let found = memchr(base + position, 0x0A, length - position) {
+            lines += 1
+            position = base.distance(to: found) + 1
+        }
+        return lines == 0 ? max(1, length) : max(1, length / lines)
+    }
+
     /// Indexes the newline-terminated lines in `data[0..<length]`, at most `limit` of them.
     /// - Returns: the bytes consumed (whole lines only).
     func index(length: Int, limit: Int) -> Int {

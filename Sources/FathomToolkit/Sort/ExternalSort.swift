@@ -107,8 +107,21 @@ public enum ExternalSort {
             comparator: comparator, parallelism: configuration.parallelism,
             dataCapacity: min(Int(UInt32.max) - 1, max(32 << 10, min(budget, known ?? budget))),
             entryCapacity: min(max(1024, budget / (perLine + 1)), known.map { $0 + 1 } ?? .max))
-        var fillTarget = min(sorter.dataCapacity, max(32 << 10, budget / 2))
+        var fillTarget = min(sorter.dataCapacity, 1 << 20)
         var entryLimit = max(1024, (budget - fillTarget) / perLine)
+        var aimed = false
+        /// Aims the next chunk at the budget for lines of `average` bytes, releasing pages a larger aim touched
+        /// (never the first `inUse` bytes of data, which still hold lines).
+        func aim(average: Int, inUse: Int = 0) {
+            let newTarget = min(sorter.dataCapacity, max(32 << 10, budget / (average + perLine) * average))
+            let newLimit = max(1024, budget / (average + perLine))
+            // Keep the aim while lines stay alike: each re-aim that shrinks a buffer costs page faults later.
+            if aimed, abs(newLimit - entryLimit) * 5 < entryLimit { return }
+            if aimed, newTarget < fillTarget || newLimit < entryLimit {
+                sorter.release(dataFrom: max(newTarget, inUse), entriesFrom: max(newLimit, sorter.entryCount))
+            }
+            (fillTarget, entryLimit, aimed) = (newTarget, newLimit, true)
+        }
         var runs: [SortedRun] = []
         var carry = 0
         var chunk = 0
@@ -116,10 +129,16 @@ public enum ExternalSort {
             try cancellation.check()
             var length = carry
             var atEnd = false
-            while length < fillTarget {
+            while length < fillTarget || !aimed {
+                if !aimed && length >= fillTarget {
+                    // The first megabyte tells the line length, which decides how the budget is split.
+                    aim(average: sorter.averageLineLength(in: length))
+                    continue
+                }
                 let got = try input.read(into: sorter.data + length, count: fillTarget - length)
                 if got == 0 {
                     atEnd = true
+                    if !aimed { aim(average: sorter.averageLineLength(in: length)) }
                     break
                 }
                 length += got
@@ -142,11 +161,7 @@ public enum ExternalSort {
                 carry = length
                 continue
             }
-            if sorter.entryCount > 0 {
-                let average = max(1, consumed / sorter.entryCount)
-                fillTarget = min(sorter.dataCapacity, max(32 << 10, budget / (average + perLine) * average))
-                entryLimit = max(1024, budget / (average + perLine))
-            }
+            if sorter.entryCount > 0 { aim(average: max(1, consumed / sorter.entryCount), inUse: length) }
             let finished = atEnd && consumed == length
             if finished && length == 0 && !runs.isEmpty { return (runs, 0) }
             sorter.sort()
