@@ -35,12 +35,21 @@ struct ExecutorTests {
 
     @Test func independentTasksRunInParallel() async throws {
         let (context, _) = makeContext(limit: 8)
-        let start = ContinuousClock.now
-        async let a: Void = context.task("a") { _ in try await Task.sleep(for: .seconds(1)) }
-        async let b: Void = context.task("b") { _ in try await Task.sleep(for: .seconds(1)) }
-        _ = try await (a, b)
-        // One after the other would take 2 s; together about 1 s, with room for a loaded machine.
-        #expect(ContinuousClock.now - start < .milliseconds(1800))
+        let gauge = Gauge()
+        // Each task waits (up to 10 s) to see the other one running: one after the other, neither would.
+        async let a = context.task("a") { _ in try await Self.meet(gauge) }
+        async let b = context.task("b") { _ in try await Self.meet(gauge) }
+        let (metA, metB) = try await (a, b)
+        #expect(metA && metB, "both tasks were running at the same moment")
+    }
+
+    /// Enters the gauge and waits until two are inside; true if they were.
+    static func meet(_ gauge: Gauge) async throws -> Bool {
+        gauge.enter()
+        defer { gauge.leave() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while gauge.peak < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        return gauge.peak >= 2
     }
 
     @Test func nestedTasksDoNotDeadlockUnderALimitOfOne() async throws {
@@ -88,7 +97,8 @@ struct ExecutorTests {
         await #expect(throws: TaskTimeoutError.self) {
             try await context.task("slow", timeout: .milliseconds(100)) { _ in try await Task.sleep(for: .seconds(10)) }
         }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // Without the timeout it would take 10 s; the margin is for a loaded machine.
+        #expect(ContinuousClock.now - start < .seconds(5))
         #expect(sink.latestTaskRuns.first?.state == .failed)
         #expect(sink.latestTaskRuns.first?.message?.contains("timed out after") == true)
     }
