@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a flow's runs are launched: the launcher's name and its settings.
 ///
 /// A run config file has exactly one top-level key naming its launcher:
@@ -95,5 +97,16 @@ public struct LocalRunSettings: Sendable, Hashable {
         }
         if !errors.isEmpty { throw ValidationErrors(errors) }
         self.env = env
+    }
+}
+
+/// The volumes a flow process sees: `FATHOM_VOLUMES`, a JSON object of names to mount paths.
+public enum VolumeEnvironment {
+    public static let variable = "FATHOM_VOLUMES"
+
+    /// Reads `FATHOM_VOLUMES` (`{"scratch": "/mnt/efs"}`); empty when it is unset or not such an object.
+    public static func volumes(from environment: [String: String]) -> [String: String] {
+        guard let text = environment[variable], let data = text.data(using: .utf8) else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
     }
 }

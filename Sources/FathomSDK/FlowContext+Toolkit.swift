@@ -94,22 +94,16 @@ extension FlowContext {
 }
 
 /// Logs a progress line at most every few seconds.
-final class ProgressReporter: @unchecked Sendable {
+final class ProgressReporter: Sendable {
     private let logger: Logger
-    private let lock = NSLock()
-    private var last = Date.distantPast
-    private let interval: TimeInterval
+    private let throttle: Throttle
 
-    init(logger: Logger, interval: TimeInterval = 5) {
+    init(logger: Logger, interval: Double = 5) {
         self.logger = logger
-        self.interval = interval
+        self.throttle = Throttle(interval: interval)
     }
 
     func report(_ text: @autoclosure () -> String, force: Bool = false) {
-        lock.lock()
-        let due = force || Date().timeIntervalSince(last) >= interval
-        if due { last = Date() }
-        lock.unlock()
-        if due { logger.info("\(text())") }
+        if throttle.ready(force: force) { logger.info("\(text())") }
     }
 }

@@ -15,8 +15,7 @@ struct FlowRunExecutor {
 
     /// Reads `FATHOM_VOLUMES` (`{"scratch": "/mnt/efs"}`).
     static func volumes(from environment: [String: String]) -> [String: String] {
-        guard let text = environment["FATHOM_VOLUMES"], let data = text.data(using: .utf8) else { return [:] }
-        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+        VolumeEnvironment.volumes(from: environment)
     }
 
     /// Returns the process exit code: 0 when the run Completed.

@@ -6,8 +6,6 @@ import Testing
 /// Fathom's parallel bzip2 against the stock tools: bzip2/bunzip2, pbzip2 and lbzip2.
 @Suite("Parallel bzip2")
 struct BZip2Tests {
-    static let blockAtLevel1 = 100_000 - 19
-
     /// Compresses (or decompresses) a file with the library, into a file.
     static func fathom(_ input: String, _ output: String, decompress: Bool = false, level: Int = 9) async throws -> BZip2Summary {
         try await offThePool {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import FathomProcess
 import FathomToolkit
-import Synchronization
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -45,26 +44,5 @@ enum ProgressLine {
     static func clear() {
         guard enabled else { return }
         _ = "\r\u{1B}[K".withCString { fputs($0, stderr) }
-    }
-}
-
-/// Says yes at most every `interval` seconds (and always with `force`); safe from any thread.
-final class Throttle: Sendable {
-    private let last = Mutex(0.0)
-    private let interval: Double
-
-    init(interval: Double) {
-        self.interval = interval
-    }
-
-    func ready(force: Bool = false) -> Bool {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        let now = Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-        return last.withLock { last in
-            guard force || now - last >= interval else { return false }
-            last = now
-            return true
-        }
     }
 }

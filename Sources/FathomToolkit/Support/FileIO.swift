@@ -39,57 +39,40 @@ public final class FileHandleFD: @unchecked Sendable {
 
     /// Reads up to `count` bytes; fewer only at end of input. Returns 0 at end.
     func readFully(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
-        var total = 0
-        while total < count {
-            let got = read(fd, buffer + total, count - total)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw ToolkitError.io("read", path, errno)
-            }
-            if got == 0 { break }
-            total += got
-        }
-        return total
+        try repeatCall("read", count: count, stopAtZero: true) { done in read(fd, buffer + done, count - done) }
     }
 
     /// Reads from `offset` without moving the file position.
     func readFully(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws -> Int {
-        var total = 0
-        while total < count {
-            let got = pread(fd, buffer + total, count - total, off_t(offset + total))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw ToolkitError.io("read", path, errno)
-            }
-            if got == 0 { break }
-            total += got
+        try repeatCall("read", count: count, stopAtZero: true) { done in
+            pread(fd, buffer + done, count - done, off_t(offset + done))
         }
-        return total
     }
 
     func writeAll(_ buffer: UnsafeRawPointer, count: Int) throws {
-        var written = 0
-        while written < count {
-            let put = write(fd, buffer + written, count - written)
-            if put < 0 {
-                if errno == EINTR { continue }
-                throw ToolkitError.io("write", path, errno)
-            }
-            written += put
-        }
+        _ = try repeatCall("write", count: count, stopAtZero: false) { done in write(fd, buffer + done, count - done) }
     }
 
     /// Writes at `offset` without moving the file position.
     func writeAll(_ buffer: UnsafeRawPointer, count: Int, at offset: Int) throws {
-        var written = 0
-        while written < count {
-            let put = pwrite(fd, buffer + written, count - written, off_t(offset + written))
-            if put < 0 {
-                if errno == EINTR { continue }
-                throw ToolkitError.io("write", path, errno)
-            }
-            written += put
+        _ = try repeatCall("write", count: count, stopAtZero: false) { done in
+            pwrite(fd, buffer + done, count - done, off_t(offset + done))
         }
+    }
+
+    /// Repeats a read or write system call until `count` bytes moved (or, for reads, the end), retrying on EINTR.
+    private func repeatCall(_ name: String, count: Int, stopAtZero: Bool, _ call: (Int) -> Int) throws -> Int {
+        var done = 0
+        while done < count {
+            let moved = call(done)
+            if moved < 0 {
+                if errno == EINTR { continue }
+                throw ToolkitError.io(name, path, errno)
+            }
+            if moved == 0 && stopAtZero { break }
+            done += moved
+        }
+        return done
     }
 
     /// Size of a regular file, nil for pipes and terminals.

@@ -57,9 +57,7 @@ enum VolumePaths {
         if let equals = argument.firstIndex(of: "=") {
             return String(argument[argument.index(after: equals)...])
         }
-        if let json = ProcessInfo.processInfo.environment["FATHOM_VOLUMES"], let data = json.data(using: .utf8),
-            let volumes = try? JSONDecoder().decode([String: String].self, from: data), let path = volumes[argument]
-        {
+        if let path = VolumeEnvironment.volumes(from: ProcessInfo.processInfo.environment)[argument] {
             return path
         }
         let local = URL(fileURLWithPath: dataDirectory).appendingPathComponent("volumes/\(argument)").path
