@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Ids, states and the run state machine, parameter schemas, errors. Foundation only.
@@ -47,6 +50,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -68,7 +72,7 @@ let package = Package(
         // Debian's libbz2 (libbz2-dev), for the toolkit's parallel bzip2.
         .systemLibrary(name: "CBZip2", pkgConfig: nil, providers: [.apt(["libbz2-dev"])]),
         // Big files on the scratch volume: external merge sort, parallel bzip2, workspace expiry. No server code.
-        .target(name: "FathomToolkit", dependencies: ["CBZip2", "CMalloc"], swiftSettings: swiftSettings),
+        .target(name: "FathomToolkit", dependencies: ["FathomCore", "CBZip2", "CMalloc"], swiftSettings: swiftSettings),
         // glibc's mallopt, so the toolkit's large short-lived buffers go back to the system when freed.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Child processes in their own process group, with streamed output lines and group kill on cancel.
@@ -89,11 +93,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The coordinator: HTTP API, SQLite store, claims, heartbeat reaper.
+        // The web UI's pages: mustache templates and the view models they render. No server code.
+        .target(
+            name: "FathomWebUI",
+            dependencies: [
+                "FathomCore", "FathomAPI",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The coordinator: HTTP API, web UI routes, SQLite store, claims, schedules, metrics, heartbeat reaper.
         .target(
             name: "FathomServer",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomECS", "AWS",
+                "FathomCore", "FathomAPI", "FathomStorage", "FathomECS", "AWS", "FathomWebUI",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,6 +140,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -156,6 +174,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["Support/python"],
             swiftSettings: swiftSettings

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 
@@ -112,7 +113,7 @@ public struct AWSClient: Sendable {
         try await withRetries(request) { response in
             let body = try await response.body.collect(upTo: 256 << 20)
             let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
-            if answer.status >= 300 { throw AWSError.service(AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format)) }
+            if answer.status >= 300 { throw Self.serviceError(answer, request: request, format: format) }
             return answer
         }
     }
@@ -125,10 +126,20 @@ public struct AWSClient: Sendable {
             if response.status.code >= 300 {
                 let body = try await response.body.collect(upTo: 1 << 20)
                 let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
-                throw AWSError.service(AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format))
+                throw Self.serviceError(answer, request: request, format: format)
             }
             return try await consume(response)
         }
+    }
+
+    /// Decodes an error answer and counts it in `fathom_aws_api_errors_total{service, operation, code}`.
+    static func serviceError(_ answer: AWSResponse, request: AWSRequest, format: AWSErrorFormat) -> AWSError {
+        let error = AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format)
+        Counter(
+            label: "fathom_aws_api_errors_total",
+            dimensions: [("service", error.service), ("operation", error.operation), ("code", error.code)]
+        ).increment()
+        return AWSError.service(error)
     }
 
     func withRetries<T: Sendable>(

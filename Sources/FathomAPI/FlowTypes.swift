@@ -18,11 +18,14 @@ public struct FlowDescription: Codable, Sendable, Equatable {
     public var name: String
     public var summary: String
     public var parameters: [ParameterSpec]
+    /// The flow's whole-run retry policy, if it declares one.
+    public var retryPolicy: RunRetryPolicy?
 
-    public init(name: String, summary: String = "", parameters: [ParameterSpec]) {
+    public init(name: String, summary: String = "", parameters: [ParameterSpec], retryPolicy: RunRetryPolicy? = nil) {
         self.name = name
         self.summary = summary
         self.parameters = parameters
+        self.retryPolicy = retryPolicy
     }
 }
 
@@ -38,11 +41,14 @@ public struct RegisterFlowsRequest: Codable, Sendable {
     public var labels: [String: String]?
     /// The work queue runs go to; `default` when absent.
     public var queue: String?
+    /// A retry policy for every flow of the bundle, in place of what the flows declare.
+    public var retryPolicy: RunRetryPolicy?
 
     public init(
         bundleSHA256: String, storageURL: String? = nil, flows: [FlowDescription],
-        runConfig: RunConfig? = nil, labels: [String: String]? = nil, queue: String? = nil
+        runConfig: RunConfig? = nil, labels: [String: String]? = nil, queue: String? = nil, retryPolicy: RunRetryPolicy? = nil
     ) {
+        self.retryPolicy = retryPolicy
         self.bundleSHA256 = bundleSHA256
         self.storageURL = storageURL
         self.flows = flows
@@ -65,11 +71,15 @@ public struct FlowVersion: Codable, Sendable, Equatable {
     public var labels: [String: String]
     public var queue: String
     public var createdAt: Date
+    /// Failed and Crashed runs of this version are retried by this policy.
+    public var retryPolicy: RunRetryPolicy?
 
     public init(
         id: String, flowName: String, version: Int, bundleSHA256: String, storageURL: String, summary: String,
-        parameters: [ParameterSpec], runConfig: RunConfig, labels: [String: String], queue: String, createdAt: Date
+        parameters: [ParameterSpec], runConfig: RunConfig, labels: [String: String], queue: String, createdAt: Date,
+        retryPolicy: RunRetryPolicy? = nil
     ) {
+        self.retryPolicy = retryPolicy
         self.id = id
         self.flowName = flowName
         self.version = version
@@ -99,8 +109,16 @@ public struct FlowSummary: Codable, Sendable {
     public var latest: FlowVersion
     public var versionCount: Int
     public var lastRun: FlowRun?
+    /// Every registered version number, newest first.
+    public var versions: [Int]
+    /// The flow's schedules.
+    public var schedules: [Schedule]
 
-    public init(name: String, latest: FlowVersion, versionCount: Int, lastRun: FlowRun?) {
+    public init(
+        name: String, latest: FlowVersion, versionCount: Int, lastRun: FlowRun?, versions: [Int] = [], schedules: [Schedule] = []
+    ) {
+        self.versions = versions
+        self.schedules = schedules
         self.name = name
         self.latest = latest
         self.versionCount = versionCount

@@ -51,12 +51,28 @@ public struct FlowRun: Codable, Sendable, Equatable {
     public var infrastructure: [String: String]
     /// The state history, oldest first; present on single-run reads.
     public var history: [StateChange]?
+    /// The schedule that made this run, if one did.
+    public var scheduleID: String?
+    /// When the run is due: its schedule slot or retry time. No agent claims it earlier.
+    public var scheduledFor: Date?
+    /// Set when the run stayed Scheduled well past `scheduledFor` (no agent took it in time).
+    public var late: Bool
+    /// 1 for a first run, 2 for its first retry, …
+    public var attempt: Int
+    /// The first attempt, when this run is a retry of it.
+    public var retryOf: FlowRunID?
 
     public init(
         id: FlowRunID, flowName: String, flowVersion: Int, versionID: String, parameters: [String: JSONValue],
         state: FlowRunState, stateMessage: String, queue: String, agentID: AgentID?, createdAt: Date, updatedAt: Date,
-        startedAt: Date?, endedAt: Date?, heartbeatAt: Date?, infrastructure: [String: String], history: [StateChange]?
+        startedAt: Date?, endedAt: Date?, heartbeatAt: Date?, infrastructure: [String: String], history: [StateChange]?,
+        scheduleID: String? = nil, scheduledFor: Date? = nil, late: Bool = false, attempt: Int = 1, retryOf: FlowRunID? = nil
     ) {
+        self.scheduleID = scheduleID
+        self.scheduledFor = scheduledFor
+        self.late = late
+        self.attempt = attempt
+        self.retryOf = retryOf
         self.id = id
         self.flowName = flowName
         self.flowVersion = flowVersion

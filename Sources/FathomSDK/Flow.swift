@@ -36,16 +36,20 @@ public protocol Flow {
     static var name: String { get }
     /// One line on what the flow does.
     static var summary: String { get }
+    /// Whole-run retries: a Failed or Crashed run is run again as a new attempt. None by default.
+    static var retryPolicy: RunRetryPolicy? { get }
     /// The flow's body.
     static func run(_ parameters: Parameters, context: FlowContext) async throws
 }
 
 extension Flow {
     public static var summary: String { "" }
+    public static var retryPolicy: RunRetryPolicy? { nil }
 
     /// The flow as a bundle describes it.
     public static var flowDescription: FlowDescription {
-        FlowDescription(name: name, summary: summary, parameters: ParameterSchema.specs(of: Parameters()))
+        FlowDescription(
+            name: name, summary: summary, parameters: ParameterSchema.specs(of: Parameters()), retryPolicy: retryPolicy)
     }
 
     /// Starts the flow in a new task.

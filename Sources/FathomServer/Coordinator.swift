@@ -4,6 +4,7 @@ import FathomECS
 import FathomStorage
 import Foundation
 import Logging
+import Synchronization
 
 /// Settings of the coordinator's run rules.
 public struct CoordinatorSettings: Sendable {
@@ -13,6 +14,14 @@ public struct CoordinatorSettings: Sendable {
     public var leaseDuration: Duration = .seconds(60)
     /// The longest a long-poll may be held.
     public var maxWait: Duration = .seconds(60)
+    /// Schedules make their runs this far ahead…
+    public var scheduleHorizon: Duration = .seconds(3600)
+    /// …but always at least this many (so a daily schedule shows what comes next)…
+    public var minimumScheduledRuns = 3
+    /// …and at most this many per schedule and look.
+    public var maxScheduledRuns = 100
+    /// A scheduled run still unclaimed this long after it fell due is flagged late.
+    public var lateAfter: Duration = .seconds(60)
 
     public init() {}
 }
@@ -25,17 +34,26 @@ public final class Coordinator: Sendable {
     let settings: CoordinatorSettings
     let logger: Logger
     let clock: @Sendable () -> Date
+    public let metrics: ServerMetrics
+    /// The last slot each schedule has runs for, as far as this process knows (a cache: the store decides).
+    let scheduledThrough = Mutex<[String: Date]>([:])
+    /// When ``dueAndLateRuns(now:)`` last looked.
+    let lastDueCheck = Mutex<Date?>(nil)
 
     public init(
         store: any Store, storage: any FlowStorage, settings: CoordinatorSettings = .init(), logger: Logger,
-        clock: @escaping @Sendable () -> Date = Date.init
+        metrics: ServerMetrics = ServerMetrics(), clock: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
         self.storage = storage
         self.settings = settings
         self.logger = logger
+        self.metrics = metrics
         self.clock = clock
     }
+
+    /// The coordinator's clock: `Date.init`, or a test's.
+    public var now: Date { clock() }
 
     // MARK: Flows
 
@@ -57,6 +75,10 @@ public final class Coordinator: Sendable {
                 code: "invalid_flow_name", field: "flows[\(index)].name", problem: "'\(flow.name)' is not a valid flow name",
                 fix: "Use letters, digits, '.', '_' and '-', starting with a letter or digit."))
         }
+        for (index, flow) in request.flows.enumerated() {
+            do { try flow.retryPolicy?.validate(field: "flows[\(index)].retryPolicy") } catch { problems.append(error) }
+        }
+        do { try request.retryPolicy?.validate(field: "retryPolicy") } catch { problems.append(error) }
         if let config = request.runConfig {
             do {
                 switch config.launcher {
@@ -91,7 +113,8 @@ public final class Coordinator: Sendable {
             if let latest = try await store.version(flowName: flow.name, number: nil),
                latest.bundleSHA256 == request.bundleSHA256, latest.storageURL == storageURL, latest.summary == flow.summary,
                latest.parameters == flow.parameters, latest.runConfig == (request.runConfig ?? .local),
-               latest.labels == (request.labels ?? [:]), latest.queue == (request.queue ?? "default") {
+               latest.labels == (request.labels ?? [:]), latest.queue == (request.queue ?? "default"),
+               latest.retryPolicy == (request.retryPolicy ?? flow.retryPolicy) {
                 unchanged.append(latest)
             } else {
                 changed.append(flow)
@@ -102,10 +125,12 @@ public final class Coordinator: Sendable {
                 id: Identifier.make(), flowName: flow.name, version: 0, bundleSHA256: request.bundleSHA256,
                 storageURL: storageURL, summary: flow.summary, parameters: flow.parameters,
                 runConfig: request.runConfig ?? .local, labels: request.labels ?? [:], queue: request.queue ?? "default",
-                createdAt: now)
+                createdAt: now, retryPolicy: request.retryPolicy ?? flow.retryPolicy)
         }
         // Registering the same bundle and settings again is a no-op: it returns the current versions.
-        return unchanged + (versions.isEmpty ? [] : try await store.insertVersions(versions))
+        let inserted = versions.isEmpty ? [] : try await store.insertVersions(versions)
+        for version in inserted { try await refreshSchedules(ofFlow: version.flowName) }
+        return unchanged + inserted
     }
 
     // MARK: Runs
@@ -128,6 +153,7 @@ public final class Coordinator: Sendable {
         let run = try await store.insertRun(NewFlowRun(
             id: Identifier.make(), version: version, parameters: parameters, idempotencyKey: request.idempotencyKey,
             createdAt: clock()))
+        metrics.transition(to: .scheduled)
         notifier.signal("queue:\(version.queue)")
         return run
     }
@@ -159,7 +185,7 @@ public final class Coordinator: Sendable {
                 runID: id, from: current.state, to: request.state, message: request.message ?? "", at: clock(),
                 agentID: current.agentID, leaseExpiresAt: nil)
             if let updated = try await store.compareAndSetState(write) {
-                announce(updated)
+                await transitioned(updated)
                 return updated
             }
             // Someone else moved it between the read and the write: look again.
@@ -183,9 +209,22 @@ public final class Coordinator: Sendable {
         }
     }
 
-    func announce(_ run: FlowRun) {
+    /// Wakes whoever waits on the run, counts the transition, and on a final state frees its
+    /// concurrency slot, records its duration and schedules a retry if its flow's policy asks for one.
+    func transitioned(_ run: FlowRun) async {
         notifier.signal("run:\(run.id)")
+        metrics.transition(to: run.state)
         if run.state == .cancelling, let agent = run.agentID { notifier.signal("agent:\(agent)") }
+        guard run.state.isFinal else { return }
+        notifier.signal("queue:\(run.queue)")
+        if let ended = run.endedAt {
+            metrics.runEnded(flow: run.flowName, state: run.state, seconds: ended.timeIntervalSince(run.startedAt ?? run.createdAt))
+        }
+        do {
+            try await retryIfPolicyAllows(run)
+        } catch {
+            logger.error("could not schedule a retry", metadata: ["run": "\(run.id)", "error": "\(error)"])
+        }
     }
 
     /// Records a heartbeat and returns the run's state, so the flow learns of a cancel.
@@ -206,6 +245,7 @@ public final class Coordinator: Sendable {
     public func appendLogs(_ id: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
         do {
             let accepted = try await store.appendLogs(runID: id, logs)
+            metrics.logLines.increment(by: logs.count)
             notifier.signal("run:\(id)")
             return accepted
         } catch StoreError.runNotFound {
@@ -269,7 +309,11 @@ public final class Coordinator: Sendable {
             let now = clock()
             let result = try await store.claim(
                 agent: agent, capacity: max(0, request.capacity), leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)
-            for claimed in result.runs { notifier.signal("run:\(claimed.run.id)") }
+            for claimed in result.runs {
+                notifier.signal("run:\(claimed.run.id)")
+                metrics.transition(to: .pending)
+                metrics.claimed(after: now.timeIntervalSince(claimed.run.scheduledFor ?? claimed.run.createdAt))
+            }
             let remaining = deadline - ContinuousClock.now
             if !result.runs.isEmpty || !result.cancel.isEmpty || remaining <= .zero {
                 return ClaimResponse(runs: result.runs, cancel: result.cancel)
@@ -309,7 +353,7 @@ public final class Coordinator: Sendable {
         guard let updated = try await store.compareAndSetState(write) else { return nil }
         logger.warning("flow run crashed", metadata: ["run": "\(run.id)", "reason": "\(message)"])
         _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: "error", message: "Crashed: \(message)", source: "coordinator")])
-        announce(updated)
+        await transitioned(updated)
         return updated
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 
 /// How to run the coordinator.
@@ -21,8 +22,12 @@ public struct ServerConfiguration: Sendable {
     /// Where uploaded bundles go: nil for `<data dir>/bundles`, or `s3://bucket/prefix`.
     public var storageURL: String?
     public var coordinator = CoordinatorSettings()
-    /// How often the reaper looks for stale heartbeats and leases.
-    public var reaperInterval: Duration = .seconds(2)
+    /// How often the housekeeper looks for stale heartbeats and leases, due and late runs, and schedule slots.
+    public var reaperInterval: Duration = .seconds(1)
+    /// Where `/metrics` comes from; a fresh registry when nil.
+    public var metricsRegistry: PrometheusCollectorRegistry?
+    /// The coordinator's clock (tests set one).
+    public var clock: @Sendable () -> Date = Date.init
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -73,22 +78,25 @@ public struct FathomServer: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
-        self.coordinator = Coordinator(store: store, storage: storage, settings: configuration.coordinator, logger: logger)
+        self.coordinator = Coordinator(
+            store: store, storage: storage, settings: configuration.coordinator, logger: logger,
+            metrics: ServerMetrics(registry: configuration.metricsRegistry ?? PrometheusCollectorRegistry()),
+            clock: configuration.clock)
     }
 
     /// The HTTP router with every route.
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: coordinator.metrics))
         if let token = configuration.token, !token.isEmpty {
             router.add(middleware: TokenMiddleware(token: token))
         }
-        router.get("healthz") { _, _ in
-            try HTTPJSON.response(["status": "ok"])
-        }
+        HealthRoutes(coordinator: coordinator).add(to: router)
         let api = router.group("api/v1")
         FlowRoutes(coordinator: coordinator).add(to: api)
         RunRoutes(coordinator: coordinator).add(to: api)
         AgentRoutes(coordinator: coordinator).add(to: api)
+        ScheduleRoutes(coordinator: coordinator).add(to: api)
         return router
     }
 
@@ -100,7 +108,7 @@ public struct FathomServer: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fathom"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        let reaper = HeartbeatReaper(coordinator: coordinator, interval: configuration.reaperInterval, logger: logger)
-        return [app, reaper]
+        let housekeeper = Housekeeper(coordinator: coordinator, interval: configuration.reaperInterval, logger: logger)
+        return [app, housekeeper]
     }
 }

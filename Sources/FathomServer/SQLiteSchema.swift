@@ -40,6 +40,26 @@ enum SQLiteSchema {
                     last_seen_at REAL NOT NULL, created_at REAL NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2-schedules-retries-limits") { db in
+            try db.execute(sql: """
+                ALTER TABLE flow_versions ADD COLUMN retry_policy TEXT;
+                ALTER TABLE flow_runs ADD COLUMN schedule_id TEXT;
+                ALTER TABLE flow_runs ADD COLUMN scheduled_for REAL;
+                ALTER TABLE flow_runs ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE flow_runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE flow_runs ADD COLUMN retry_of TEXT;
+                -- One run per schedule slot and one run per attempt, whoever (which server, which restart) makes it.
+                CREATE UNIQUE INDEX flow_runs_schedule_slot ON flow_runs (schedule_id, scheduled_for) WHERE schedule_id IS NOT NULL;
+                CREATE UNIQUE INDEX flow_runs_attempt ON flow_runs (retry_of, attempt) WHERE retry_of IS NOT NULL;
+                CREATE INDEX flow_runs_due ON flow_runs (state, scheduled_for);
+                CREATE TABLE schedules (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, flow_name TEXT NOT NULL, cron TEXT, timezone TEXT,
+                    interval_seconds REAL, anchor REAL, parameters TEXT NOT NULL, paused INTEGER NOT NULL DEFAULT 0,
+                    created_at REAL NOT NULL, updated_at REAL NOT NULL, last_error TEXT);
+                CREATE TABLE concurrency_limits (
+                    scope TEXT NOT NULL, name TEXT NOT NULL, max_active INTEGER NOT NULL, PRIMARY KEY (scope, name)) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }
@@ -64,7 +84,8 @@ enum SQLiteRows {
             parameters: try SQLiteJSON.decode([ParameterSpec].self, row["parameters"]),
             runConfig: try SQLiteJSON.decode(RunConfig.self, row["run_config"]),
             labels: try SQLiteJSON.decode([String: String].self, row["labels"]), queue: row["queue"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            retryPolicy: try (row["retry_policy"] as String?).map { try SQLiteJSON.decode(RunRetryPolicy.self, $0) })
     }
 
     static func run(_ row: Row, history: [StateChange]?) throws -> FlowRun {
@@ -75,6 +96,17 @@ enum SQLiteRows {
             state: FlowRunState(rawValue: row["state"]) ?? .crashed, stateMessage: row["state_message"], queue: row["queue"],
             agentID: row["agent_id"], createdAt: date("created_at")!, updatedAt: date("updated_at")!,
             startedAt: date("started_at"), endedAt: date("ended_at"), heartbeatAt: date("heartbeat_at"),
-            infrastructure: try SQLiteJSON.decode([String: String].self, row["infrastructure"]), history: history)
+            infrastructure: try SQLiteJSON.decode([String: String].self, row["infrastructure"]), history: history,
+            scheduleID: row["schedule_id"], scheduledFor: date("scheduled_for"), late: row["late"], attempt: row["attempt"],
+            retryOf: row["retry_of"])
+    }
+
+    static func schedule(_ row: Row) throws -> Schedule {
+        Schedule(
+            id: row["id"], name: row["name"], flowName: row["flow_name"], cron: row["cron"], timezone: row["timezone"],
+            intervalSeconds: row["interval_seconds"], anchor: (row["anchor"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            parameters: try SQLiteJSON.decode([String: JSONValue].self, row["parameters"]), paused: row["paused"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+            lastError: row["last_error"])
     }
 }

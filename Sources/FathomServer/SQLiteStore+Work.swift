@@ -128,20 +128,29 @@ extension SQLiteStore {
                 arguments: [agent.id, FlowRunState.cancelling.rawValue])
             var claimed: [ClaimedRun] = []
             guard capacity > 0 else { return ([], cancel) }
+            var room = try ClaimRoom(db, queue: agent.queue)
+            guard room.queueHasRoom else { return ([], cancel) }
+            let blocked = room.fullFlows
+            let exclusion = blocked.isEmpty ? "" : "AND r.flow_name NOT IN (\(blocked.map { _ in "?" }.joined(separator: ",")))"
             let candidates = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT r.id AS run_id, v.* FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
-                    WHERE r.queue = ? AND r.state = ? ORDER BY r.created_at, r.rowid LIMIT ?
+                    SELECT r.id AS run_id, r.flow_name AS run_flow, v.* FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
+                    WHERE r.queue = ? AND r.state = ? AND (r.scheduled_for IS NULL OR r.scheduled_for <= ?) \(exclusion)
+                    ORDER BY COALESCE(r.scheduled_for, r.created_at), r.rowid LIMIT ?
                     """,
-                arguments: [agent.queue, FlowRunState.scheduled.rawValue, max(capacity * 4, 32)])
-            for row in candidates where claimed.count < capacity {
+                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970]
+                    + StatementArguments(blocked.sorted()) + [max(capacity * 4, 32)])
+            for row in candidates where claimed.count < capacity && room.queueHasRoom {
                 let version = try SQLiteRows.version(row)
-                guard version.labels.allSatisfy({ agent.labels[$0.key] == $0.value }) else { continue }
+                guard version.labels.allSatisfy({ agent.labels[$0.key] == $0.value }), room.flowHasRoom(row["run_flow"]) else {
+                    continue
+                }
                 let write = StateWrite(
                     runID: row["run_id"], from: .scheduled, to: .pending, message: "claimed by agent \(agent.name)",
                     at: now, agentID: agent.id, leaseExpiresAt: leaseExpiresAt)
                 if let run = try Self.applyStateWrite(db, write) {
+                    room.take(flow: run.flowName)
                     claimed.append(ClaimedRun(run: run, version: version, leaseExpiresAt: leaseExpiresAt))
                 }
             }
@@ -150,7 +159,41 @@ extension SQLiteStore {
     }
 }
 
+/// The concurrency limits as they stand inside one claim transaction.
+struct ClaimRoom {
+    static let activeStates = "('Pending', 'Running', 'Retrying', 'Cancelling')"
+    private var queueLeft: Int?
+    private var flowLeft: [String: Int] = [:]
+
+    init(_ db: Database, queue: String) throws {
+        let limits = try Row.fetchAll(db, sql: "SELECT scope, name, max_active FROM concurrency_limits")
+        for row in limits {
+            let scope: String = row["scope"], name: String = row["name"], limit: Int = row["max_active"]
+            if scope == "queue", name == queue {
+                let active = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE queue = ? AND state IN \(Self.activeStates)", arguments: [queue]) ?? 0
+                queueLeft = limit - active
+            } else if scope == "flow" {
+                let active = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE flow_name = ? AND state IN \(Self.activeStates)", arguments: [name]) ?? 0
+                flowLeft[name] = limit - active
+            }
+        }
+    }
+
+    var queueHasRoom: Bool { (queueLeft ?? 1) > 0 }
+    /// Flows whose limit is reached.
+    var fullFlows: Set<String> { Set(flowLeft.filter { $0.value <= 0 }.keys) }
+    func flowHasRoom(_ flow: String) -> Bool { (flowLeft[flow] ?? 1) > 0 }
+
+    mutating func take(flow: String) {
+        queueLeft? -= 1
+        flowLeft[flow]? -= 1
+    }
+}
+
 /// A store failure that maps to an API answer.
 public enum StoreError: Error, Sendable {
     case runNotFound(FlowRunID)
+    case conflict(String)
 }

@@ -38,13 +38,14 @@ public final class SQLiteStore: Store {
                 try db.execute(
                     sql: """
                         INSERT INTO flow_versions (id, flow_name, version, bundle_sha256, storage_url, summary, parameters,
-                            run_config, labels, queue, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            run_config, labels, queue, created_at, retry_policy)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         version.id, version.flowName, version.version, version.bundleSHA256, version.storageURL,
                         version.summary, try SQLiteJSON.text(version.parameters), try SQLiteJSON.text(version.runConfig),
                         try SQLiteJSON.text(version.labels), version.queue, version.createdAt.timeIntervalSince1970,
+                        try version.retryPolicy.map { try SQLiteJSON.text($0) },
                     ])
                 stored.append(version)
             }
@@ -69,10 +70,18 @@ public final class SQLiteStore: Store {
         else { return nil }
         let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM flow_versions WHERE flow_name = ?", arguments: [name]) ?? 0
         let lastRun = try Row.fetchOne(
-            db, sql: "SELECT * FROM flow_runs WHERE flow_name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", arguments: [name])
+            db,
+            sql: """
+                SELECT * FROM flow_runs WHERE flow_name = ? AND (state != 'Scheduled' OR scheduled_for IS NULL)
+                ORDER BY created_at DESC, rowid DESC LIMIT 1
+                """,
+            arguments: [name])
+        let versions = try Int.fetchAll(
+            db, sql: "SELECT version FROM flow_versions WHERE flow_name = ? ORDER BY version DESC", arguments: [name])
         return FlowSummary(
             name: name, latest: try SQLiteRows.version(latestRow), versionCount: count,
-            lastRun: try lastRun.map { try SQLiteRows.run($0, history: nil) })
+            lastRun: try lastRun.map { try SQLiteRows.run($0, history: nil) }, versions: versions,
+            schedules: try fetchSchedules(db, flowName: name))
     }
 
     public func version(flowName: String, number: Int?) async throws -> FlowVersion? {
@@ -99,24 +108,41 @@ public final class SQLiteStore: Store {
 
     public func insertRun(_ new: NewFlowRun) async throws -> FlowRun {
         try await pool.write { db in
-            if let key = new.idempotencyKey,
-               let existing = try Row.fetchOne(db, sql: "SELECT * FROM flow_runs WHERE idempotency_key = ?", arguments: [key]) {
-                return try SQLiteRows.run(existing, history: try Self.history(db, runID: existing["id"]))
-            }
-            let at = new.createdAt.timeIntervalSince1970
-            try db.execute(
-                sql: """
-                    INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
-                        idempotency_key, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    new.id, new.version.flowName, new.version.id, new.version.version, try SQLiteJSON.text(new.parameters),
-                    FlowRunState.scheduled.rawValue, "", new.version.queue, new.idempotencyKey, at, at,
-                ])
-            try Self.appendHistory(db, runID: new.id, state: .scheduled, message: "", at: at)
+            if let existing = try Self.insertRunRow(db, new) { return existing }
             return try Self.fetchRun(db, id: new.id, includeHistory: true)!
         }
+    }
+
+    /// Inserts `new` unless a run already holds its idempotency key, schedule slot or attempt; returns that run then.
+    static func insertRunRow(_ db: Database, _ new: NewFlowRun) throws -> FlowRun? {
+        let at = new.createdAt.timeIntervalSince1970
+        try db.execute(
+            sql: """
+                INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
+                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """,
+            arguments: [
+                new.id, new.version.flowName, new.version.id, new.version.version, try SQLiteJSON.text(new.parameters),
+                FlowRunState.scheduled.rawValue, "", new.version.queue, new.idempotencyKey, at, at, new.scheduleID,
+                new.scheduledFor?.timeIntervalSince1970, new.attempt, new.retryOf,
+            ])
+        guard db.changesCount == 0 else {
+            try appendHistory(db, runID: new.id, state: .scheduled, message: "", at: at)
+            return nil
+        }
+        let existing = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT * FROM flow_runs WHERE idempotency_key = ? OR (schedule_id = ? AND scheduled_for = ?)
+                    OR (retry_of = ? AND attempt = ?) OR id = ?
+                """,
+            arguments: [
+                new.idempotencyKey, new.scheduleID, new.scheduledFor?.timeIntervalSince1970, new.retryOf, new.attempt, new.id,
+            ])
+        guard let existing else { throw StoreError.conflict("flow run \(new.id) conflicts with a run that cannot be found") }
+        return try SQLiteRows.run(existing, history: try history(db, runID: existing["id"]))
     }
 
     public func run(id: FlowRunID, includeHistory: Bool) async throws -> FlowRun? {
@@ -165,6 +191,22 @@ public final class SQLiteStore: Store {
             }
             if filter.activeOnly {
                 conditions.append("state IN ('Pending', 'Running', 'Retrying', 'Cancelling')")
+            }
+            if let schedule = filter.scheduleID {
+                conditions.append("schedule_id = ?")
+                arguments += [schedule]
+            }
+            if let first = filter.attemptsOf {
+                conditions.append("(id = ? OR retry_of = ?)")
+                arguments += [first, first]
+            }
+            if let after = filter.createdAfter {
+                conditions.append("created_at >= ?")
+                arguments += [after.timeIntervalSince1970]
+            }
+            if let before = filter.createdBefore {
+                conditions.append("created_at < ?")
+                arguments += [before.timeIntervalSince1970]
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM flow_runs \(whereClause)", arguments: arguments) ?? 0

@@ -9,6 +9,13 @@ public struct NewFlowRun: Sendable {
     public var parameters: [String: JSONValue]
     public var idempotencyKey: String?
     public var createdAt: Date
+    /// The schedule that makes it and its slot: one run per slot, ever.
+    public var scheduleID: String? = nil
+    /// When it is due (its slot, or its retry time); nil means at once.
+    public var scheduledFor: Date? = nil
+    public var attempt = 1
+    /// The first attempt, for a retry: one run per attempt, ever.
+    public var retryOf: FlowRunID? = nil
 }
 
 /// One state change to write with compare-and-set.
@@ -31,12 +38,25 @@ public struct RunFilter: Sendable {
     public var agentID: AgentID?
     /// Only runs that are not final and not Scheduled.
     public var activeOnly = false
+    /// Runs made by this schedule.
+    public var scheduleID: String?
+    /// The first attempt and its retries.
+    public var attemptsOf: FlowRunID?
+    /// Created at or after / before.
+    public var createdAfter: Date?
+    public var createdBefore: Date?
     public var limit: Int
     public var offset: Int
 
     public init(
-        flowName: String? = nil, state: FlowRunState? = nil, agentID: AgentID? = nil, activeOnly: Bool = false, limit: Int = 50, offset: Int = 0
+        flowName: String? = nil, state: FlowRunState? = nil, agentID: AgentID? = nil, activeOnly: Bool = false,
+        scheduleID: String? = nil, attemptsOf: FlowRunID? = nil, createdAfter: Date? = nil, createdBefore: Date? = nil,
+        limit: Int = 50, offset: Int = 0
     ) {
+        self.scheduleID = scheduleID
+        self.attemptsOf = attemptsOf
+        self.createdAfter = createdAfter
+        self.createdBefore = createdBefore
         self.flowName = flowName
         self.state = state
         self.agentID = agentID
@@ -59,8 +79,18 @@ public protocol Store: Sendable {
     func version(id: String) async throws -> FlowVersion?
 
     // Runs
-    /// Inserts a run, or returns the existing run with the same idempotency key.
+    /// Inserts a run, or returns the existing run with the same idempotency key, schedule slot or attempt.
     func insertRun(_ run: NewFlowRun) async throws -> FlowRun
+    /// Inserts the runs whose schedule slots have none yet; returns those it inserted.
+    func insertScheduledRuns(_ runs: [NewFlowRun]) async throws -> [FlowRun]
+    /// Deletes the not-yet-claimed runs of a schedule (or of a flow's schedules) due after `after`.
+    func deleteUpcomingScheduledRuns(scheduleID: String?, flowName: String?, after: Date) async throws -> Int
+    /// Flags Scheduled runs due before `before` as late; returns the newly flagged.
+    func flagLateRuns(dueBefore before: Date, message: @escaping @Sendable (FlowRun) -> String) async throws -> [FlowRun]
+    /// Queues with runs that fell due in `(after, through]`.
+    func queuesWithRunsDue(after: Date, through: Date) async throws -> Set<String>
+    /// How many runs are in each state.
+    func stateCounts() async throws -> [FlowRunState: Int]
     func run(id: FlowRunID, includeHistory: Bool) async throws -> FlowRun?
     func runs(_ filter: RunFilter) async throws -> FlowRunList
     /// Writes a state change if the run is still in `write.from`; returns nil when it was not.
@@ -78,12 +108,26 @@ public protocol Store: Sendable {
     func upsertTaskRuns(runID: FlowRunID, _ updates: [TaskRunUpdate]) async throws
     func taskRuns(runID: FlowRunID) async throws -> [TaskRunUpdate]
 
+    // Schedules
+    func insertSchedule(_ schedule: Schedule) async throws
+    func schedules(flowName: String?) async throws -> [Schedule]
+    /// By id or by name.
+    func schedule(_ key: String) async throws -> Schedule?
+    func setSchedulePaused(id: String, paused: Bool, at: Date) async throws -> Schedule?
+    func setScheduleError(id: String, error: String?) async throws
+    func deleteSchedule(id: String) async throws
+
+    // Concurrency limits
+    func setConcurrencyLimit(scope: String, name: String, limit: Int) async throws
+    func deleteConcurrencyLimit(scope: String, name: String) async throws -> Bool
+    func concurrencyLimits() async throws -> [ConcurrencyLimit]
+
     // Agents and claims
     func upsertAgent(_ registration: AgentRegistration, id: AgentID, at: Date) async throws -> AgentInfo
     func agent(id: AgentID) async throws -> AgentInfo?
     func agents() async throws -> [AgentInfo]
-    /// Atomically hands up to `capacity` scheduled runs of the agent's queue (whose labels the agent has)
-    /// to the agent, moving them to Pending with a lease; renews the leases of its other Pending runs;
-    /// and returns its runs in Cancelling.
+    /// Atomically hands up to `capacity` due scheduled runs of the agent's queue (whose labels the agent has,
+    /// within the flow and queue concurrency limits) to the agent, moving them to Pending with a lease;
+    /// renews the leases of its other Pending runs; and returns its runs in Cancelling.
     func claim(agent: AgentInfo, capacity: Int, leaseExpiresAt: Date, now: Date) async throws -> (runs: [ClaimedRun], cancel: [FlowRunID])
 }

@@ -11,6 +11,10 @@ struct AgentCommand: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var agent: AgentOptions
+    @OptionGroup var logging: LogOptions
+
+    @Option(name: .customLong("metrics-address"), help: "Serve Prometheus /metrics (e.g. AWS API errors by code) on HOST:PORT.")
+    var metricsAddress: String?
 
     @Option(help: "The agent's name (default: this host's name).")
     var name: String?
@@ -28,6 +32,9 @@ struct AgentCommand: AsyncParsableCommand {
         guard ["local", "ecs"].contains(launcher) else {
             throw ValidationError("--launcher '\(launcher)' is not a launcher; use local or ecs")
         }
+        logging.bootstrap()
+        let metricsServer = try metricsAddress.map { try MetricsEndpoint.start(address: $0, registry: ProcessMetricsRegistry.shared) }
+        defer { metricsServer?.cancel() }
         let apiClient = client.makeClient()
         let agentTask = try makeAgent(client: apiClient, name: name ?? ProcessInfo.processInfo.hostName)
         print("fathom agent (\(launcher) launcher) claiming queue '\(agent.queue)' from \(client.resolvedURL)")

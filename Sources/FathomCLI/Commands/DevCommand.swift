@@ -11,11 +11,13 @@ struct DevCommand: AsyncParsableCommand {
 
     @OptionGroup var serve: ServeOptions
     @OptionGroup var agent: AgentOptions
+    @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("data-dir"), help: "Where the database, bundles and volumes live.")
     var dataDirectory = ".fathom"
 
     func run() async throws {
+        logging.bootstrap()
         let local = try await LocalStack.start(
             serve: serve, agentOptions: agent, dataDirectory: dataDirectory, handleSignals: true)
         print("fathom dev: coordinator on \(local.coordinator.url), local agent ready, volumes: \(local.volumes.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ", "))")

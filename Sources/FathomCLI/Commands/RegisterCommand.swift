@@ -25,15 +25,33 @@ struct RegisterCommand: AsyncParsableCommand {
     @Option(help: "Store the bundle in S3 (s3://bucket/prefix) with this machine's AWS credentials, instead of in the coordinator.")
     var storage: String?
 
+    @Option(help: "Retry Failed and Crashed runs this many times, as new attempts (overrides what the flows declare).")
+    var retries: Int?
+
+    @Option(name: .customLong("retry-delay"), help: "Wait this long before each retry: 30s, 5m, 1h (default 0).")
+    var retryDelay: String?
+
     func run() async throws {
         let config = try runConfig.map(RunConfigFile.load)
+        var retryPolicy: RunRetryPolicy?
+        if retries != nil || retryDelay != nil {
+            guard let retries else { throw CLIError("--retry-delay needs --retries N as well") }
+            let delay = try retryDelay.map { text in
+                guard let seconds = DurationText.seconds(text) else {
+                    throw CLIError("--retry-delay '\(text)' is not a duration; write e.g. 30s, 5m or 1h")
+                }
+                return seconds
+            } ?? 0
+            retryPolicy = RunRetryPolicy(retries: retries, delaySeconds: delay)
+        }
         let versions = try await BundleRegistrar(client: client.makeClient()).register(
             bundleAt: bundle, runConfig: config, labels: try KeyValueArguments.parse(labels, option: "--label"), queue: queue,
-            storage: storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"])
+            storage: storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"], retryPolicy: retryPolicy)
         if let stored = versions.first?.storageURL { print("bundle \(versions[0].bundleSHA256.prefix(12)) stored at \(stored)") }
         for version in versions {
             let parameters = version.parameters.map { "\($0.name): \($0.type.rawValue)" }.joined(separator: ", ")
-            print("registered \(version.flowName) v\(version.version) (\(version.runConfig.launcher); parameters: \(parameters.isEmpty ? "none" : parameters))")
+            let retry = version.retryPolicy.map { "; retries: \($0.retries) after \(DurationText.describe($0.delaySeconds))" } ?? ""
+            print("registered \(version.flowName) v\(version.version) (\(version.runConfig.launcher); parameters: \(parameters.isEmpty ? "none" : parameters)\(retry))")
         }
     }
 }

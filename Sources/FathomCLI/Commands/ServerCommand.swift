@@ -2,17 +2,20 @@ import ArgumentParser
 import FathomServer
 import Foundation
 import Logging
+import Prometheus
 
 /// `fathom server`: the coordinator.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "server", abstract: "Run the coordinator (HTTP API).")
 
     @OptionGroup var serve: ServeOptions
+    @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("data-dir"), help: "Where the database and bundles live (default ~/.fathom).")
     var dataDirectory: String?
 
     func run() async throws {
+        logging.bootstrap()
         let directory = dataDirectory ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom")
         let coordinator = try await EmbeddedCoordinator.start(
             configuration: serve.serverConfiguration(dataDirectory: directory), handleSignals: true)
@@ -28,6 +31,7 @@ extension ServeOptions {
         configuration.port = port
         configuration.token = resolvedToken
         configuration.storageURL = storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"]
+        configuration.metricsRegistry = ProcessMetricsRegistry.shared
         guard heartbeatTimeout > 0 else {
             throw ValidationError("--heartbeat-timeout must be more than 0 seconds, got \(heartbeatTimeout)")
         }
@@ -39,4 +43,14 @@ extension ServeOptions {
         }
         return configuration
     }
+}
+
+/// This process's metrics registry: the coordinator's `/metrics` (or the agent's) and the global
+/// `MetricsSystem` (the AWS client's error counts) share it.
+enum ProcessMetricsRegistry {
+    static let shared: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        ServerMetrics.bootstrapProcessMetrics(registry)
+        return registry
+    }()
 }

@@ -37,7 +37,8 @@ public struct BundleRegistrar: Sendable {
     /// Uploads and registers every flow of the bundle at `path`. With `storage` (`s3://bucket/prefix`)
     /// the bundle goes to S3 with this machine's AWS credentials; otherwise to the coordinator's storage.
     public func register(
-        bundleAt path: String, runConfig: RunConfig?, labels: [String: String] = [:], queue: String? = nil, storage: String? = nil
+        bundleAt path: String, runConfig: RunConfig?, labels: [String: String] = [:], queue: String? = nil, storage: String? = nil,
+        retryPolicy: RunRetryPolicy? = nil
     ) async throws -> [FlowVersion] {
         let description = try await Self.describe(bundleAt: path)
         let (sha256, size) = try FileHashing.sha256(ofFileAt: path)
@@ -58,7 +59,7 @@ public struct BundleRegistrar: Sendable {
         }
         let response = try await client.registerFlows(RegisterFlowsRequest(
             bundleSHA256: sha256, storageURL: storageURL, flows: description.flows, runConfig: runConfig,
-            labels: labels, queue: queue))
+            labels: labels, queue: queue, retryPolicy: retryPolicy))
         return response.versions
     }
 }

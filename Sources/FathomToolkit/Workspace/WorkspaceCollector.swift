@@ -1,3 +1,4 @@
+import FathomCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -131,16 +132,9 @@ public struct WorkspaceCollector: Sendable {
 /// Durations written as `7d`, `12h`, `30m`, `90s` or a bare number of seconds.
 public enum AgeParser {
     public static func seconds(_ text: String, field: String) throws -> Double {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-        var number = Substring(text)
-        var scale = 1.0
-        if let last = text.last, let unit = units[last] {
-            scale = unit
-            number = number.dropLast()
-        }
-        guard let value = Double(number), value >= 0, value.isFinite else {
+        guard let seconds = DurationText.seconds(text) else {
             throw ToolkitError.invalidOption(field, "'\(text)' is not a duration", "write a number with s, m, h, d or w, e.g. 7d or 12h")
         }
-        return value * scale
+        return seconds
     }
 }

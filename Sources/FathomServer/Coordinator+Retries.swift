@@ -1,0 +1,35 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Logging
+
+extension Coordinator {
+    /// When a Failed or Crashed run's flow version has a retry policy with attempts left, creates the next
+    /// attempt: same version and parameters, due after the policy's delay, linked to the first attempt.
+    /// The store keeps one run per attempt, so a transition seen twice never makes two.
+    func retryIfPolicyAllows(_ run: FlowRun) async throws {
+        guard run.state == .failed || run.state == .crashed, let version = try await store.version(id: run.versionID),
+              let policy = version.retryPolicy, run.attempt <= policy.retries
+        else { return }
+        let now = clock()
+        let due = now.addingTimeInterval(policy.delaySeconds)
+        let first = run.retryOf ?? run.id
+        let next = try await store.insertRun(NewFlowRun(
+            id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: now,
+            scheduledFor: policy.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first))
+        let total = policy.retries + 1
+        _ = try await store.appendLogs(runID: run.id, [LogEntry(
+            timestamp: now, level: "warning",
+            message: "Retrying: attempt \(next.attempt) of \(total) is run \(next.id), due \(due.formatted(.iso8601))",
+            source: "coordinator")])
+        _ = try await store.appendLogs(runID: next.id, [LogEntry(
+            timestamp: now, level: "info",
+            message: "Attempt \(next.attempt) of \(total), retrying run \(run.id) (\(run.state): \(run.stateMessage))",
+            source: "coordinator")])
+        metrics.retries.increment()
+        metrics.transition(to: .scheduled)
+        logger.info("flow run retried", metadata: ["run": "\(run.id)", "next": "\(next.id)", "attempt": "\(next.attempt)"])
+        notifier.signal("run:\(run.id)")
+        notifier.signal("queue:\(version.queue)")
+    }
+}
