@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "FathomWebUI",
             dependencies: [
-                "FathomCore", "FathomAPI",
+                "FathomCore", "FathomAPI", "FathomECS",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
@@ -107,6 +107,8 @@ let package = Package(
             name: "FathomServer",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomStorage", "FathomECS", "AWS", "FathomWebUI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

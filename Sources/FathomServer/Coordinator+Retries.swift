@@ -32,4 +32,28 @@ extension Coordinator {
         notifier.signal("run:\(run.id)")
         notifier.signal("queue:\(version.queue)")
     }
+
+    /// Runs a final run again by hand: a new attempt of the same version and parameters, linked to the first.
+    public func retryRun(_ id: FlowRunID) async throws -> FlowRun {
+        let run = try await run(id)
+        guard run.state.isFinal else {
+            throw APIError(
+                .conflict, code: "not_final", message: "flow run \(id) is \(run.state); only a finished run can be retried",
+                field: "state", fix: "Cancel it first, or wait for it to end.")
+        }
+        guard let version = try await store.version(id: run.versionID) else {
+            throw APIError.notFound("flow version", run.versionID, fix: "Register the flow again.")
+        }
+        let first = run.retryOf ?? run.id
+        let attempts = try await store.runs(RunFilter(attemptsOf: first, limit: 10_000)).runs
+        let next = try await store.insertRun(NewFlowRun(
+            id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: clock(),
+            attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first))
+        _ = try await store.appendLogs(runID: next.id, [LogEntry(
+            timestamp: clock(), level: "info", message: "Attempt \(next.attempt), retried by hand from run \(run.id) (\(run.state))",
+            source: "coordinator")])
+        metrics.transition(to: .scheduled)
+        notifier.signal("queue:\(version.queue)")
+        return next
+    }
 }

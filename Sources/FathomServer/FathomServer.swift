@@ -2,6 +2,7 @@ import AWS
 import FathomAPI
 import FathomCore
 import FathomStorage
+import FathomWebUI
 import Foundation
 import Hummingbird
 import Logging
@@ -88,10 +89,14 @@ public struct FathomServer: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: coordinator.metrics))
+        let ui = WebUI()
+        let session = UISession(token: configuration.token)
+        router.add(middleware: UIGuardMiddleware(session: session, ui: ui))
         if let token = configuration.token, !token.isEmpty {
             router.add(middleware: TokenMiddleware(token: token))
         }
         HealthRoutes(coordinator: coordinator).add(to: router)
+        UIRoutes(coordinator: coordinator, ui: ui, session: session).add(to: router)
         let api = router.group("api/v1")
         FlowRoutes(coordinator: coordinator).add(to: api)
         RunRoutes(coordinator: coordinator).add(to: api)

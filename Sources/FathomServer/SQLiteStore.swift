@@ -204,6 +204,10 @@ public final class SQLiteStore: Store {
                 conditions.append("created_at >= ?")
                 arguments += [after.timeIntervalSince1970]
             }
+            if let dueBy = filter.dueBy {
+                conditions.append("(state != 'Scheduled' OR scheduled_for IS NULL OR scheduled_for <= ?)")
+                arguments += [dueBy.timeIntervalSince1970]
+            }
             if let before = filter.createdBefore {
                 conditions.append("created_at < ?")
                 arguments += [before.timeIntervalSince1970]

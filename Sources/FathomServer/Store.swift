@@ -45,14 +45,17 @@ public struct RunFilter: Sendable {
     /// Created at or after / before.
     public var createdAfter: Date?
     public var createdBefore: Date?
+    /// Leave out Scheduled runs due after this (the upcoming runs of schedules and retries).
+    public var dueBy: Date?
     public var limit: Int
     public var offset: Int
 
     public init(
         flowName: String? = nil, state: FlowRunState? = nil, agentID: AgentID? = nil, activeOnly: Bool = false,
         scheduleID: String? = nil, attemptsOf: FlowRunID? = nil, createdAfter: Date? = nil, createdBefore: Date? = nil,
-        limit: Int = 50, offset: Int = 0
+        dueBy: Date? = nil, limit: Int = 50, offset: Int = 0
     ) {
+        self.dueBy = dueBy
         self.scheduleID = scheduleID
         self.attemptsOf = attemptsOf
         self.createdAfter = createdAfter

@@ -6,6 +6,7 @@ import Foundation
 struct TestFlows: FlowBundle {
     static let flows: [any Flow.Type] = [
         Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self, Crasher.self, VolumeLister.self,
+        Ticker.self,
     ]
 }
 
@@ -99,5 +100,21 @@ struct VolumeLister: Flow {
     static func run(_ parameters: Parameters, context: FlowContext) async throws {
         let path = try context.volume(parameters.volume)
         context.logger.info("volume is at \(path)")
+    }
+}
+
+/// Logs `tick N` every `interval` seconds, `count` times: live logs and cancel in the web UI tests.
+struct Ticker: Flow {
+    static let name = "ticker"
+    struct Parameters: FlowParameters {
+        var count = 600
+        var interval = 0.2
+    }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        for tick in 1...max(1, parameters.count) {
+            context.logger.info("tick \(tick)")
+            try await Task.sleep(for: .seconds(parameters.interval))
+        }
     }
 }

@@ -7,7 +7,6 @@ import Testing
 /// The toolkit inside flows and against a real coordinator: sort-compress, `fathom volume gc`, the volume janitor.
 @Suite(.serialized)
 struct ToolkitFlowTests {
-    typealias DevStack = EndToEndTests.DevStack
 
     /// Makes `<volume>/fathom/runs/<id>/` with a file in it, dated `daysAgo` days back.
     /// With `linkTo`, the workspace also holds a symbolic link `escape` to that path.

@@ -1,0 +1,205 @@
+import FathomAPI
+import FathomCore
+import FathomWebUI
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The web UI's pages and form actions, at `/`. Pages read through the same ``Coordinator`` as the API.
+struct UIRoutes {
+    let coordinator: Coordinator
+    let ui: WebUI
+    let session: UISession
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/") { request, _ in try await flowsPage(request) }
+        router.get("flows") { request, _ in try await flowsPage(request) }
+        router.get("flows/:name") { request, context in
+            let name = try context.parameters.require("name")
+            guard let flow = try await coordinator.store.flowSummary(named: name) else { return notFound("flow", name, request) }
+            return page(try await flowPage(flow), request)
+        }
+        router.post("flows/:name/run") { request, context in
+            try await startRun(request, flowName: try context.parameters.require("name"))
+        }
+        router.post("flows/:name/schedules") { request, context in
+            try await addSchedule(request, flowName: try context.parameters.require("name"))
+        }
+        for action in ["pause", "resume", "delete"] {
+            router.post("schedules/:name/\(action)") { request, context in
+                let name = try context.parameters.require("name")
+                let schedule = try await coordinator.schedule(name)
+                switch action {
+                case "delete": _ = try await coordinator.deleteSchedule(name)
+                default: _ = try await coordinator.setSchedulePaused(name, paused: action == "pause")
+                }
+                return HTMLResponse.redirect(Links.flow(schedule.flowName))
+            }
+        }
+        router.get("runs") { request, _ in try await runsPage(request) }
+        router.get("runs/:id") { request, context in
+            let id = try context.parameters.require("id")
+            guard let run = try await coordinator.store.run(id: id, includeHistory: true) else { return notFound("flow run", id, request) }
+            return page(try await runPage(run), request)
+        }
+        router.get("runs/:id/events") { request, context in
+            try await RunEventStream(coordinator: coordinator).response(
+                runID: try context.parameters.require("id"), after: (try? request.query("after", as: Int64.self)) ?? 0,
+                lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!])
+        }
+        router.post("runs/:id/cancel") { request, context in
+            try await act(request, runID: try context.parameters.require("id")) { try await coordinator.cancel($0).id }
+        }
+        router.post("runs/:id/retry") { request, context in
+            try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0).id }
+        }
+        router.get("agents") { request, _ in
+            page(AgentsPage(agents: try await coordinator.store.agents(), now: coordinator.now), request)
+        }
+        router.get("login") { request, _ in
+            page(LoginPage(next: request.uri.queryParameters.get("next") ?? "/"), request)
+        }
+        router.post("login") { request, _ in
+            let form = try await FormBody.fields(of: request)
+            let next = form["next"] ?? "/"
+            guard session.accepts(token: form["token"] ?? "") else {
+                return HTMLResponse.page(ui, LoginPage(next: next, error: "that is not this coordinator's token"), status: .unauthorized)
+            }
+            return HTMLResponse.redirect(Links.isLocalPath(next) ? next : "/", headers: [.setCookie: session.signInCookie()])
+        }
+        router.post("logout") { _, _ in
+            HTMLResponse.redirect("/login", headers: [.setCookie: UISession.signOutCookie])
+        }
+        router.get("ui/style.css") { _, _ in asset(WebUI.stylesheet, type: "text/css; charset=utf-8") }
+        router.get("ui/run.js") { _, _ in asset(WebUI.runScript, type: "text/javascript; charset=utf-8") }
+    }
+
+    // MARK: Pages
+
+    func page<Page: WebPage>(_ page: Page, _ request: Request, status: HTTPResponse.Status = .ok) -> Response {
+        HTMLResponse.page(ui, page, status: status, signedIn: session.isRequired)
+    }
+
+    func notFound(_ what: String, _ key: String, _ request: Request) -> Response {
+        page(ErrorPage(heading: "Not found", message: "\(what) '\(key)' does not exist."), request, status: .notFound)
+    }
+
+    func asset(_ text: String, type: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=300"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func flowsPage(_ request: Request) async throws -> Response {
+        page(FlowsPage(flows: try await coordinator.store.flowSummaries()), request)
+    }
+
+    func flowPage(
+        _ flow: FlowSummary, entered: [String: String] = [:], errors: [String: String] = [:], formError: String? = nil,
+        version: Int? = nil
+    ) async throws -> FlowPage {
+        let recent = try await coordinator.store.runs(RunFilter(flowName: flow.name, dueBy: coordinator.now, limit: 10)).runs
+        return FlowPage(
+            flow: flow, runs: recent, entered: entered, errors: errors, formError: formError, selectedVersion: version,
+            now: coordinator.now)
+    }
+
+    func runsPage(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let now = coordinator.now
+        let filter = RunsPage.Filter(
+            flow: query.get("flow").flatMap { $0.isEmpty ? nil : $0 }, state: query.get("state").flatMap(FlowRunState.init(name:)),
+            since: query.get("since").flatMap { DurationText.seconds($0) == nil ? nil : $0 }, upcoming: query.get("upcoming") == "1",
+            offset: max(0, Int(query.get("offset") ?? "") ?? 0))
+        let list = try await coordinator.store.runs(RunFilter(
+            flowName: filter.flow, state: filter.state, agentID: query.get("agent"), activeOnly: query.get("agent") != nil,
+            createdAfter: filter.createdAfter(now: now), dueBy: filter.upcoming ? nil : now, limit: RunsPage.Filter.pageSize,
+            offset: filter.offset))
+        let flows = try await coordinator.store.flowSummaries().map(\.name)
+        return page(RunsPage(list: list, flows: flows, filter: filter, now: now), request)
+    }
+
+    func runPage(_ run: FlowRun) async throws -> RunPage {
+        let attempts = try await coordinator.store.runs(RunFilter(attemptsOf: run.retryOf ?? run.id, limit: 100)).runs
+        return RunPage(
+            run: run, tasks: try await coordinator.store.taskRuns(runID: run.id),
+            logs: try await coordinator.store.logs(runID: run.id, after: 0, limit: 5000), attempts: attempts, now: coordinator.now)
+    }
+
+    // MARK: Actions
+
+    /// The Run form: typed values, errors shown by their fields; on success, the new run's page.
+    func startRun(_ request: Request, flowName: String) async throws -> Response {
+        guard let flow = try await coordinator.store.flowSummary(named: flowName) else { return notFound("flow", flowName, request) }
+        let form = try await FormBody.fields(of: request)
+        let version = form["_version"].flatMap(Int.init)
+        let specs = try await coordinator.store.version(flowName: flowName, number: version)?.parameters ?? flow.latest.parameters
+        let (values, errors) = RunForm.parameters(from: form, specs: specs)
+        guard errors.isEmpty else {
+            return page(try await flowPage(flow, entered: form, errors: errors, version: version), request, status: .unprocessableContent)
+        }
+        do {
+            let run = try await coordinator.createRun(CreateFlowRunRequest(flow: flowName, version: version, parameters: values))
+            return HTMLResponse.redirect(Links.run(run.id))
+        } catch let error as APIError {
+            var byField: [String: String] = [:]
+            for problem in error.body.error.problems ?? [] where problem.field.hasPrefix("parameters.") {
+                byField[String(problem.field.dropFirst("parameters.".count))] = "\(problem.problem). \(problem.fix)"
+            }
+            let page = try await flowPage(
+                flow, entered: form, errors: byField, formError: byField.isEmpty ? error.body.error.message : nil, version: version)
+            return self.page(page, request, status: error.status)
+        }
+    }
+
+    func addSchedule(_ request: Request, flowName: String) async throws -> Response {
+        guard let flow = try await coordinator.store.flowSummary(named: flowName) else { return notFound("flow", flowName, request) }
+        let form = try await FormBody.fields(of: request)
+        func given(_ key: String) -> String? { form[key].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } }
+        var interval: Double?
+        if let text = given("interval") {
+            guard let seconds = DurationText.seconds(text) else {
+                return page(try await flowPage(flow, formError: "interval: '\(text)' is not a duration; write e.g. 90s, 15m, 1h or 1d"), request, status: .unprocessableContent)
+            }
+            interval = seconds
+        }
+        do {
+            _ = try await coordinator.createSchedule(CreateScheduleRequest(
+                flow: flowName, name: given("name"), cron: given("cron"), timezone: given("cron") == nil ? nil : given("timezone"),
+                intervalSeconds: interval))
+            return HTMLResponse.redirect(Links.flow(flowName))
+        } catch let error as APIError {
+            return page(try await flowPage(flow, formError: error.body.error.message), request, status: error.status)
+        }
+    }
+
+    /// Cancel or retry, then the (new) run's page; a refusal shows on the run's page.
+    func act(_ request: Request, runID: String, _ action: (String) async throws -> String) async throws -> Response {
+        do {
+            return HTMLResponse.redirect(Links.run(try await action(runID)))
+        } catch let error as APIError {
+            guard let run = try await coordinator.store.run(id: runID, includeHistory: true) else { return notFound("flow run", runID, request) }
+            var refused = try await runPage(run)
+            refused.flash = error.body.error.message
+            return page(refused, request, status: error.status)
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies.
+enum FormBody {
+    static func fields(of request: Request) async throws -> [String: String] {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        return parse(String(buffer: buffer))
+    }
+
+    /// The fields; when a name repeats (a checkbox after its hidden default), the last value wins.
+    static func parse(_ text: String) -> [String: String] {
+        var components = URLComponents()
+        components.percentEncodedQuery = text.replacingOccurrences(of: "+", with: "%20")
+        var fields: [String: String] = [:]
+        for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
+        return fields
+    }
+}

@@ -1,0 +1,61 @@
+import FathomAPI
+import FathomCore
+import FathomECS
+import Foundation
+
+/// How the pages write times, durations and ids.
+enum Formatting {
+    /// `2026-11-29 11:28:34 UTC`.
+    static func time(_ date: Date?) -> String {
+        guard let date else { return "" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return formatter.string(from: date)
+    }
+
+    /// `850 ms`, `12.4 s`, `3 min 5 s`, `2 h 14 min`.
+    static func duration(_ seconds: TimeInterval) -> String {
+        let seconds = max(0, seconds)
+        if seconds < 1 { return "\(Int(seconds * 1000)) ms" }
+        if seconds < 60 { return String(format: "%.1f s", seconds) }
+        if seconds < 3600 { return "\(Int(seconds) / 60) min \(Int(seconds) % 60) s" }
+        return "\(Int(seconds) / 3600) h \(Int(seconds) % 3600 / 60) min"
+    }
+
+    static func duration(from start: Date?, to end: Date?, now: Date) -> String {
+        guard let start else { return "" }
+        return duration((end ?? now).timeIntervalSince(start))
+    }
+
+    static func shortID(_ id: String) -> String { String(id.prefix(8)) }
+
+    /// A JSON value as a person reads it: strings bare, the rest as JSON.
+    static func value(_ value: JSONValue) -> String {
+        if case .string(let text) = value { return text }
+        return value.description
+    }
+}
+
+/// What the pages show of a run config: the launcher, and for ECS the cluster and EFS volumes.
+struct RunConfigSummary {
+    var launcher: String
+    var cluster: String?
+    var volumes: String?
+
+    init(_ config: RunConfig) {
+        launcher = config.launcher
+        guard config.launcher == "ecs", let ecs = try? ECSRunConfig(config.settings) else { return }
+        cluster = ecs.cluster
+        let volumes = ecs.efs.map { "\($0.name) (\($0.fileSystemID)\($0.accessPointID.map { ", " + $0 } ?? "")) at \($0.containerPath)" }
+        self.volumes = volumes.isEmpty ? nil : volumes.joined(separator: "; ")
+    }
+}
+
+extension RunRetryPolicy {
+    /// `2 retries, 30s apart`.
+    var text: String {
+        "\(retries) retr\(retries == 1 ? "y" : "ies")\(delaySeconds > 0 ? ", \(DurationText.describe(delaySeconds)) apart" : "")"
+    }
+}
