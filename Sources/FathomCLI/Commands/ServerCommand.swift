@@ -18,7 +18,7 @@ struct ServerCommand: AsyncParsableCommand {
         logging.bootstrap()
         let directory = dataDirectory ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom")
         let coordinator = try await EmbeddedCoordinator.start(
-            configuration: serve.serverConfiguration(dataDirectory: directory), handleSignals: true)
+            configuration: serve.serverConfiguration(dataDirectory: directory), logger: Logger(label: "fathom.server"), handleSignals: true)
         print("fathom coordinator listening on \(coordinator.url) (data: \(directory))")
         try await coordinator.wait()
     }

@@ -59,7 +59,7 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { _, new in new }) {
             object[key] = Self.plain(value)
         }
-        object["ts"] = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        object["ts"] = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         object["level"] = level.rawValue
         object["logger"] = label
         object["message"] = message.description

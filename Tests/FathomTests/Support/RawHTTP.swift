@@ -9,6 +9,8 @@ enum RawHTTP {
     struct Answer {
         var status: Int
         var body: String
+        /// Header values by lowercase name (the last one when repeated).
+        var headers: [String: String] = [:]
         var error: APIErrorBody? { try? APICoding.decode(APIErrorBody.self, from: Data(body.utf8)) }
     }
 
@@ -17,11 +19,15 @@ enum RawHTTP {
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            if !headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
+                request.headers.add(name: "Content-Type", value: "application/json")
+            }
             request.body = .bytes(ByteBuffer(string: body))
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)
-        return Answer(status: Int(response.status.code), body: String(buffer: bytes))
+        var fields: [String: String] = [:]
+        for header in response.headers { fields[header.name.lowercased()] = header.value }
+        return Answer(status: Int(response.status.code), body: String(buffer: bytes), headers: fields)
     }
 }
