@@ -1,5 +1,5 @@
 """Helpers the benchmark scripts share."""
-import json, socket, time, urllib.request
+import json, signal, socket, subprocess, time, urllib.request
 
 
 def free_port():
@@ -33,3 +33,37 @@ def pct(values, p):
     k = (len(values) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def post(url, body, method="POST"):
+    """Send a JSON body and read the JSON answer."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def stop(processes, timeout=30):
+    """SIGTERM each process (None is skipped), then SIGKILL what has not ended within `timeout`."""
+    for p in processes:
+        if p is None:
+            continue
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def fmt(v):
+    return "" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
+
+
+def print_comparison(fathom, prefect, rows):
+    """A Markdown table of Fathom against Prefect; rows are (key, label, higher_is_better)."""
+    print("| quantity | Fathom | Prefect 3 | Prefect ÷ Fathom (higher is better for Fathom) |")
+    print("|---|---:|---:|---:|")
+    for key, label, higher_is_better in rows:
+        f, p = fathom.get(key), prefect.get(key)
+        ratio = "" if f is None or p is None or f == 0 or p == 0 else f"{(f / p if higher_is_better else p / f):.1f}×"
+        print(f"| {label} | {fmt(f)} | {fmt(p)} | {ratio} |")

@@ -9,7 +9,7 @@ import argparse, json, os, shutil, signal, socket, subprocess, tempfile, time, u
 
 import boto3
 
-from common import free_port, get, pct, wait_http
+from common import free_port, get, pct, stop, wait_http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FATHOM = os.path.join(ROOT, ".build", "release", "fathom")
@@ -92,12 +92,7 @@ def main():
         print(f"| `fathom run` → RunTask received by ECS (moto) | {pct(to_runtask, 50) * 1000:.0f} | {pct(to_runtask, 95) * 1000:.0f} |")
         print(f"| task STOPPED → run Crashed | {pct(to_crashed, 50) * 1000:.0f} | {pct(to_crashed, 95) * 1000:.0f} |")
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(reversed(procs), timeout=20)
         shutil.rmtree(work, ignore_errors=True)
 
 

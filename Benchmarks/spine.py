@@ -13,7 +13,7 @@ Needs a release build: swift build -c release. Prefect is installed into .build-
 import argparse, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 from datetime import datetime
 
-from common import free_port, get, pct, wait_http
+from common import free_port, get, pct, post, print_comparison, stop, wait_http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
@@ -126,9 +126,7 @@ def bench_fathom(args):
         results["server_rss_loaded_mib"] = rss_kib(server.pid) / 1024
         results["agent_rss_loaded_mib"] = rss_kib(agent.pid) / 1024
     finally:
-        for p in (agent, server):
-            p.send_signal(signal.SIGTERM)
-            p.wait(timeout=30)
+        stop([agent, server])
         shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -245,13 +243,7 @@ def bench_prefect(args):
         results["server_rss_loaded_mib"] = rss_kib(server.pid) / 1024
         results["agent_rss_loaded_mib"] = rss_kib(worker.pid) / 1024
     finally:
-        for p in (worker, server):
-            if p:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop([worker, server])
         shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -265,12 +257,6 @@ def prefect_run(prefect, env, work, name, *params):
         if "UUID:" in line:
             return line.split("UUID:")[1].strip()
     raise SystemExit(f"no run id in: {out}")
-
-
-def post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
 
 
 def prefect_logs(api, run_id, limit):
@@ -327,17 +313,8 @@ def main():
     args = parser.parse_args()
     fathom = bench_fathom(args)
     prefect = {} if args.skip_prefect else bench_prefect(args)
-    print(f"| quantity | Fathom | Prefect 3 | Prefect ÷ Fathom (higher is better for Fathom) |")
-    print("|---|---:|---:|---:|")
-    for key, label, higher_is_better in ROWS:
-        f, p = fathom.get(key), prefect.get(key)
-        ratio = "" if f is None or p is None or f == 0 or p == 0 else f"{(f / p if higher_is_better else p / f):.1f}×"
-        print(f"| {label} | {fmt(f)} | {fmt(p)} | {ratio} |")
+    print_comparison(fathom, prefect, ROWS)
     print("\nraw:", json.dumps({"fathom": fathom, "prefect": prefect}, indent=1))
-
-
-def fmt(v):
-    return "" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
 
 
 if __name__ == "__main__":

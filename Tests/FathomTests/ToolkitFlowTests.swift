@@ -116,4 +116,30 @@ struct ToolkitFlowTests {
         #expect(result.output.contains { $0.contains("removed \(expired)") }, "\(result.output)")
         #expect(!Self.exists(expired) && Self.exists(recent))
     }
+
+    @Test func theVolumeJanitorRunsOnASchedule() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.examples]).exit == 0)
+        let expired = try Self.makeWorkspace(stack.scratch, daysAgo: 9)
+        let recent = try Self.makeWorkspace(stack.scratch, daysAgo: 1)
+        let added = try await stack.fathom([
+            "schedule", "add", "volume-janitor", "--name", "janitor", "--interval", "2s", "--param", "olderThan=7d",
+        ])
+        #expect(added.exit == 0 && added.output.contains { $0.hasPrefix("schedule janitor: volume-janitor every 2s") }, "\(added.output)")
+        #expect(await eventually(timeout: .seconds(30)) { !Self.exists(expired) }, "the scheduled janitor removed the expired workspace")
+        #expect(Self.exists(recent))
+        let schedule = try await stack.client.schedule("janitor")
+        #expect(await eventually(timeout: .seconds(20)) {
+            let runs = (try? await stack.client.send(.GET, "/api/v1/flow-runs?flow=volume-janitor&state=Completed") as FlowRunList)?.runs ?? []
+            return runs.contains { $0.scheduleID == schedule.id && $0.parameters["olderThan"] == .string("7d") }
+        }, "a run made by the schedule completed")
+        let listed = try await stack.fathom(["schedule", "list"])
+        #expect(listed.output.contains { $0.hasPrefix("janitor") && $0.contains("every 2s") && $0.contains("next ") }, "\(listed.output)")
+        #expect(try await stack.fathom(["schedule", "pause", "janitor"]).exit == 0)
+        #expect(try await stack.fathom(["schedule", "list"]).output.contains { $0.hasPrefix("janitor") && $0.hasSuffix("paused") })
+        #expect(try await stack.fathom(["schedule", "resume", "janitor"]).exit == 0)
+        #expect(try await stack.fathom(["schedule", "rm", "janitor"]).exit == 0)
+        #expect(try await stack.client.listSchedules().isEmpty)
+    }
 }

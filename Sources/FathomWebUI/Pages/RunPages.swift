@@ -108,7 +108,7 @@ public struct RunPage: WebPage {
     let id, flow, flowLink, state, cancelAction, retryAction, eventsURL: String
     let version: Int
     let late, canCancel, canRetry, isFinal, hasTasks, hasAttempts: Bool
-    let stateMessage, attemptText, firstAttemptLink: String?
+    let stateMessage, attemptText, firstAttemptLink, duration, due: String?
     let lastSeq: Int64
     let parameters: [Fact]
     let timeline: [TimelineEntry]
@@ -164,7 +164,9 @@ public struct RunPage: WebPage {
         retryAction = Links.run(run.id) + "/retry"
         eventsURL = Links.run(run.id) + "/events"
         stateMessage = run.stateMessage.isEmpty ? nil : run.stateMessage
-        attemptText = run.attempt > 1 || !attempts.isEmpty ? "attempt \(run.attempt)" : nil
+        attemptText = run.attempt > 1 || attempts.count > 1 ? "attempt \(run.attempt)" : nil
+        duration = run.startedAt == nil ? nil : Formatting.duration(from: run.startedAt, to: run.endedAt, now: now)
+        due = run.state == .scheduled ? run.scheduledFor.map(Formatting.time) : nil
         firstAttemptLink = run.retryOf.map(Links.run)
         self.flash = flash
         parameters = run.parameters.keys.sorted().map { Fact(name: $0, value: Formatting.value(run.parameters[$0]!), link: nil) }

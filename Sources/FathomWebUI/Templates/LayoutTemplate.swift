@@ -59,6 +59,7 @@ enum LayoutTemplate {
         button.danger { color:#b42318; border-color:#fda29b; }
         label { display:block; font-weight:600; margin-top:10px; }
         input[type=text], input[type=number], input[type=password], textarea, select { font:inherit; padding:5px 8px; border:1px solid #d0d5dd; border-radius:6px; min-width:280px; }
+        label > input, label > select { font-weight:400; margin-left:6px; }
         .field-error { color:#b42318; margin-left:8px; font-weight:400; }
         .hint { color:var(--muted); font-weight:400; margin-left:6px; }
         .flash { background:#fef3f2; border:1px solid #fda29b; padding:8px 12px; border-radius:6px; }

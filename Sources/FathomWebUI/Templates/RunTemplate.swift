@@ -6,6 +6,7 @@ enum RunTemplate {
         <p>
           <a href="{{flowLink}}">{{flow}}</a> v{{version}} ·
           <span class="state {{state}}" id="run-state">{{state}}</span>{{#late}} <span class="late">late</span>{{/late}}
+          {{#duration}}· ran {{duration}}{{/duration}}{{#due}}· due {{due}}{{/due}}
           {{#attemptText}}· {{attemptText}}{{/attemptText}}
           {{#firstAttemptLink}}· <a href="{{firstAttemptLink}}">first attempt</a>{{/firstAttemptLink}}
         </p>
