@@ -6,8 +6,8 @@ one run with L log lines. Then, over N requests each:
   * runs page: Fathom renders /runs?state=Completed (25 rows, HTML); Prefect answers what its UI's
     runs page asks, POST /api/flow_runs/filter (25 rows, state COMPLETED, newest first) and
     POST /api/flow_runs/count
-  * run page: Fathom renders /runs/{id} with all L log lines (HTML); Prefect answers what its UI's run
-    page asks for first, GET /api/flow_runs/{id} and POST /api/logs/filter (its page size, 200 lines)
+  * run page: Fathom renders /runs/{id} (HTML, with the newest 1,000 of the L log lines); Prefect answers
+    what its UI's run page asks for first, GET /api/flow_runs/{id} and POST /api/logs/filter (200 lines)
   * live log: Fathom only, from POST of a line to its Server-Sent Event on /runs/{id}/events
     (Prefect's UI polls for new lines; there is no push to time)
   * schedules: S interval schedules created at once; the time until the server holds every run they
@@ -16,7 +16,7 @@ one run with L log lines. Then, over N requests each:
 Usage: Benchmarks/ui.py [--runs 2000] [--lines 5000] [--requests 50] [--schedules 20] [--skip-prefect]
 Needs a release build: swift build -c release. Prefect comes from .build-bench/prefect-venv (spine.py makes it).
 """
-import argparse, http.client, os, shutil, subprocess, tempfile, threading, time, urllib.request
+import argparse, http.client, os, shutil, subprocess, tempfile, threading, time, urllib.error, urllib.request
 from datetime import datetime, timezone
 
 from common import free_port, get, pct, post, print_comparison, stop, wait_http
@@ -39,8 +39,21 @@ def fetch(url):
         return r.read()
 
 
+def retried(job, attempts=5):
+    """A seeding call, tried again when the server is busy (Prefect answers 503 under write load)."""
+    def run():
+        for attempt in range(attempts):
+            try:
+                return job()
+            except urllib.error.HTTPError as error:
+                if error.code != 503 or attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+    return run
+
+
 def in_parallel(jobs, workers=8):
-    """Runs the callables on a few threads (seeding only)."""
+    """Runs the callables on a few threads (seeding only), each tried again while the server is busy."""
     jobs = list(jobs)
     lock = threading.Lock()
 
@@ -50,7 +63,7 @@ def in_parallel(jobs, workers=8):
                 if not jobs:
                     return
                 job = jobs.pop()
-            job()
+            retried(job)()
     threads = [threading.Thread(target=work) for _ in range(workers)]
     for t in threads:
         t.start()

@@ -29,12 +29,22 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [runID, after, limit]
-            ).map { row in
-                LogLine(
-                    seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: row["level"],
-                    message: row["message"], taskRunID: row["task_run_id"], source: row["source"])
-            }
+            ).map(Self.logLine)
         }
+    }
+
+    public func logTail(runID: FlowRunID, limit: Int) async throws -> [LogLine] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM logs WHERE run_id = ? ORDER BY seq DESC LIMIT ?", arguments: [runID, limit]
+            ).reversed().map(Self.logLine)
+        }
+    }
+
+    static func logLine(_ row: Row) -> LogLine {
+        LogLine(
+            seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: row["level"],
+            message: row["message"], taskRunID: row["task_run_id"], source: row["source"])
     }
 
     // MARK: Task runs

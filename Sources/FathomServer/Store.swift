@@ -108,6 +108,8 @@ public protocol Store: Sendable {
     // Logs and task runs
     func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]
+    /// The last `limit` lines, oldest first.
+    func logTail(runID: FlowRunID, limit: Int) async throws -> [LogLine]
     func upsertTaskRuns(runID: FlowRunID, _ updates: [TaskRunUpdate]) async throws
     func taskRuns(runID: FlowRunID) async throws -> [TaskRunUpdate]
 

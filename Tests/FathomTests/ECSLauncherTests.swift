@@ -140,6 +140,13 @@ struct ECSLauncherTests {
         let environment = (task.overrides?["containerOverrides"][0]["environment"].arrayValue ?? []).compactMap { $0["name"].stringValue }
         #expect(environment.sorted() == ["FATHOM_API_URL", "FATHOM_FLOW_RUN_ID", "FATHOM_VOLUMES"], "nothing of the agent's environment leaks in")
         #expect(task.overrides?["containerOverrides"][0]["environment"][0]["value"] == "http://fathom-coordinator.internal:4200")
+        // The run page shows the task with a link to it in the ECS console, the task definition revision and the EFS mount.
+        let page = try await RawHTTP.send(.GET, stack.coordinator.url + "/runs/\(first.id)")
+        let taskID = try #require(taskArn.split(separator: "/").last)
+        #expect(page.body.contains(#"<a href="https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/fathom/tasks/\#(taskID)""#), "\(page.body)")
+        #expect(page.body.contains(">\(taskArn)</a>"), "the task ARN is the link")
+        #expect(page.body.contains(definitions[0]) && definitions[0].hasSuffix(":1"), "the task definition with its revision")
+        #expect(page.body.contains("scratch=\(stack.fileSystemID)") && page.body.contains("/mnt/efs"), "the EFS mount")
         // The container's output reaches CloudWatch when it exits, after the flow reported Completed.
         let containerLines = await eventually(timeout: .seconds(10)) {
             (try? await stack.api.logs(first.id, limit: 1000).lines.contains { $0.source == "container" && $0.message.contains("fathom: flow run \(first.id) (hello) starting") }) == true

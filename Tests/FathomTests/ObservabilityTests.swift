@@ -87,6 +87,14 @@ import Testing
             #expect(ready.status == 200)
             #expect(ready.body.contains(#""database":"ok""#) && ready.body.contains(#""storage":"ok""#), "\(ready.body)")
         }
+        // With a token, health stays open and metrics need it.
+        try await withCoordinator(token: "metrics-token") { coordinator, _ in
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/healthz").status == 200)
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/readyz").status == 200)
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/metrics").status == 401)
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/metrics", headers: ["Authorization": "Bearer wrong"]).status == 401)
+            _ = try await scrape(coordinator.url, headers: ["Authorization": "Bearer metrics-token"])
+        }
         // Bundle storage that does not answer (S3 at a closed port): alive, but not ready, and it says why.
         let closedPort = try MotoServer.freePort()
         let environment = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(closedPort)", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",

@@ -41,7 +41,7 @@ struct UIRoutes {
         router.get("runs/:id") { request, context in
             let id = try context.parameters.require("id")
             guard let run = try await coordinator.store.run(id: id, includeHistory: true) else { return notFound("flow run", id, request) }
-            return page(try await runPage(run), request)
+            return page(try await runPage(run, allLines: request.uri.queryParameters.get("lines") == "all"), request)
         }
         router.get("runs/:id/events") { request, context in
             try await RunEventStream(coordinator: coordinator).response(
@@ -120,11 +120,14 @@ struct UIRoutes {
         return page(RunsPage(list: list, flows: flows, filter: filter, now: now), request)
     }
 
-    func runPage(_ run: FlowRun) async throws -> RunPage {
+    /// The run page shows the last ``RunPage/shownLines`` log lines unless asked for all of them.
+    func runPage(_ run: FlowRun, allLines: Bool = false) async throws -> RunPage {
         let attempts = try await coordinator.store.runs(RunFilter(attemptsOf: run.retryOf ?? run.id, limit: 100)).runs
+        let logs = allLines
+            ? try await coordinator.store.logs(runID: run.id, after: 0, limit: 1_000_000)
+            : try await coordinator.store.logTail(runID: run.id, limit: RunPage.shownLines)
         return RunPage(
-            run: run, tasks: try await coordinator.store.taskRuns(runID: run.id),
-            logs: try await coordinator.store.logs(runID: run.id, after: 0, limit: 5000), attempts: attempts, now: coordinator.now)
+            run: run, tasks: try await coordinator.store.taskRuns(runID: run.id), logs: logs, attempts: attempts, now: coordinator.now)
     }
 
     // MARK: Actions

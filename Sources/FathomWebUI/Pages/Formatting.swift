@@ -2,17 +2,20 @@ import FathomAPI
 import FathomCore
 import FathomECS
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the pages write times, durations and ids.
 enum Formatting {
-    /// `2026-11-29 11:28:34 UTC`.
+    /// `2026-11-29 11:28:34 UTC`. Built from `gmtime_r`: a run page formats one per log line.
     static func time(_ date: Date?) -> String {
         guard let date else { return "" }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-        return formatter.string(from: date)
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
     }
 
     /// `850 ms`, `12.4 s`, `3 min 5 s`, `2 h 14 min`.

@@ -110,6 +110,9 @@ public struct RunPage: WebPage {
     let late, canCancel, canRetry, isFinal, hasTasks, hasAttempts: Bool
     let stateMessage, attemptText, firstAttemptLink, duration, due: String?
     let lastSeq: Int64
+    /// Set when earlier lines are not shown: how many, and the link that shows them all.
+    let earlierLines: Int64?
+    let allLinesLink: String
     let parameters: [Fact]
     let timeline: [TimelineEntry]
     let tasks: [TaskRow]
@@ -149,6 +152,9 @@ public struct RunPage: WebPage {
         }
     }
 
+    /// How many log lines the page shows at first (the newest); the rest are a link away.
+    public static let shownLines = 1000
+
     public init(run: FlowRun, tasks: [TaskRunUpdate], logs: [LogLine], attempts: [FlowRun], flash: String? = nil, now: Date) {
         title = "Run \(Formatting.shortID(run.id)) of \(run.flowName)"
         id = run.id
@@ -180,9 +186,11 @@ public struct RunPage: WebPage {
                 message: $0.message ?? "")
         }
         hasTasks = !tasks.isEmpty
+        // The ECS task ARN links to the task in the console, as the console fact does.
+        let console = run.infrastructure["console"].flatMap { Links.isConsoleLink($0) ? $0 : nil }
         infrastructure = run.infrastructure.keys.sorted().map { key in
             let value = run.infrastructure[key]!
-            return Fact(name: key, value: value, link: Links.isConsoleLink(value) ? value : nil)
+            return Fact(name: key, value: value, link: key == "taskArn" ? console : (Links.isConsoleLink(value) ? value : nil))
         }
         self.attempts = attempts.sorted { $0.attempt < $1.attempt }.map {
             AttemptRow(attempt: $0.attempt, state: $0.state.rawValue, link: Links.run($0.id))
@@ -190,5 +198,8 @@ public struct RunPage: WebPage {
         hasAttempts = attempts.count > 1
         self.logs = logs.map(LogRow.init)
         lastSeq = logs.last?.seq ?? 0
+        let first = logs.first?.seq ?? 1
+        earlierLines = first > 1 ? first - 1 : nil
+        allLinesLink = Links.run(run.id) + "?lines=all"
     }
 }

@@ -14,6 +14,13 @@ enum RawHTTP {
         var error: APIErrorBody? { try? APICoding.decode(APIErrorBody.self, from: Data(body.utf8)) }
     }
 
+    /// A client that hands back redirects instead of following them (the web UI answers forms with 303s).
+    static let withoutRedirects: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     static func send(_ method: HTTPMethod, _ url: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -24,7 +31,7 @@ enum RawHTTP {
             }
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await withoutRedirects.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }
