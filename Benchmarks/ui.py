@@ -39,7 +39,7 @@ def fetch(url):
         return r.read()
 
 
-def retried(job, attempts=5):
+def retried(job, attempts=12):
     """A seeding call, tried again when the server is busy (Prefect answers 503 under write load)."""
     def run():
         for attempt in range(attempts):
@@ -48,7 +48,7 @@ def retried(job, attempts=5):
             except urllib.error.HTTPError as error:
                 if error.code != 503 or attempt == attempts - 1:
                     raise
-                time.sleep(0.2 * (attempt + 1))
+                time.sleep(0.25 * (attempt + 1))
     return run
 
 
@@ -93,6 +93,7 @@ def bench_fathom(args):
                     post(f"{api}/flow-runs/{run['id']}/state", {"state": state, "message": "" if state != "Failed" else "boom"})
             return job
         in_parallel(make_run(i) for i in range(args.runs))
+        results["runs_held"] = get(f"{api}/flow-runs?limit=1")["total"]
         logged = post(f"{api}/flow-runs", {"flow": "sleeper"})
         now = datetime.now(timezone.utc).isoformat()
         for start in range(0, args.lines, 1000):
@@ -155,7 +156,8 @@ def bench_prefect(args):
             def job():
                 post(f"{api}/flow_runs/", {"flow_id": flow["id"], "state": {"type": "COMPLETED" if i % 2 == 0 else "FAILED"}})
             return job
-        in_parallel(make_run(i) for i in range(args.runs))
+        in_parallel((make_run(i) for i in range(args.runs)), workers=4)
+        results["runs_held"] = post(f"{api}/flow_runs/count", {})
         logged = post(f"{api}/flow_runs/", {"flow_id": flow["id"]})
         now = datetime.now(timezone.utc).isoformat()
         for start in range(0, args.lines, 1000):
@@ -199,8 +201,8 @@ def main():
     args = parser.parse_args()
     fathom = bench_fathom(args)
     prefect = {} if args.skip_prefect else bench_prefect(args)
-    print(f"{args.runs} runs, {args.lines} log lines, {args.requests} requests each, {args.schedules} schedules "
-          f"({fathom['scheduled_runs']} runs ahead)")
+    print(f"{args.runs} runs (held: Fathom {fathom['runs_held']}, Prefect {prefect.get('runs_held', '–')}), {args.lines} log lines, "
+          f"{args.requests} requests each, {args.schedules} schedules ({fathom['scheduled_runs']} runs ahead)")
     print_comparison(fathom, prefect, ROWS)
 
 
