@@ -21,6 +21,7 @@ struct DevCommand: AsyncParsableCommand {
         let local = try await LocalStack.start(
             serve: serve, agentOptions: agent, dataDirectory: dataDirectory, handleSignals: true)
         print("fathom dev: coordinator on \(local.coordinator.url), local agent ready, volumes: \(local.volumes.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ", "))")
+        print("  web UI: \(local.coordinator.url)/")
         print("  export FATHOM_API_URL=\(local.coordinator.url)")
         try await local.coordinator.wait()
         await local.stop()

@@ -19,7 +19,7 @@ struct ServerCommand: AsyncParsableCommand {
         let directory = dataDirectory ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom")
         let coordinator = try await EmbeddedCoordinator.start(
             configuration: serve.serverConfiguration(dataDirectory: directory), logger: Logger(label: "fathom.server"), handleSignals: true)
-        print("fathom coordinator listening on \(coordinator.url) (data: \(directory))")
+        print("fathom coordinator listening on \(coordinator.url) (data: \(directory)); web UI at \(coordinator.url)/")
         try await coordinator.wait()
     }
 }

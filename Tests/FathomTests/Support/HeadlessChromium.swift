@@ -16,10 +16,14 @@ final class HeadlessChromium: Sendable {
     private let commandFD: Int32
     private let answerFD: Int32
     private let profile = TemporaryDirectory("fathom-chromium")
-    private let pending = Mutex<[Int: CheckedContinuation<Data, any Error>]>([:])
+    private let inbox = Inbox()
     private let nextID = Atomic<Int>(1)
     private let sessionID = Mutex<String?>(nil)
-    private let closed = Atomic<Bool>(false)
+
+    /// Commands waiting for their answers. Its own object, so the reader thread does not keep the browser alive.
+    private final class Inbox: Sendable {
+        let waiting = Mutex<[Int: CheckedContinuation<Data, any Error>]>([:])
+    }
 
     struct ProtocolError: Error, CustomStringConvertible {
         var description: String
@@ -43,20 +47,26 @@ final class HeadlessChromium: Sendable {
         ]
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // Its own process group, so its renderer and GPU processes go with it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var child: pid_t = 0
-        let status = posix_spawn(&child, executable, &actions, nil, &argv, environ)
+        let status = posix_spawn(&child, executable, &actions, &attributes, &argv, environ)
         close(toBrowser[0])
         close(fromBrowser[1])
         guard status == 0 else { throw ProtocolError(description: "could not start chromium: \(status)") }
         pid = child
         commandFD = toBrowser[1]
         answerFD = fromBrowser[0]
-        let reader = Thread { [self] in self.readAnswers() }
+        let reader = Thread { [inbox, answerFD] in Self.readAnswers(from: answerFD, into: inbox) }
         reader.start()
     }
 
     deinit {
-        kill(pid, SIGKILL)
+        kill(-pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         close(commandFD)
@@ -127,7 +137,7 @@ final class HeadlessChromium: Sendable {
         var bytes = try JSONSerialization.data(withJSONObject: message)
         bytes.append(0)
         let answer: Data = try await withCheckedThrowingContinuation { continuation in
-            pending.withLock { $0[id] = continuation }
+            inbox.waiting.withLock { $0[id] = continuation }
             let written = bytes.withUnsafeBytes { buffer -> Bool in
                 var offset = 0
                 while offset < buffer.count {
@@ -137,7 +147,7 @@ final class HeadlessChromium: Sendable {
                 }
                 return true
             }
-            if !written, let waiting = pending.withLock({ $0.removeValue(forKey: id) }) {
+            if !written, let waiting = inbox.waiting.withLock({ $0.removeValue(forKey: id) }) {
                 waiting.resume(throwing: ProtocolError(description: "chromium closed its command pipe"))
             }
         }
@@ -148,7 +158,7 @@ final class HeadlessChromium: Sendable {
         return object["result"] as? [String: Any] ?? [:]
     }
 
-    private func readAnswers() {
+    private static func readAnswers(from answerFD: Int32, into inbox: Inbox) {
         var buffer = Data()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -160,12 +170,11 @@ final class HeadlessChromium: Sendable {
                 buffer = Data(buffer[(end + 1)...])
                 guard let object = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let id = object["id"] as? Int
                 else { continue }  // An event: the tests poll the DOM instead.
-                pending.withLock { $0.removeValue(forKey: id) }?.resume(returning: Data(message))
+                inbox.waiting.withLock { $0.removeValue(forKey: id) }?.resume(returning: Data(message))
             }
         }
         close(answerFD)
-        closed.store(true, ordering: .relaxed)
-        for waiting in pending.withLock({ state in defer { state.removeAll() }; return Array(state.values) }) {
+        for waiting in inbox.waiting.withLock({ state in defer { state.removeAll() }; return Array(state.values) }) {
             waiting.resume(throwing: ProtocolError(description: "chromium exited"))
         }
     }
