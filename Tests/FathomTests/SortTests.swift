@@ -149,7 +149,7 @@ struct SortTests {
         #expect(mismatches.isEmpty, "\(mismatches.count) cases differ, first: \(mismatches.prefix(5))")
     }
 
-    @Test("the CLI on a file several times its budget: same bytes as GNU sort, RSS within budget + 10%, -o onto its input")
+    @Test("the CLI on a file twice its budget: same bytes as GNU sort, RSS within budget + 10%, -o onto its input")
     func cliLargeFile() async throws {
         let directory = TemporaryDirectory("sort-cli")
         let input = directory.file("words.txt")
@@ -163,7 +163,9 @@ struct SortTests {
         let released = StaticBinaryTests.directory + "/fathom"
         let fathom = FileManager.default.isExecutableFile(atPath: released) ? released : TestPaths.fathom
         let output = directory.file("fathom.out")
-        let budget = 40
+        // 64 MiB: below about 50 MiB, a fixed 6-8 MiB of merge buffers and thread stacks goes over the budget
+        // (docs/toolkit.md says so); the binary's own pages are about 21 MiB of it.
+        let budget = 64
         let timed = try await runNiced(
             "/usr/bin/time",
             ["-f", "peak-kb=%M", fathom, "sort", "-S", "\(budget)M", "--parallel", "2", "-T", directory.path,
@@ -256,22 +258,30 @@ struct SortTests {
         let scratch = directory.file("tmp")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let output = directory.file("out")
+        // The input comes through a pipe the shell keeps open, as from a producer still writing: the sort has
+        // written its runs and waits for more when Ctrl-C comes. Closing the pipe then is what a terminal's
+        // Ctrl-C does to the producer; the sort must still end cancelled, not finish.
+        let fifo = directory.file("pipe")
         let script = """
-            \(TestPaths.fathom) sort -S 1M -T \(scratch) -o \(output) \(input) &
+            mkfifo \(fifo)
+            \(TestPaths.fathom) sort -S 1M -T \(scratch) -o \(output) < \(fifo) &
             pid=$!
+            exec 3> \(fifo)
+            cat \(input) >&3
             for i in $(seq 1 600); do
-              if ls \(scratch)/.fathom-sort-*/run-* \(scratch)/.fathom-sort-*/pass* >/dev/null 2>&1; then break; fi
+              if ls \(scratch)/.fathom-sort-*/run-* >/dev/null 2>&1; then break; fi
               sleep 0.05
             done
             ls \(scratch)/.fathom-sort-*/ | head -1
             kill -INT $pid
+            exec 3>&-
             wait $pid
             echo "exit=$?"
+            rm -f \(fifo)
             """
         let result = try await runNiced("/bin/sh", ["-c", script])
         // Standard output and error arrive as one list, in no fixed order between the two.
-        // Sorted runs (run-*, or merged runs pass*-* of a multi-pass merge) were on disk when it was interrupted.
-        #expect(result.output.contains { $0.hasPrefix("run-") || $0.hasPrefix("pass") }, "runs were on disk when interrupted: \(result.output)")
+        #expect(result.output.contains { $0.hasPrefix("run-") }, "runs were on disk when interrupted: \(result.output)")
         #expect(result.output.contains("exit=130"), "\(result.output) \(result.exit.stderrTail)")
         #expect(result.exit.stderrTail.contains { $0.contains("cancelled; temporary files removed") })
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)

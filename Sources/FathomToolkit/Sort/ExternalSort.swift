@@ -65,6 +65,7 @@ public enum ExternalSort {
         let started = System.now()
         let comparator = LineComparator(order: configuration.order)
         // The budget covers the whole process, as RSS: what this process already holds is not available.
+        System.returnLargeBlocksToSystem(budget: configuration.memory)
         let usable = max(64 << 10, configuration.memory - System.residentBytes() - (3 << 20))
         var state = SortProgress(phase: .reading)
         var scratch: ScratchDirectory?
@@ -144,6 +145,8 @@ public enum ExternalSort {
                 length += got
                 state.bytesRead += got
             }
+            // A read can wait long on a pipe: a cancel that came meanwhile stops the sort here, not after it.
+            try cancellation.check()
             progress(state)
             let consumed = sorter.index(length: length, limit: entryLimit)
             if consumed == 0, length > 0 {
@@ -191,6 +194,7 @@ public enum ExternalSort {
         budget: Int, scratch: ScratchDirectory, cancellation: CancellationFlag, state: inout SortProgress,
         progress: @escaping @Sendable (SortProgress) -> Void
     ) throws -> (passes: Int, bytesWritten: Int) {
+        try cancellation.check()
         let fanIn = max(2, min(configuration.fanIn, System.openFileLimit - 16))
         let bufferSize = max(16 << 10, min(4 << 20, budget * 7 / 10 / (fanIn * max(1, configuration.parallelism))))
         var passCount = 1

@@ -43,10 +43,14 @@ extension System {
     /// otherwise raise it after each free). Without it, the per-thread
     /// arenas of the worker threads keep every freed multi-megabyte block (libbz2's work space, decoded blocks)
     /// resident, and the process grows far past its working set.
-    static func returnLargeBlocksToSystem() {
+    /// With `budget`, the thresholds shrink with it (at most 1/16 of it served from the heap per block, 1/8 kept
+    /// free at a heap's top), so a sort with a small memory budget does not hold freed blocks beyond it.
+    static func returnLargeBlocksToSystem(budget: Int? = nil) {
         #if canImport(CMalloc)
-        _ = mallopt(M_MMAP_THRESHOLD, 4 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 32 << 20)
+        let mmapThreshold = max(128 << 10, min(4 << 20, (budget ?? .max) / 16))
+        let trimThreshold = max(1 << 20, min(32 << 20, (budget ?? .max) / 8))
+        _ = mallopt(M_MMAP_THRESHOLD, Int32(mmapThreshold))
+        _ = mallopt(M_TRIM_THRESHOLD, Int32(trimThreshold))
         _ = mallopt(M_ARENA_MAX, 4)
         #endif
     }
