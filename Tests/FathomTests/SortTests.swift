@@ -260,7 +260,7 @@ struct SortTests {
         let output = directory.file("out")
         // The input comes through a pipe the shell keeps open, as from a producer still writing: the sort has
         // written its runs and waits for more when Ctrl-C comes. Closing the pipe then is what a terminal's
-        // Ctrl-C does to the producer; the sort must still end cancelled, not finish.
+        // Ctrl-C does to the producer (a moment later here); the sort must still end cancelled, not finish.
         let fifo = directory.file("pipe")
         let script = """
             mkfifo \(fifo)
@@ -274,6 +274,7 @@ struct SortTests {
             done
             ls \(scratch)/.fathom-sort-*/ | head -1
             kill -INT $pid
+            sleep 0.3
             exec 3>&-
             wait $pid
             echo "exit=$?"

@@ -169,7 +169,9 @@ public enum ExternalSort {
             if finished && length == 0 && !runs.isEmpty { return (runs, 0) }
             sorter.sort()
             if finished && runs.isEmpty {
-                let written = try writeOutput(output) { try sorter.write(to: $0, unique: configuration.order.unique) }
+                let written = try writeOutput(output, cancellation: cancellation) {
+                    try sorter.write(to: $0, unique: configuration.order.unique)
+                }
                 return ([], written)
             }
             if scratch == nil {
@@ -251,19 +253,24 @@ public enum ExternalSort {
                 current.bytesMerged = bytes
                 progress(current)
             }
+            try cancellation.check()
             try target.commit()
         } else {
-            written = try writeOutput(output) { try merger.merge(runs.map(\.path), into: $0) }
+            written = try writeOutput(output, cancellation: cancellation) { try merger.merge(runs.map(\.path), into: $0) }
         }
         state = finalState
         return (passCount, written)
     }
 
     /// Writes through an ``AtomicOutput``, renamed into place only if `body` succeeds.
-    static func writeOutput(_ path: String?, _ body: (BufferedWriter) throws -> Void) throws -> Int {
+    /// Writes through a temporary name; a cancel that arrived by the end leaves nothing under `path`.
+    static func writeOutput(
+        _ path: String?, cancellation: CancellationFlag? = nil, _ body: (BufferedWriter) throws -> Void
+    ) throws -> Int {
         let output = try AtomicOutput(path: path)
         let writer = BufferedWriter(handle: output.handle)
         try body(writer)
+        try cancellation?.check()
         try output.commit()
         return writer.bytesWritten
     }
