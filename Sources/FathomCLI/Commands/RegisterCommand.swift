@@ -36,12 +36,7 @@ struct RegisterCommand: AsyncParsableCommand {
         var retryPolicy: RunRetryPolicy?
         if retries != nil || retryDelay != nil {
             guard let retries else { throw CLIError("--retry-delay needs --retries N as well") }
-            let delay = try retryDelay.map { text in
-                guard let seconds = DurationText.seconds(text) else {
-                    throw CLIError("--retry-delay '\(text)' is not a duration; write e.g. 30s, 5m or 1h")
-                }
-                return seconds
-            } ?? 0
+            let delay = try retryDelay.map { try DurationArgument.seconds($0, option: "--retry-delay") } ?? 0
             retryPolicy = RunRetryPolicy(retries: retries, delaySeconds: delay)
         }
         let versions = try await BundleRegistrar(client: client.makeClient()).register(

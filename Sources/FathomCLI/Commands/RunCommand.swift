@@ -24,12 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let api = client.makeClient()
         let summary = try await api.flow(named: flow)
-        let values: [String: JSONValue]
-        do {
-            values = try ParameterArguments.parse(parameters, specs: summary.latest.parameters)
-        } catch {
-            throw CLIError(error.description)
-        }
+        let values = try ParameterArguments.values(parameters, for: summary)
         let run = try await api.createRun(CreateFlowRunRequest(flow: flow, version: version, parameters: values))
         print("flow run \(run.id) (\(run.flowName) v\(run.flowVersion)) \(run.state)")
         guard watch else { return }

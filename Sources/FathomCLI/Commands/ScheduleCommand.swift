@@ -44,18 +44,8 @@ struct ScheduleCommand: AsyncParsableCommand {
         func run() async throws {
             let api = client.makeClient()
             let summary = try await api.flow(named: flow)
-            let values: [String: JSONValue]
-            do {
-                values = try ParameterArguments.parse(parameters, specs: summary.latest.parameters)
-            } catch {
-                throw CLIError(error.description)
-            }
-            let seconds = try interval.map { text in
-                guard let seconds = DurationText.seconds(text) else {
-                    throw CLIError("--interval '\(text)' is not a duration; write e.g. 90s, 15m, 1h or 1d")
-                }
-                return seconds
-            }
+            let values = try ParameterArguments.values(parameters, for: summary)
+            let seconds = try interval.map { try DurationArgument.seconds($0, option: "--interval") }
             let schedule = try await api.createSchedule(CreateScheduleRequest(
                 flow: flow, name: name, cron: cron, timezone: timezone, intervalSeconds: seconds, parameters: values,
                 paused: paused))

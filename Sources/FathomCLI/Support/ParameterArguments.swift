@@ -1,3 +1,4 @@
+import FathomAPI
 import FathomCore
 
 /// Turns `--param key=value` arguments into typed JSON values using the flow's parameter specs.
@@ -29,5 +30,26 @@ public enum ParameterArguments {
         }
         if !errors.isEmpty { throw ValidationErrors(errors) }
         return values
+    }
+}
+
+extension ParameterArguments {
+    /// `--param key=value` pairs typed by `flow`'s latest parameters, or a CLI error naming each bad one.
+    static func values(_ pairs: [String], for flow: FlowSummary) throws -> [String: JSONValue] {
+        do {
+            return try parse(pairs, specs: flow.latest.parameters)
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+/// Durations given as options (`--interval 15m`, `--retry-delay 30s`).
+enum DurationArgument {
+    static func seconds(_ text: String, option: String) throws -> Double {
+        guard let seconds = DurationText.seconds(text) else {
+            throw CLIError("\(option) '\(text)' is not a duration; write e.g. 90s, 15m, 1h or 1d")
+        }
+        return seconds
     }
 }
