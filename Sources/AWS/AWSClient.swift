@@ -38,6 +38,9 @@ public struct AWSRequest: Sendable {
     public var operation: String
     /// Put before the endpoint's host (S3 virtual-hosted style: `bucket.`).
     public var hostPrefix: String?
+    /// How long one attempt may take, answer included; nil: the client's ``AWSClient/requestTimeout``
+    /// (transfers of files and streamed answers get ``AWSClient/transferTimeout``).
+    public var timeout: Duration?
 
     public init(
         service: AWSService, operation: String, method: HTTPMethod = .POST, path: String = "/",
@@ -93,6 +96,11 @@ public struct AWSClient: Sendable {
     public let configuration: AWSConfiguration
     public let credentials: any CredentialProvider
     public var retry = RetryPolicy()
+    /// How long one API call may take before it fails (and is retried): an ECS or CloudWatch call
+    /// that hangs must not hold a watcher for minutes.
+    public var requestTimeout: Duration = .seconds(30)
+    /// The same for calls that move a file or stream an answer (S3 bundles).
+    public var transferTimeout: Duration = .seconds(900)
     let httpClient: HTTPClient
     let logger: Logger
     let now: @Sendable () -> Date
@@ -110,7 +118,9 @@ public struct AWSClient: Sendable {
 
     /// Sends a request and returns the whole answer, or throws ``AWSError``.
     public func send(_ request: AWSRequest, errors format: AWSErrorFormat) async throws -> AWSResponse {
-        try await withRetries(request) { response in
+        var prepared = request
+        if case .file = prepared.body, prepared.timeout == nil { prepared.timeout = transferTimeout }
+        return try await withRetries(prepared) { response in
             let body = try await response.body.collect(upTo: 256 << 20)
             let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
             if answer.status >= 300 { throw Self.serviceError(answer, request: request, format: format) }
@@ -122,7 +132,9 @@ public struct AWSClient: Sendable {
     public func stream<T: Sendable>(
         _ request: AWSRequest, errors format: AWSErrorFormat, consume: @Sendable (HTTPClientResponse) async throws -> T
     ) async throws -> T {
-        try await withRetries(request) { response in
+        var prepared = request
+        if prepared.timeout == nil { prepared.timeout = transferTimeout }
+        return try await withRetries(prepared) { response in
             if response.status.code >= 300 {
                 let body = try await response.body.collect(upTo: 1 << 20)
                 let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
@@ -151,7 +163,7 @@ public struct AWSClient: Sendable {
             attempt += 1
             do {
                 let signed = try await sign(request)
-                let response = try await httpClient.execute(signed, timeout: .minutes(15))
+                let response = try await httpClient.execute(signed, timeout: .nanoseconds(Self.nanoseconds(request.timeout ?? requestTimeout)))
                 return try await handle(response)
             } catch let error as AWSError {
                 guard case .service(let serviceError) = error, serviceError.isRetryable,
@@ -170,6 +182,11 @@ public struct AWSClient: Sendable {
                 try await Task.sleep(for: retry.delay(afterAttempt: attempt))
             }
         }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Builds and signs the HTTP request.

@@ -66,3 +66,53 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible, Equatab
             || code == "InternalError" || code == "ServiceUnavailable" || code == "RequestTimeout"
     }
 }
+
+extension AWSServiceError {
+    static let accessDeniedCodes: Set<String> = [
+        "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthorizationError",
+    ]
+    static let expiredCodes: Set<String> = ["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"]
+    static let badCredentialCodes: Set<String> = [
+        "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidSignatureException",
+        "IncompleteSignature", "MissingAuthenticationToken",
+    ]
+
+    /// The identity lacks a permission.
+    public var isAccessDenied: Bool { Self.accessDeniedCodes.contains(code) }
+
+    /// The IAM action the call needs, e.g. `ecs:DescribeTasks` (the operation, with EFS's IAM prefix).
+    public var iamAction: String {
+        operation.hasPrefix("efs:") ? "elasticfilesystem:" + operation.dropFirst(4) : operation
+    }
+
+    /// What to do about this error, in one sentence, or nil when the message says it all.
+    public var advice: String? {
+        if isAccessDenied {
+            return "The agent's AWS identity is not allowed \(iamAction): add it to the agent's IAM policy (docs/ecs-efs.md lists them all)."
+        }
+        if Self.expiredCodes.contains(code) {
+            return "The agent's AWS credentials expired: renew them (a new session for the profile or role); Fathom re-reads them on the next call."
+        }
+        if Self.badCredentialCodes.contains(code) {
+            return "AWS does not accept the agent's credentials (an unknown key id or a wrong secret): check them with 'fathom aws whoami'."
+        }
+        if code == "ClusterNotFoundException" {
+            return "The cluster does not exist in this region: check ecs.cluster and ecs.region ('aws ecs list-clusters')."
+        }
+        if isRetryable {
+            return "AWS is throttling or failing these calls; Fathom keeps trying with backoff."
+        }
+        return nil
+    }
+}
+
+extension AWSError {
+    /// One line for a run's logs: the error with its code, and what to do.
+    public var explained: String {
+        switch self {
+        case .service(let error): return error.advice.map { "\(error.description). \($0)" } ?? error.description
+        case .unreachable: return "\(description). Check the agent's network route to AWS (proxy, DNS, VPC endpoints)."
+        default: return description
+        }
+    }
+}

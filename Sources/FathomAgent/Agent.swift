@@ -132,9 +132,30 @@ public actor Agent {
         }
         launching.remove(runID)
         inFlight[runID] = launched
-        _ = try? await client.setInfrastructure(runID, launched.infrastructure)
+        guard await recordInfrastructure(launched.infrastructure, of: runID) else {
+            // Without the record a restarted agent could not find the run's infrastructure: stop it now.
+            await launched.stop(reason: "the coordinator did not take the run's infrastructure record")
+            await settle(runID, outcome: LaunchOutcome(summary: "the coordinator did not accept the run's infrastructure record, so the agent stopped it"))
+            return
+        }
         let outcome = await launched.wait()
         await settle(runID, outcome: outcome)
+    }
+
+    /// Stores where the run runs (pid, task ARN), retrying with backoff for about half a minute.
+    private func recordInfrastructure(_ infrastructure: [String: String], of runID: FlowRunID) async -> Bool {
+        var delay = Duration.milliseconds(200)
+        for _ in 0..<8 {
+            do {
+                _ = try await client.setInfrastructure(runID, infrastructure)
+                return true
+            } catch {
+                logger.warning("cannot record the run's infrastructure; retrying", metadata: ["run": "\(runID)", "error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(8))
+            }
+        }
+        return false
     }
 
     private func finished(_ runID: FlowRunID) {

@@ -5,32 +5,43 @@ import FathomECS
 import Foundation
 import Synchronization
 
-/// One flow run's ECS task, watched until it stops: start timeout, retries of tasks that failed
-/// to start, CloudWatch output streamed into the run's logs, StopTask on cancel.
+/// One flow run's ECS task, watched until it stops or a deadline ends it. Nothing can make it wait
+/// in silence: every poll, failed or not, wakes it, and each wait has a deadline of its own:
+///
+/// - start: not RUNNING `startTimeoutSeconds` after RunTask (each attempt anew);
+/// - report: RUNNING, but the flow has not reported to the coordinator `reportTimeoutSeconds` later;
+/// - AWS errors: DescribeTasks failing for `awsErrorTimeoutSeconds` without a break;
+/// - MISSING: ECS still does not know the task `missingGraceSeconds` after RunTask.
+///
+/// Tasks that failed to start for a transient cause are started again; CloudWatch output is
+/// streamed into the run's logs (``ECSLogStreamer``); cancel sends StopTask.
 final class ECSLaunchedRun: LaunchedRun {
     private struct State {
         var taskArn: String
         var attempt = 1
+        var attemptStartedAt = ContinuousClock.now
+        var runningSince: ContinuousClock.Instant?
+        var flowReported = false
         var cancelled = false
-        var seenRunning = false
-        var logStreamer: Task<Void, Never>?
-        /// Set when the task stopped: the streamer reads once more, then ends.
-        var logsFinishing = false
+        var missingLogged = false
+        var failingSince: ContinuousClock.Instant?
+        var reportedErrorCodes: Set<String> = []
+        /// The first failed start's summary and hint, carried into the final message.
+        var firstStartFailure: String?
     }
 
     let launcher: ECSLauncher
     let config: ECSRunConfig
     let ecs: ECSClient
-    let logs: CloudWatchLogsClient
     let region: String
     let runID: FlowRunID
     let definitionArn: String
     let relaunch: @Sendable (Int) async throws -> String
+    let logs: ECSLogStreamer?
     private let state: Mutex<State>
-    private let launchedAt = ContinuousClock.now
 
     init(
-        launcher: ECSLauncher, config: ECSRunConfig, ecs: ECSClient, logs: CloudWatchLogsClient, region: String, runID: FlowRunID,
+        launcher: ECSLauncher, config: ECSRunConfig, ecs: ECSClient, logs: ECSLogStreamer?, region: String, runID: FlowRunID,
         taskArn: String, definitionArn: String, relaunch: @escaping @Sendable (Int) async throws -> String
     ) {
         self.launcher = launcher
@@ -52,45 +63,134 @@ final class ECSLaunchedRun: LaunchedRun {
             "launcher": "ecs", "cluster": config.cluster, "region": region, "taskArn": arn, "taskDefinition": definitionArn,
             "console": "https://\(region).console.aws.amazon.com/ecs/v2/clusters/\(config.cluster)/tasks/\(Self.taskID(arn))",
         ]
-        if let logs = config.logs { facts["logStream"] = "\(logs.group) \(streamName(arn))" }
+        if let logs { facts["logStream"] = "\(logs.group) \(logs.streamName(arn))" }
         if !config.efs.isEmpty { facts["efs"] = config.efs.map { "\($0.name)=\($0.fileSystemID)\($0.accessPointID.map { "/" + $0 } ?? "")→\($0.containerPath)" }.joined(separator: ", ") }
         return facts
     }
 
     static func taskID(_ arn: String) -> String { String(arn.split(separator: "/").last ?? "") }
 
-    func streamName(_ arn: String) -> String {
-        "\(config.logs?.streamPrefix ?? "fathom")/\(config.container)/\(Self.taskID(arn))"
-    }
-
     func start() async {
-        await launcher.watcher.watch(taskArn: taskArn, cluster: config.cluster, ecs: ecs)
-        startLogStream(for: taskArn)
+        await launcher.watcher.watch(taskArn: taskArn, cluster: config.cluster, region: region, ecs: ecs)
+        logs?.start(taskArn: taskArn)
     }
 
     func wait() async -> LaunchOutcome {
         while true {
             let arn = taskArn
-            let event = await launcher.watcher.next(arn)
-            switch event {
+            switch await launcher.watcher.next(arn, until: nextDeadline()) {
             case .status(let task):
-                if task.lastStatus == "RUNNING" { state.withLock { $0.seenRunning = true } }
-                if await startTimedOut() { continue }
+                state.withLock { state in
+                    state.failingSince = nil
+                    if task.lastStatus == "RUNNING" && state.runningSince == nil { state.runningSince = .now }
+                }
             case .missing:
-                await finishLogs()
-                await launcher.watcher.forget(arn)
-                return LaunchOutcome(summary: "ECS task \(arn) no longer exists (ECS keeps stopped tasks for about an hour)")
+                state.withLock { $0.failingSince = nil }
+                if let outcome = await missing(arn) { return outcome }
+            case .pollFailed(let error):
+                if let outcome = await pollFailed(error) { return outcome }
             case .stopped(let task):
                 let stopped = Self.stoppedTask(task, arn: arn)
                 if ECSDiagnosis.failedToStart(stopped), await retryStart(after: stopped) { continue }
-                await finishLogs()
-                await launcher.watcher.forget(arn)
-                var details = [ECSDiagnosis.hint(stopped).map { "hint: \($0)" }].compactMap { $0 }
-                if state.withLock({ $0.cancelled }) { details = [] }
-                return LaunchOutcome(summary: ECSDiagnosis.summary(stopped), details: details)
+                return await ended(stopped)
+            case .forgotten:
+                return LaunchOutcome(summary: "the agent stopped watching ECS task \(arn)")
+            case .tick:
+                break
             }
+            if let outcome = await deadlinePassed() { return outcome }
         }
     }
+
+    // MARK: Deadlines
+
+    private func nextDeadline() -> ContinuousClock.Instant {
+        state.withLock { state in
+            var deadlines = [ContinuousClock.now + launcher.pollInterval * 4]
+            if state.runningSince == nil { deadlines.append(state.attemptStartedAt + .seconds(config.startTimeoutSeconds)) }
+            if let running = state.runningSince, !state.flowReported { deadlines.append(running + .seconds(config.reportTimeoutSeconds)) }
+            if let failing = state.failingSince { deadlines.append(failing + .seconds(config.awsErrorTimeoutSeconds)) }
+            return deadlines.min()!
+        }
+    }
+
+    /// The start and report deadlines, checked after every event: they run on their own clock.
+    private func deadlinePassed() async -> LaunchOutcome? {
+        let now = ContinuousClock.now
+        let (startedAt, runningSince, reported, cancelled) = state.withLock {
+            ($0.attemptStartedAt, $0.runningSince, $0.flowReported, $0.cancelled)
+        }
+        guard !cancelled else { return nil }
+        if runningSince == nil, now - startedAt >= .seconds(config.startTimeoutSeconds) {
+            let reason = "the task did not reach RUNNING within startTimeoutSeconds (\(config.startTimeoutSeconds) s)"
+            return await stopAndEnd(reason, details: [
+                "hint: tasks wait in PROVISIONING or PENDING for capacity, an image pull or a volume mount; raise startTimeoutSeconds if the image is large, and look at the task's events in the ECS console",
+            ])
+        }
+        if let runningSince, !reported, now - runningSince >= .seconds(config.reportTimeoutSeconds) {
+            if let run = try? await launcher.api.run(runID), run.state != .pending {
+                state.withLock { $0.flowReported = true }
+                return nil
+            }
+            let reason = "the flow in the task did not report to the coordinator within reportTimeoutSeconds (\(config.reportTimeoutSeconds) s) of RUNNING"
+            let lastLines = logs?.lastLines(10) ?? []
+            return await stopAndEnd(reason, details: [
+                "hint: the container could not reach the coordinator at \(launcher.runnerAPIURL) (the --runner-api-url it was given). Check that the name resolves inside the VPC, that the task's security group allows egress to it and the coordinator's allows ingress from the task, and that the bundle fetch is not blocked (S3 endpoint or NAT). 'fathom ecs check' tries the URL's route.",
+            ] + (lastLines.isEmpty ? ["the container wrote nothing to CloudWatch"] : ["the container's last lines:"] + lastLines.map { "  " + $0 }))
+        }
+        return nil
+    }
+
+    /// ECS is eventually consistent: right after RunTask, DescribeTasks may not know the task yet.
+    private func missing(_ arn: String) async -> LaunchOutcome? {
+        let (startedAt, logged) = state.withLock { state -> (ContinuousClock.Instant, Bool) in
+            defer { state.missingLogged = true }
+            return (state.attemptStartedAt, state.missingLogged)
+        }
+        let age = ContinuousClock.now - startedAt
+        if age < .seconds(config.missingGraceSeconds) {
+            if !logged {
+                await note("ECS does not list task \(arn) yet (MISSING, which ECS reports for a while after RunTask); waiting up to \(config.missingGraceSeconds) s", level: "info")
+            }
+            return nil
+        }
+        return await stopAndEnd(
+            "ECS still reports the task MISSING \(Int(saturating: age.inSeconds)) s after RunTask (missingGraceSeconds \(config.missingGraceSeconds))",
+            details: ["hint: ECS keeps a stopped task for about an hour; a task missing sooner was never started in this cluster and region, or the agent's credentials see another account"])
+    }
+
+    /// A failed DescribeTasks: said in the run's logs at once (each new error code once), the run ended when it lasts.
+    private func pollFailed(_ error: AWSError) async -> LaunchOutcome? {
+        let code = error.serviceError?.code ?? "unreachable"
+        let (since, isNew) = state.withLock { state -> (ContinuousClock.Instant, Bool) in
+            if state.failingSince == nil { state.failingSince = .now }
+            return (state.failingSince!, state.reportedErrorCodes.insert(code).inserted)
+        }
+        if isNew {
+            await note("cannot see the ECS task: \(error.explained) Fathom keeps trying for \(config.awsErrorTimeoutSeconds) s (awsErrorTimeoutSeconds).", level: "error")
+        }
+        let elapsed = ContinuousClock.now - since
+        guard elapsed >= .seconds(config.awsErrorTimeoutSeconds) else { return nil }
+        return await stopAndEnd(
+            "DescribeTasks kept failing for \(Int(saturating: elapsed.inSeconds)) s, so the task's state is unknown: \(error.explained)",
+            details: [])
+    }
+
+    /// Stops the task (best effort: it may already be gone, or AWS may refuse) and ends the wait with `reason`.
+    private func stopAndEnd(_ reason: String, details: [String]) async -> LaunchOutcome {
+        let arn = taskArn
+        await note(reason, level: "error")
+        do {
+            _ = try await ecs.stopTask(cluster: config.cluster, task: arn, reason: "Fathom: \(reason)".prefix(1000).description)
+        } catch {
+            await note("StopTask for \(arn) failed: \((error as? AWSError)?.explained ?? "\(error)")", level: "warning")
+        }
+        await logs?.finish()
+        await launcher.watcher.forget(arn)
+        return LaunchOutcome(summary: "ECS task \(arn): \(reason); Fathom stopped it", details: details)
+    }
+
+    // MARK: A stopped task
 
     static func stoppedTask(_ task: ECSTask, arn: String) -> ECSDiagnosis.StoppedTask {
         ECSDiagnosis.StoppedTask(
@@ -98,84 +198,65 @@ final class ECSLaunchedRun: LaunchedRun {
             containers: (task.containers ?? []).map { ($0.name ?? "?", $0.exitCode, $0.reason) })
     }
 
-    /// Stops a task that has not reached RUNNING within the start timeout.
-    func startTimedOut() async -> Bool {
-        let (seenRunning, cancelled) = state.withLock { ($0.seenRunning, $0.cancelled) }
-        guard !seenRunning, !cancelled, ContinuousClock.now - launchedAt > .seconds(config.startTimeoutSeconds) else { return false }
-        let reason = "Fathom: the task did not reach RUNNING within startTimeoutSeconds (\(config.startTimeoutSeconds) s)"
-        _ = try? await launcher.api.sendLogs(runID, [LogEntry(timestamp: Date(), level: "error", message: reason, source: "agent")])
-        _ = try? await ecs.stopTask(cluster: config.cluster, task: taskArn, reason: reason)
-        state.withLock { $0.seenRunning = true }  // stop once; the STOPPED that follows ends the wait
-        return true
+    private func ended(_ stopped: ECSDiagnosis.StoppedTask) async -> LaunchOutcome {
+        await logs?.finish()
+        await launcher.watcher.forget(stopped.taskArn)
+        let (cancelled, first) = state.withLock { ($0.cancelled, $0.firstStartFailure) }
+        if cancelled { return LaunchOutcome(summary: ECSDiagnosis.summary(stopped)) }
+        var details: [String] = []
+        if let cause = ECSDiagnosis.cause(stopped) {
+            details.append("hint: \(cause.hint)")
+            if ECSDiagnosis.failedToStart(stopped) && !cause.isTransient {
+                details.append("not started again: this cause fails the same way every time until the configuration changes")
+            }
+        }
+        if let first { details.append("the first start failed too: \(first)") }
+        return LaunchOutcome(summary: ECSDiagnosis.summary(stopped), details: details)
     }
 
-    /// Runs the task again after "TaskFailedToStart", up to `startRetries` times, if the flow never started.
+    /// Runs the task again after a transient "TaskFailedToStart", up to `startRetries` times, if the flow never started.
     func retryStart(after stopped: ECSDiagnosis.StoppedTask) async -> Bool {
         let attempt = state.withLock { $0.attempt }
-        guard attempt <= config.startRetries, !state.withLock({ $0.cancelled }),
+        guard ECSDiagnosis.isTransientStartFailure(stopped), attempt <= config.startRetries, !state.withLock({ $0.cancelled }),
               let run = try? await launcher.api.run(runID), run.state == .pending
         else { return false }
-        _ = try? await launcher.api.sendLogs(runID, [LogEntry(
-            timestamp: Date(), level: "warning",
-            message: "\(ECSDiagnosis.summary(stopped)); starting it again (attempt \(attempt + 1) of \(config.startRetries + 1))",
-            source: "agent")])
-        guard let newArn = try? await relaunch(attempt + 1) else { return false }
+        let summary = ECSDiagnosis.summary(stopped)
+        await note("\(summary); a transient cause, so starting it again (attempt \(attempt + 1) of \(config.startRetries + 1))", level: "warning")
+        await logs?.finish()
+        let newArn: String
+        do {
+            newArn = try await relaunch(attempt + 1)
+        } catch {
+            await note("starting the task again failed: \(error)", level: "error")
+            return false
+        }
         await launcher.watcher.forget(stopped.taskArn)
-        state.withLock { $0.taskArn = newArn; $0.attempt = attempt + 1 }
-        _ = try? await launcher.api.setInfrastructure(runID, infrastructure)
-        await launcher.watcher.watch(taskArn: newArn, cluster: config.cluster, ecs: ecs)
-        startLogStream(for: newArn)
+        state.withLock { state in
+            state.taskArn = newArn
+            state.attempt = attempt + 1
+            state.attemptStartedAt = .now
+            state.runningSince = nil
+            state.missingLogged = false
+            if state.firstStartFailure == nil {
+                state.firstStartFailure = summary + (ECSDiagnosis.hint(stopped).map { " (hint: \($0))" } ?? "")
+            }
+        }
+        await launcher.record(infrastructure, of: runID)
+        await launcher.watcher.watch(taskArn: newArn, cluster: config.cluster, region: region, ecs: ecs)
+        logs?.start(taskArn: newArn)
         return true
     }
 
     func stop(reason: String) async {
         state.withLock { $0.cancelled = true }
-        _ = try? await ecs.stopTask(cluster: config.cluster, task: taskArn, reason: "Fathom: \(reason)")
+        do {
+            _ = try await ecs.stopTask(cluster: config.cluster, task: taskArn, reason: "Fathom: \(reason)")
+        } catch {
+            await note("StopTask failed: \((error as? AWSError)?.explained ?? "\(error)")", level: "warning")
+        }
     }
 
-    // MARK: Container output
-
-    private func startLogStream(for arn: String) {
-        guard let logConfig = config.logs else { return }
-        let stream = streamName(arn)
-        let api = launcher.api
-        let runID = self.runID
-        let logs = self.logs
-        let interval = launcher.pollInterval
-        let task = Task { [self] in
-            var token: String?
-            var finalPass = false
-            while true {
-                if self.state.withLock({ $0.logsFinishing }) { finalPass = true }
-                do {
-                    let page = try await logs.getLogEvents(group: logConfig.group, stream: stream, nextToken: token)
-                    if !page.events.isEmpty {
-                        let entries = page.events.map {
-                            LogEntry(
-                                timestamp: Date(timeIntervalSince1970: Double($0.timestamp) / 1000), level: "info", message: $0.message,
-                                source: "container")
-                        }
-                        _ = try? await api.sendLogs(runID, entries)
-                    }
-                    let advanced = page.nextToken != nil && page.nextToken != token
-                    token = page.nextToken ?? token
-                    if advanced && !page.events.isEmpty { continue }
-                } catch {
-                    // The stream appears only once the container has started.
-                }
-                if finalPass { return }
-                try? await Task.sleep(for: interval)
-            }
-        }
-        state.withLock { $0.logStreamer?.cancel(); $0.logStreamer = task; $0.logsFinishing = false }
-    }
-
-    /// One last read of the container's output, so a container that died early still leaves it.
-    private func finishLogs() async {
-        let streamer = state.withLock { state -> Task<Void, Never>? in
-            state.logsFinishing = true
-            return state.logStreamer
-        }
-        await streamer?.value
+    private func note(_ message: String, level: String) async {
+        await launcher.note(message, level: level, runID: runID)
     }
 }

@@ -42,10 +42,16 @@ public final class ECSLauncher: Launcher {
         self.registry = TaskDefinitionRegistry(logger: logger)
     }
 
-    func ecs(for config: ECSRunConfig) throws -> (ECSClient, CloudWatchLogsClient, String) {
+    /// The clients for a config's region (CloudWatch Logs in `logs.region` when that differs).
+    func clients(for config: ECSRunConfig) throws -> (ecs: ECSClient, logs: CloudWatchLogsClient, region: String) {
         let configuration = try AWSConfiguration(environment: environment, region: config.region)
         let client = AWSClient(configuration: configuration, credentials: credentials, logger: logger)
-        return (ECSClient(client: client), CloudWatchLogsClient(client: client), configuration.region)
+        var logsClient = client
+        if let logsRegion = config.logs?.region, logsRegion != configuration.region {
+            logsClient = AWSClient(
+                configuration: try AWSConfiguration(environment: environment, region: logsRegion), credentials: credentials, logger: logger)
+        }
+        return (ECSClient(client: client), CloudWatchLogsClient(client: logsClient), configuration.region)
     }
 
     static func config(of version: FlowVersion) throws -> ECSRunConfig {
@@ -59,20 +65,24 @@ public final class ECSLauncher: Launcher {
         }
     }
 
+    /// A coordinator with a token answers a task without one with 401: refuse before anything starts.
+    func checkToken(_ config: ECSRunConfig) throws {
+        guard token != nil, config.apiTokenSecret == nil, !config.plaintextToken else { return }
+        throw LaunchError(
+            "the coordinator requires a token, and the run config gives the task none, so the flow would be refused (HTTP 401). Set ecs.apiTokenSecret: to the full ARN of a Secrets Manager secret holding the token (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf) and allow the execution role secretsmanager:GetSecretValue on it; or, knowing the token will be visible in the task's description, plaintextToken: true")
+    }
+
     public func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun {
         let config = try Self.config(of: claimed.version)
-        let (ecs, logs, region) = try ecs(for: config)
-        let (request, hash) = ECSRender.registerTaskDefinition(config)
+        try checkToken(config)
+        let (ecs, logs, region) = try clients(for: config)
+        let (request, hash) = ECSRender.registerTaskDefinition(config, region: region)
         let (definitionArn, registered) = try await registry.arn(for: request, hash: hash, ecs: ecs)
-        if registered {
-            _ = try? await api.sendLogs(claimed.run.id, [LogEntry(
-                timestamp: Date(), level: "info", message: "registered task definition \(definitionArn)", source: "agent")])
-        }
+        if registered { await note("registered task definition \(definitionArn)", level: "info", runID: claimed.run.id) }
         if config.plaintextToken && token != nil {
-            _ = try? await api.sendLogs(claimed.run.id, [LogEntry(
-                timestamp: Date(), level: "warning",
-                message: "plaintextToken is on: the API token travels as plaintext container environment, visible to anyone who can describe the task. Prefer apiTokenSecret.",
-                source: "agent")])
+            await note(
+                "plaintextToken is on: the API token travels as plaintext container environment, visible to anyone who can describe the task. Prefer apiTokenSecret.",
+                level: "warning", runID: claimed.run.id)
         }
         let context = ECSLaunchContext(flowRunID: claimed.run.id, flowName: claimed.version.flowName, apiURL: runnerAPIURL, token: token)
         let taskArn = try await runTask(config, definitionArn: definitionArn, context: context, ecs: ecs, runID: claimed.run.id)
@@ -85,8 +95,11 @@ public final class ECSLauncher: Launcher {
         config: ECSRunConfig, ecs: ECSClient, logs: CloudWatchLogsClient, region: String, taskArn: String, definitionArn: String,
         context: ECSLaunchContext
     ) async -> ECSLaunchedRun {
+        let streamer = config.logs.map {
+            ECSLogStreamer(config: $0, container: config.container, logs: logs, api: api, runID: context.flowRunID, interval: pollInterval)
+        }
         let run = ECSLaunchedRun(
-            launcher: self, config: config, ecs: ecs, logs: logs, region: region, runID: context.flowRunID, taskArn: taskArn,
+            launcher: self, config: config, ecs: ecs, logs: streamer, region: region, runID: context.flowRunID, taskArn: taskArn,
             definitionArn: definitionArn) { attempt in
                 var retry = context
                 retry.attempt = attempt
@@ -108,8 +121,7 @@ public final class ECSLauncher: Launcher {
             guard attempt < 6, failures.allSatisfy({ ECSDiagnosis.isTransientRunTaskFailure($0.reason ?? "") }), !failures.isEmpty else {
                 throw LaunchError("RunTask failed: \(reasons.isEmpty ? "no task and no failure reported" : reasons)")
             }
-            _ = try? await api.sendLogs(runID, [LogEntry(
-                timestamp: Date(), level: "warning", message: "RunTask: \(reasons); retrying in \(delay)", source: "agent")])
+            await note("RunTask: \(reasons); retrying in \(delay)", level: "warning", runID: runID)
             try await Task.sleep(for: delay)
             delay = delay * 2
         }
@@ -118,13 +130,49 @@ public final class ECSLauncher: Launcher {
 
     public func reattach(_ run: FlowRun, version: FlowVersion) async throws -> (any LaunchedRun)? {
         let config = try Self.config(of: version)
-        let (ecs, logs, region) = try ecs(for: config)
-        guard let taskArn = run.infrastructure["taskArn"] else { return nil }
-        let described = try await ecs.describeTasks(cluster: config.cluster, tasks: [taskArn])
-        guard let task = described.tasks?.first else { return nil }
-        let definitionArn = run.infrastructure["taskDefinition"] ?? task.taskDefinitionArn ?? ""
+        let (ecs, logs, region) = try clients(for: config)
         let context = ECSLaunchContext(flowRunID: run.id, flowName: run.flowName, apiURL: runnerAPIURL, token: token)
-        return await watch(
+        let task: ECSTask
+        if let taskArn = run.infrastructure["taskArn"] {
+            guard let described = try await ecs.describeTasks(cluster: config.cluster, tasks: [taskArn]).tasks?.first else { return nil }
+            task = described
+        } else {
+            // The agent stopped between RunTask and recording the task: find it by the run's tag.
+            guard let found = try await taskTagged(runID: run.id, cluster: config.cluster, ecs: ecs) else { return nil }
+            task = found
+            await note("found the run's task \(found.taskArn ?? "?") by its fathom:flow-run-id tag after an agent restart", level: "info", runID: run.id)
+        }
+        guard let taskArn = task.taskArn else { return nil }
+        let definitionArn = run.infrastructure["taskDefinition"] ?? task.taskDefinitionArn ?? ""
+        let launched = await watch(
             config: config, ecs: ecs, logs: logs, region: region, taskArn: taskArn, definitionArn: definitionArn, context: context)
+        await record(launched.infrastructure, of: run.id)
+        return launched
+    }
+
+    /// A task Fathom started for `runID` (ListTasks by `startedBy`, then its `fathom:flow-run-id` tag).
+    func taskTagged(runID: FlowRunID, cluster: String, ecs: ECSClient) async throws -> ECSTask? {
+        let arns = try await ecs.listTasks(cluster: cluster, startedBy: "fathom")
+        guard !arns.isEmpty else { return nil }
+        let tasks = try await ecs.describeTasks(cluster: cluster, tasks: arns).tasks ?? []
+        return tasks.first { $0.tags?.contains(ECSTag(key: "fathom:flow-run-id", value: runID)) == true }
+    }
+
+    /// A line in the run's logs from the agent (best effort: the run's outcome does not depend on it).
+    func note(_ message: String, level: String, runID: FlowRunID) async {
+        for attempt in 1...3 {
+            if (try? await api.sendLogs(runID, [LogEntry(timestamp: Date(), level: level, message: message, source: "agent")])) != nil { return }
+            try? await Task.sleep(for: .milliseconds(200 * attempt))
+        }
+        logger.warning("could not log to the run", metadata: ["run": "\(runID)", "message": "\(message)"])
+    }
+
+    /// Records the run's infrastructure (a new task after a retried start), retrying a few times.
+    func record(_ infrastructure: [String: String], of runID: FlowRunID) async {
+        for attempt in 1...5 {
+            if (try? await api.setInfrastructure(runID, infrastructure)) != nil { return }
+            try? await Task.sleep(for: .milliseconds(200 * attempt))
+        }
+        logger.error("could not record the run's infrastructure", metadata: ["run": "\(runID)"])
     }
 }

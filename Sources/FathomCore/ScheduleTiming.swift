@@ -8,6 +8,8 @@ public enum ScheduleTiming: Sendable, Equatable {
 
     /// The shortest interval a schedule may have.
     public static let minimumInterval = 1.0
+    /// The longest: ten years (anything longer is a typo, and date arithmetic past it gains nothing).
+    public static let maximumInterval = 10 * 366 * 86_400.0
 
     /// Builds the timing from the fields of a request; errors name the field and the fix.
     public init(cron: String?, timezone: String?, intervalSeconds: Double?, anchor: Date?, now: Date) throws(ValidationError) {
@@ -21,10 +23,10 @@ public enum ScheduleTiming: Sendable, Equatable {
             }
             self = .cron(try CronExpression(cron), zone)
         case (nil, let seconds?):
-            guard seconds.isFinite, seconds >= Self.minimumInterval else {
+            guard seconds.isFinite, seconds >= Self.minimumInterval, seconds <= Self.maximumInterval else {
                 throw ValidationError(
                     code: "invalid_interval", field: "interval", problem: "\(seconds) s is not a usable interval",
-                    fix: "Use at least \(Int(Self.minimumInterval)) s, e.g. 15m, 1h or 1d.")
+                    fix: "Use from 1 s to 10 years (\(DurationText.describe(Self.maximumInterval))), e.g. 15m, 1h or 1d.")
             }
             if timezone != nil {
                 throw ValidationError(
@@ -88,6 +90,8 @@ public enum DurationText {
 extension DurationText {
     /// `3600` → `1h`, `90` → `90s`, `5400` → `90m`: the largest unit that divides evenly.
     public static func describe(_ seconds: Double) -> String {
+        // Stored or sent values can be anything; only whole numbers well inside Int's range print as such.
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return "\(seconds)s" }
         for (unit, size) in [("w", 604_800.0), ("d", 86400), ("h", 3600), ("m", 60)] where seconds >= size {
             if seconds.truncatingRemainder(dividingBy: size) == 0 { return "\(Int(seconds / size))\(unit)" }
         }

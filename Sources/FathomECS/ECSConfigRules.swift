@@ -21,11 +21,13 @@ enum ECSConfigRules {
         problems += runTaskProblems(config)
         problems += containerProblems(config)
         problems += efsProblems(config)
+        problems += taskDefinitionEFSProblems(config)
         problems += placementProblems(config)
+        problems += runnerProblems(config)
         if let secret = config.apiTokenSecret, !(secret.hasPrefix("arn:aws") && (secret.contains(":secretsmanager:") || secret.contains(":ssm:"))) {
             problems.append(ValidationError(
                 code: "invalid_arn", field: "ecs.apiTokenSecret", problem: "'\(secret)' is not a Secrets Manager or SSM parameter ARN",
-                fix: "Give e.g. arn:aws:secretsmanager:eu-west-1:123456789012:secret:fathom-token."))
+                fix: "Give e.g. arn:aws:secretsmanager:eu-west-1:123456789012:secret:fathom-token-AbCdEf."))
         }
         let executionRole = config.executionRoleArn ?? config.taskDefinition["executionRoleArn"].stringValue
         if executionRole == nil && config.apiTokenSecret != nil {
@@ -38,12 +40,15 @@ enum ECSConfigRules {
                 code: "execution_role_required", field: "ecs.executionRoleArn", problem: "awslogs on Fargate needs a task execution role",
                 fix: "Set executionRoleArn: to a role with logs:CreateLogStream and logs:PutLogEvents (and logs:CreateLogGroup with createGroup)."))
         }
-        if config.startTimeoutSeconds <= 0 {
+        for (field, value, fallback) in [
+            ("startTimeoutSeconds", config.startTimeoutSeconds, 600), ("reportTimeoutSeconds", config.reportTimeoutSeconds, 300),
+            ("awsErrorTimeoutSeconds", config.awsErrorTimeoutSeconds, 120), ("missingGraceSeconds", config.missingGraceSeconds, 60),
+        ] where !(1...86_400).contains(value) {
             problems.append(ValidationError(
-                code: "invalid_value", field: "ecs.startTimeoutSeconds", problem: "must be more than 0", fix: "The default is 600."))
+                code: "out_of_range", field: "ecs.\(field)", problem: "\(value) s is outside 1 s to 1 day", fix: "The default is \(fallback)."))
         }
-        if config.startRetries < 0 {
-            problems.append(ValidationError(code: "invalid_value", field: "ecs.startRetries", problem: "cannot be negative", fix: "The default is 2."))
+        if !(0...10).contains(config.startRetries) {
+            problems.append(ValidationError(code: "out_of_range", field: "ecs.startRetries", problem: "must be 0 to 10", fix: "The default is 2."))
         }
         if config.cluster.isEmpty == false && config.cluster.contains(" ") {
             problems.append(ValidationError(
@@ -153,32 +158,9 @@ enum ECSConfigRules {
                         code: "duplicate", field: "\(at).name", problem: "volume '\(volume.name)' is declared twice", fix: "Give each volume its own name."))
                 }
             }
-            if !volume.fileSystemID.isEmpty && !isID(volume.fileSystemID, prefix: "fs-", lengths: 8...8, 17...17) {
-                problems.append(ValidationError(
-                    code: "malformed_id", field: "\(at).fileSystemId", problem: "'\(volume.fileSystemID)' is not a file system id",
-                    fix: "EFS ids look like fs-12345678 or fs-0123456789abcdef0 ('aws efs describe-file-systems')."))
-            }
-            if let accessPoint = volume.accessPointID, !isID(accessPoint, prefix: "fsap-", lengths: 8...40) {
-                problems.append(ValidationError(
-                    code: "malformed_id", field: "\(at).accessPointId", problem: "'\(accessPoint)' is not an access point id",
-                    fix: "Access point ids look like fsap-0123456789abcdef0 ('aws efs describe-access-points')."))
-            }
-            if volume.transitEncryption == false && (volume.iam || volume.accessPointID != nil) {
-                problems.append(ValidationError(
-                    code: "transit_encryption_required", field: "\(at).transitEncryption",
-                    problem: volume.iam ? "IAM authorization needs transit encryption" : "an access point needs transit encryption",
-                    fix: "Set transitEncryption: true (or remove it: Fathom turns it on when IAM or an access point is used)."))
-            }
-            if volume.accessPointID != nil, let root = volume.rootDirectory, root != "/" {
-                problems.append(ValidationError(
-                    code: "root_with_access_point", field: "\(at).rootDirectory",
-                    problem: "with an access point the root directory comes from the access point; ECS refuses '\(root)' here",
-                    fix: "Remove rootDirectory (or set it to /), and set the path on the access point."))
-            }
-            if let root = volume.rootDirectory, !root.hasPrefix("/") {
-                problems.append(ValidationError(
-                    code: "relative_path", field: "\(at).rootDirectory", problem: "'\(root)' is relative", fix: "Use an absolute path such as /fathom."))
-            }
+            problems += volumeConfigurationProblems(
+                at: at, fileSystemID: volume.fileSystemID, accessPointID: volume.accessPointID, rootDirectory: volume.rootDirectory,
+                transitEncryption: volume.transitEncryption, iam: volume.iam, awsSpelling: false)
             if !volume.containerPath.isEmpty {
                 if !volume.containerPath.hasPrefix("/") {
                     problems.append(ValidationError(
@@ -190,6 +172,58 @@ enum ECSConfigRules {
                         fix: "Give each volume its own containerPath."))
                 }
             }
+        }
+        return problems
+    }
+
+    /// The rules ECS applies to an `efsVolumeConfiguration`, for `efs:` entries and for volumes written
+    /// straight into the task definition alike (the EFS volume configuration docs of the ECS developer guide).
+    static func volumeConfigurationProblems(
+        at: String, fileSystemID: String, accessPointID: String?, rootDirectory: String?, transitEncryption: Bool?, iam: Bool,
+        awsSpelling: Bool
+    ) -> [ValidationError] {
+        var problems: [ValidationError] = []
+        if !fileSystemID.isEmpty && !isID(fileSystemID, prefix: "fs-", lengths: 8...8, 17...17) {
+            problems.append(ValidationError(
+                code: "malformed_id", field: "\(at).fileSystemId", problem: "'\(fileSystemID)' is not a file system id",
+                fix: "EFS ids look like fs-12345678 or fs-0123456789abcdef0 ('aws efs describe-file-systems')."))
+        }
+        if let accessPoint = accessPointID, !isID(accessPoint, prefix: "fsap-", lengths: 8...40) {
+            problems.append(ValidationError(
+                code: "malformed_id", field: "\(at).accessPointId", problem: "'\(accessPoint)' is not an access point id",
+                fix: "Access point ids look like fsap-0123456789abcdef0 ('aws efs describe-access-points')."))
+        }
+        if transitEncryption == false && (iam || accessPointID != nil) {
+            problems.append(ValidationError(
+                code: "transit_encryption_required", field: "\(at).transitEncryption",
+                problem: iam ? "IAM authorization needs transit encryption" : "an access point needs transit encryption",
+                fix: awsSpelling ? "Set transitEncryption: ENABLED." : "Set transitEncryption: true (or remove it: Fathom turns it on when IAM or an access point is used)."))
+        }
+        if accessPointID != nil, let root = rootDirectory, root != "/" {
+            problems.append(ValidationError(
+                code: "root_with_access_point", field: "\(at).rootDirectory",
+                problem: "with an access point the root directory comes from the access point; ECS refuses '\(root)' here",
+                fix: "Remove rootDirectory (or set it to /), and set the path on the access point."))
+        }
+        if let root = rootDirectory, !root.hasPrefix("/") {
+            problems.append(ValidationError(
+                code: "relative_path", field: "\(at).rootDirectory", problem: "'\(root)' is relative", fix: "Use an absolute path such as /fathom."))
+        }
+        return problems
+    }
+
+    /// `efsVolumeConfiguration` written directly in the task definition's volumes.
+    static func taskDefinitionEFSProblems(_ config: ECSRunConfig) -> [ValidationError] {
+        var problems: [ValidationError] = []
+        for (index, volume) in (config.taskDefinition["volumes"].arrayValue ?? []).enumerated() {
+            let efs = volume["efsVolumeConfiguration"]
+            guard efs != .null else { continue }
+            let authorization = efs["authorizationConfig"]
+            problems += volumeConfigurationProblems(
+                at: "ecs.taskDefinition.volumes[\(index)].efsVolumeConfiguration", fileSystemID: efs["fileSystemId"].stringValue ?? "",
+                accessPointID: authorization["accessPointId"].stringValue, rootDirectory: efs["rootDirectory"].stringValue,
+                transitEncryption: efs["transitEncryption"].stringValue.map { $0 == "ENABLED" },
+                iam: authorization["iam"].stringValue == "ENABLED", awsSpelling: true)
         }
         return problems
     }
@@ -213,12 +247,24 @@ enum ECSConfigRules {
                     code: "fargate_subnets", field: "ecs.network.subnets", problem: "Fargate tasks need at least one subnet",
                     fix: "Add network: {subnets: [subnet-…], securityGroups: [sg-…]}; with EFS, use subnets that have a mount target."))
             }
-            if !config.efs.isEmpty, let version = config.platformVersion, version != "LATEST", Self.isBelow140(version) {
+            if config.mountsEFS, let version = config.platformVersion, version != "LATEST", Self.isBelow140(version) {
                 problems.append(ValidationError(
                     code: "platform_version", field: "ecs.platformVersion", problem: "EFS volumes on Fargate need platform version 1.4.0 or later, got \(version)",
                     fix: "Set platformVersion: 1.4.0 (the default), or LATEST."))
             }
             problems += fargateSizeProblems(config)
+        } else if let version = config.platformVersion {
+            // RunTask's platformVersion: "only specify this parameter for tasks hosted on Fargate" (botocore's ECS model).
+            problems.append(ValidationError(
+                code: "platform_version_not_fargate", field: "ecs.platformVersion",
+                problem: "platform version \(version) is for Fargate; ECS refuses it for \(config.launchType ?? "capacity provider") launches",
+                fix: "Remove platformVersion, or run on Fargate (launchType: FARGATE)."))
+        }
+        if config.runTask["propagateTags"]?.stringValue == "SERVICE" {
+            // RunTask's propagateTags: "An error will be received if you specify the SERVICE option when running a task."
+            problems.append(ValidationError(
+                code: "invalid_value", field: "ecs.runTask.propagateTags", problem: "SERVICE is for services; RunTask refuses it",
+                fix: "Use TASK_DEFINITION (tags of the task definition) or NONE."))
         }
         for (index, subnet) in (config.network?.subnets ?? []).enumerated() where !isID(subnet, prefix: "subnet-", lengths: 8...8, 17...17) {
             problems.append(ValidationError(
@@ -282,5 +328,37 @@ enum ECSConfigRules {
                 fix: "With cpu \(cpu) use memory \(allowed.first!)–\(allowed.last!) MiB in steps of \(allowed.count > 1 ? allowed[1] - allowed[0] : 0) (\(allowed.prefix(4).map(String.init).joined(separator: ", "))…).")]
         }
         return []
+    }
+
+    /// The flow container must run `fathom`: an entryPoint of its own must end in it.
+    static func runnerProblems(_ config: ECSRunConfig) -> [ValidationError] {
+        var problems: [ValidationError] = []
+        let containers = containerDefinitions(config)
+        if let index = containers.firstIndex(where: { $0["name"].stringValue == config.container }),
+           let entryPoint = containers[index]["entryPoint"].arrayValue {
+            let last = entryPoint.last?.stringValue ?? ""
+            if last != "fathom" && !last.hasSuffix("/fathom") {
+                problems.append(ValidationError(
+                    code: "runner_entry_point", field: "ecs.taskDefinition.containerDefinitions[\(index)].entryPoint",
+                    problem: "the flow container's entryPoint \(entryPoint.compactMap(\.stringValue)) does not end in fathom; ECS appends 'execute --flow-run ID' to it",
+                    fix: "Remove entryPoint (Fathom sets [\"fathom\"]), or end it with the fathom binary, e.g. [\"/usr/bin/tini\", \"--\", \"fathom\"]."))
+            }
+        }
+        if let secret = config.apiTokenSecret, secret.contains(":secretsmanager:"), !hasSecretSuffix(secret) {
+            problems.append(ValidationError(
+                code: "partial_secret_arn", field: "ecs.apiTokenSecret",
+                problem: "'\(secret)' is a partial ARN: a Secrets Manager ARN ends in the 6 characters AWS adds to the name",
+                fix: "Use the full ARN ('aws secretsmanager describe-secret --secret-id NAME --query ARN'), e.g. …:secret:fathom-token-AbCdEf; in IAM policies write …:secret:fathom-token-??????."))
+        }
+        return problems
+    }
+
+    /// `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf[:json-key:stage:version]`.
+    static func hasSecretSuffix(_ arn: String) -> Bool {
+        guard let range = arn.range(of: ":secret:") else { return false }
+        let name = arn[range.upperBound...].split(separator: ":", omittingEmptySubsequences: false).first ?? ""
+        guard let dash = name.lastIndex(of: "-") else { return false }
+        let suffix = name[name.index(after: dash)...]
+        return suffix.count == 6 && suffix.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
     }
 }

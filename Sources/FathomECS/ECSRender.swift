@@ -26,8 +26,19 @@ public enum ECSRender {
     /// The tag that carries the content hash of a rendered task definition.
     public static let hashTag = "fathom:config-sha256"
 
+    /// What the flow container runs: the task's `entryPoint`, to which RunTask's `command` override
+    /// (``runnerCommand(flowRunID:)``) is appended, as Docker joins ENTRYPOINT and CMD. Set in the
+    /// task definition, it replaces whatever ENTRYPOINT the image has.
+    public static let runnerEntryPoint = ["fathom"]
+
+    /// RunTask's `command` override for a flow run: it replaces only the image's CMD.
+    public static func runnerCommand(flowRunID: String) -> [String] {
+        ["execute", "--flow-run", flowRunID]
+    }
+
     /// The RegisterTaskDefinition request (with the `fathom:config-sha256` tag) and that hash.
-    public static func registerTaskDefinition(_ config: ECSRunConfig) -> (request: JSONValue, hash: String) {
+    /// `region` is where the task runs: awslogs needs `awslogs-region` even when the run config names none.
+    public static func registerTaskDefinition(_ config: ECSRunConfig, region: String? = nil) -> (request: JSONValue, hash: String) {
         var definition = config.taskDefinition.objectValue ?? [:]
         if config.isFargate {
             definition["networkMode"] = "awsvpc"
@@ -43,7 +54,7 @@ public enum ECSRender {
             definition["volumes"] = .array((definition["volumes"]?.arrayValue ?? []) + config.efs.map(volume))
         }
         definition["containerDefinitions"] = .array((definition["containerDefinitions"]?.arrayValue ?? []).map { container in
-            container["name"].stringValue == config.container ? flowContainer(container, config) : container
+            container["name"].stringValue == config.container ? flowContainer(container, config, region: region) : container
         })
         let userTags = (definition["tags"]?.arrayValue ?? []).filter { $0["key"].stringValue != hashTag }
         definition["tags"] = nil
@@ -74,9 +85,11 @@ public enum ECSRender {
         return ["name": .string(efs.name), "efsVolumeConfiguration": .object(configuration)]
     }
 
-    static func flowContainer(_ container: JSONValue, _ config: ECSRunConfig) -> JSONValue {
+    static func flowContainer(_ container: JSONValue, _ config: ECSRunConfig, region: String?) -> JSONValue {
         var fields = container.objectValue ?? [:]
         if let image = config.image { fields["image"] = .string(image) }
+        // A base definition may wrap the runner (an init such as tini); the rules check it ends in fathom.
+        if fields["entryPoint"] == nil { fields["entryPoint"] = .array(runnerEntryPoint.map(JSONValue.string)) }
         if !config.efs.isEmpty {
             fields["mountPoints"] = .array((fields["mountPoints"]?.arrayValue ?? []) + config.efs.map {
                 ["sourceVolume": .string($0.name), "containerPath": .string($0.containerPath), "readOnly": .bool($0.readOnly)]
@@ -92,7 +105,7 @@ public enum ECSRender {
             var options: [String: JSONValue] = [
                 "awslogs-group": .string(logs.group), "awslogs-stream-prefix": .string(logs.streamPrefix),
             ]
-            if let region = logs.region ?? config.region { options["awslogs-region"] = .string(region) }
+            if let region = logs.region ?? config.region ?? region { options["awslogs-region"] = .string(region) }
             if logs.createGroup { options["awslogs-create-group"] = "true" }
             fields["logConfiguration"] = ["logDriver": "awslogs", "options": .object(options)]
         }
@@ -134,7 +147,7 @@ public enum ECSRender {
         if config.plaintextToken, let token = context.token { environment.append(["name": "FATHOM_TOKEN", "value": .string(token)]) }
         request["overrides"] = ["containerOverrides": [[
             "name": .string(config.container),
-            "command": ["fathom", "execute", "--flow-run", .string(context.flowRunID)],
+            "command": .array(runnerCommand(flowRunID: context.flowRunID).map(JSONValue.string)),
             "environment": .array(environment),
         ]]]
         return .object(request)

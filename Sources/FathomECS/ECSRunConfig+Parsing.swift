@@ -61,6 +61,9 @@ extension ECSRunConfig {
             env: env, efs: efs, network: network, logs: logs, runTask: runTask, apiTokenSecret: reader.string("apiTokenSecret"),
             plaintextToken: reader.bool("plaintextToken") ?? false, startTimeoutSeconds: reader.int("startTimeoutSeconds") ?? 600,
             startRetries: reader.int("startRetries") ?? 2)
+        reportTimeoutSeconds = reader.int("reportTimeoutSeconds") ?? reportTimeoutSeconds
+        awsErrorTimeoutSeconds = reader.int("awsErrorTimeoutSeconds") ?? awsErrorTimeoutSeconds
+        missingGraceSeconds = reader.int("missingGraceSeconds") ?? missingGraceSeconds
         if container.isEmpty { container = Self.defaultContainer(in: taskDefinition) ?? "" }
         let problems = reader.problems + ECSConfigRules.check(self)
         if !problems.isEmpty { throw ValidationErrors(problems) }

@@ -68,10 +68,18 @@ public struct ECSRunConfig: Sendable {
     public var apiTokenSecret: String?
     /// Send the token as plaintext env instead (explicit opt-in).
     public var plaintextToken: Bool
-    /// A task not RUNNING after this long is stopped and the run Crashed.
+    /// A task not RUNNING this long after RunTask (each start attempt anew) is stopped and the run Crashed.
     public var startTimeoutSeconds: Int
-    /// How often a task that failed to start is tried again.
+    /// How often a task that failed to start for a transient cause is tried again.
     public var startRetries: Int
+    /// A RUNNING task whose flow has not reported to the coordinator after this long is stopped and the
+    /// run Crashed: the container cannot reach the coordinator (runner URL, security group egress, DNS).
+    public var reportTimeoutSeconds: Int = 300
+    /// DescribeTasks failing this long without a break (denied, expired credentials, throttled, unreachable)
+    /// ends the run Crashed, naming the error; the first failure is in the run's logs at once.
+    public var awsErrorTimeoutSeconds: Int = 120
+    /// How long after RunTask a task reported `MISSING` is taken for ECS's eventual consistency.
+    public var missingGraceSeconds: Int = 60
 
     /// Whether the task runs on Fargate (launch type or capacity provider).
     public var isFargate: Bool {
@@ -79,11 +87,16 @@ public struct ECSRunConfig: Sendable {
         return (capacityProviderStrategy ?? []).contains { ($0["capacityProvider"].stringValue ?? "").hasPrefix("FARGATE") }
     }
 
+    /// Whether any volume is EFS: an `efs:` entry or an `efsVolumeConfiguration` in the task definition.
+    public var mountsEFS: Bool {
+        !efs.isEmpty || (taskDefinition["volumes"].arrayValue ?? []).contains { $0["efsVolumeConfiguration"] != .null }
+    }
+
     /// The keys an `ecs:` section may have.
     public static let keys = [
         "cluster", "region", "launchType", "capacityProviderStrategy", "platformVersion", "taskDefinition", "container", "image",
         "cpu", "memory", "taskRoleArn", "executionRoleArn", "env", "efs", "network", "logs", "runTask", "apiTokenSecret",
-        "plaintextToken", "startTimeoutSeconds", "startRetries",
+        "plaintextToken", "startTimeoutSeconds", "startRetries", "reportTimeoutSeconds", "awsErrorTimeoutSeconds", "missingGraceSeconds",
     ]
     static let efsKeys = ["name", "fileSystemId", "accessPointId", "rootDirectory", "containerPath", "transitEncryption", "iam", "readOnly"]
     static let networkKeys = ["subnets", "securityGroups", "assignPublicIp"]

@@ -157,9 +157,19 @@ extension Coordinator {
         }
         for queue in try await store.queuesWithRunsDue(after: since, through: now) { notifier.signal("queue:\(queue)") }
         let grace = settings.lateAfter.inSeconds
-        let late = try await store.flagLateRuns(dueBefore: now.addingTimeInterval(-grace)) { run in
+        let serving = Set(try await store.agents()
+            .filter { now.timeIntervalSince($0.lastSeenAt) < settings.agentSilenceLimit.inSeconds }
+            .map { AgentSlot(queue: $0.queue, launcher: $0.launcher) })
+        let late = try await store.flagLateRuns(dueBefore: now.addingTimeInterval(-grace)) { run, launcher in
             let due = run.scheduledFor.map { $0.formatted(.iso8601) } ?? "?"
-            return "Late: due at \(due) and still not claimed after \(Int(grace)) s; is an agent polling queue '\(run.queue)', or is a concurrency limit full?"
+            let prefix = "Late: due at \(due) and still not claimed after \(Int(saturating: grace)) s"
+            guard serving.contains(AgentSlot(queue: run.queue, launcher: launcher)) else {
+                let others = serving.map { "\($0.launcher) on '\($0.queue)'" }.sorted()
+                return "\(prefix): no live agent serves the '\(launcher)' launcher on queue '\(run.queue)'"
+                    + (others.isEmpty ? " (no agent was seen lately)" : " (live agents: \(others.joined(separator: ", ")))")
+                    + ". Start one: fathom agent --launcher \(launcher) --queue \(run.queue)"
+            }
+            return "\(prefix); an agent for the '\(launcher)' launcher polls queue '\(run.queue)': is a concurrency limit full, or are its slots busy?"
         }
         for run in late {
             logger.warning("flow run is late", metadata: ["run": "\(run.id)", "flow": "\(run.flowName)"])
@@ -169,4 +179,10 @@ extension Coordinator {
             notifier.signal("run:\(run.id)")
         }
     }
+}
+
+/// Where an agent takes work from: a queue, with one launcher.
+struct AgentSlot: Hashable, Sendable {
+    var queue: String
+    var launcher: String
 }

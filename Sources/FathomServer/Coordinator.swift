@@ -22,6 +22,8 @@ public struct CoordinatorSettings: Sendable {
     public var maxScheduledRuns = 100
     /// A scheduled run still unclaimed this long after it fell due is flagged late.
     public var lateAfter: Duration = .seconds(60)
+    /// An agent not heard from for this long no longer counts as serving its queue (the web UI flags it too).
+    public var agentSilenceLimit: Duration = .seconds(120)
 
     public init() {}
 }
@@ -300,15 +302,18 @@ public final class Coordinator: Sendable {
         guard let agent = try await store.agent(id: agentID) else {
             throw APIError.notFound("agent", agentID, fix: "Register the agent again (restart 'fathom agent').")
         }
-        let wait = min(Duration.milliseconds(Int64(max(0, request.waitSeconds) * 1000)), settings.maxWait)
-        let lease = request.leaseSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? settings.leaseDuration
+        let wait = min(try checked { try NumberCheck.seconds(request.waitSeconds, field: "waitSeconds", in: 0...3600) }, settings.maxWait)
+        let lease = try request.leaseSeconds.map { seconds in
+            try checked { try NumberCheck.seconds(seconds, field: "leaseSeconds", in: 0.1...86_400) }
+        } ?? settings.leaseDuration
+        let capacity = try checked { try NumberCheck.count(request.capacity, field: "capacity", in: 0...1000) }
         let deadline = ContinuousClock.now + wait
         let keys = ["queue:\(agent.queue)", "agent:\(agent.id)"]
         while true {
             let since = notifier.generation(of: keys)
             let now = clock()
             let result = try await store.claim(
-                agent: agent, capacity: max(0, request.capacity), leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)
+                agent: agent, capacity: capacity, leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)
             for claimed in result.runs {
                 notifier.signal("run:\(claimed.run.id)")
                 metrics.transition(to: .pending)

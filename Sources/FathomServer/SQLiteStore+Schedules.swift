@@ -41,15 +41,20 @@ extension SQLiteStore {
         }
     }
 
-    public func flagLateRuns(dueBefore before: Date, message: @escaping @Sendable (FlowRun) -> String) async throws -> [FlowRun] {
+    public func flagLateRuns(dueBefore before: Date, message: @escaping @Sendable (FlowRun, String) -> String) async throws -> [FlowRun] {
         try await pool.write { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM flow_runs WHERE state = ? AND late = 0 AND scheduled_for < ?",
+                db,
+                sql: """
+                    SELECT r.*, COALESCE(json_extract(v.run_config, '$.launcher'), 'local') AS run_launcher
+                    FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
+                    WHERE r.state = ? AND r.late = 0 AND r.scheduled_for < ?
+                    """,
                 arguments: [FlowRunState.scheduled.rawValue, before.timeIntervalSince1970])
             return try rows.map { row in
                 var run = try SQLiteRows.run(row, history: nil)
                 run.late = true
-                run.stateMessage = message(run)
+                run.stateMessage = message(run, row["run_launcher"])
                 try db.execute(
                     sql: "UPDATE flow_runs SET late = 1, state_message = ? WHERE id = ?", arguments: [run.stateMessage, run.id])
                 return run

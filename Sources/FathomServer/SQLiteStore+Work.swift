@@ -146,10 +146,11 @@ extension SQLiteStore {
                 db,
                 sql: """
                     SELECT r.id AS run_id, r.flow_name AS run_flow, v.* FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
-                    WHERE r.queue = ? AND r.state = ? AND (r.scheduled_for IS NULL OR r.scheduled_for <= ?) \(exclusion)
+                    WHERE r.queue = ? AND r.state = ? AND (r.scheduled_for IS NULL OR r.scheduled_for <= ?)
+                        AND COALESCE(json_extract(v.run_config, '$.launcher'), 'local') = ? \(exclusion)
                     ORDER BY COALESCE(r.scheduled_for, r.created_at), r.rowid LIMIT ?
                     """,
-                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970]
+                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher]
                     + StatementArguments(blocked.sorted()) + [max(capacity * 4, 32)])
             for row in candidates where claimed.count < capacity && room.queueHasRoom {
                 let version = try SQLiteRows.version(row)

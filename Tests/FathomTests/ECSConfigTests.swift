@@ -123,7 +123,9 @@ struct ECSConfigTests {
             context: ECSLaunchContext(flowRunID: "6bb8b23e-7058-4ba2-b1e8-d15709aa09b0", flowName: "hello", apiURL: "http://fathom.internal:4200", token: "secret-token"))
         #expect(runTask["platformVersion"] == "1.4.0")
         #expect(runTask["clientToken"] == "6bb8b23e-7058-4ba2-b1e8-d15709aa09b0")
-        #expect(runTask["overrides"]["containerOverrides"][0]["command"] == ["fathom", "execute", "--flow-run", "6bb8b23e-7058-4ba2-b1e8-d15709aa09b0"])
+        // Docker joins the task's entryPoint (which replaces the image's ENTRYPOINT) with RunTask's command (which replaces CMD).
+        #expect(register["containerDefinitions"][0]["entryPoint"] == ["fathom"])
+        #expect(runTask["overrides"]["containerOverrides"][0]["command"] == ["execute", "--flow-run", "6bb8b23e-7058-4ba2-b1e8-d15709aa09b0"])
         #expect(!"\(runTask)".contains("secret-token"), "the token does not travel as plaintext without the opt-in")
         for (operation, request) in [("RegisterTaskDefinition", register), ("RunTask", runTask)] {
             let directory = TemporaryDirectory()

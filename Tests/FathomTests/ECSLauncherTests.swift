@@ -119,6 +119,8 @@ struct ECSLauncherTests {
         let firstCompleted = await stack.waitFor(first.id, .completed)
         let firstMessage = (try? await stack.api.run(first.id).stateMessage) ?? ""
         #expect(firstCompleted, "\(firstMessage)")
+        let ran = stack.harness.containerCommands.values.first
+        #expect(ran == ["fathom", "execute", "--flow-run", first.id], "Docker's join of entryPoint and command: \(ran ?? [])")
         let files = try FileManager.default.contentsOfDirectory(atPath: stack.efs.path + "/hello")
         #expect(files.count == 1, "the flow wrote its file on the 'EFS' directory")
 
@@ -264,6 +266,19 @@ struct ECSLauncherTests {
         try await stack.moto.stopRecording()
         let recording = (try? String(contentsOfFile: stack.moto.recordingPath, encoding: .utf8)) ?? ""
         #expect(recording.split(separator: "\n").isEmpty, "zero AWS requests: \(recording.prefix(300))")
+    }
+
+    @Test func theRunnerImageAndTheTaskComposeTheCommandAsDockerDoes() {
+        let image = DockerImage.runner
+        #expect(image.entryPoint == ["fathom"] && image.command == ["--help"], "read from the Dockerfile's runner stage")
+        // What Fathom used to send: a command override that repeats the image's ENTRYPOINT.
+        #expect(image.argv(entryPoint: nil, command: ["fathom", "execute", "--flow-run", "r"]) == ["fathom", "fathom", "execute", "--flow-run", "r"])
+        let config = try? ECSRunConfig(ECSConfigTests.good)
+        let definition = config.map { ECSRender.registerTaskDefinition($0, region: "eu-west-1").request }
+        let entryPoint = definition?["containerDefinitions"][0]["entryPoint"].arrayValue?.compactMap(\.stringValue)
+        #expect(image.argv(entryPoint: entryPoint, command: ECSRender.runnerCommand(flowRunID: "r")) == ["fathom", "execute", "--flow-run", "r"])
+        // An image without ENTRYPOINT (fathom on PATH) runs the same command.
+        #expect(DockerImage(entryPoint: [], command: ["bash"]).argv(entryPoint: entryPoint, command: ECSRender.runnerCommand(flowRunID: "r")).first == "fathom")
     }
 
     func waitForTask(_ stack: ECSStack, _ runID: FlowRunID) async throws -> String {

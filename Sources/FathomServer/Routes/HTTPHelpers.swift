@@ -1,4 +1,5 @@
 import FathomAPI
+import FathomCore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -66,5 +67,17 @@ extension Request {
                 field: name, fix: "Pass a \(T.self).")
         }
         return value
+    }
+
+    /// A whole-number query parameter inside `range` (the default when absent), or a 400 that names it and the range.
+    func query(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+        let value = try query(name, as: Int.self) ?? fallback
+        return try checked { try NumberCheck.count(value, field: name, in: range) }
+    }
+
+    /// A query parameter in seconds inside `range` (zero when absent), or a 400 that names it and the range.
+    func query(seconds name: String, in range: ClosedRange<Double>) throws -> Duration {
+        guard let value = try query(name, as: Double.self) else { return .zero }
+        return try checked { try NumberCheck.seconds(value, field: name, in: range) }
     }
 }

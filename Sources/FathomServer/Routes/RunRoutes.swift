@@ -24,8 +24,8 @@ struct RunRoutes {
             let filter = RunFilter(
                 flowName: request.uri.queryParameters.get("flow"), state: state,
                 agentID: request.uri.queryParameters.get("agent"), activeOnly: request.uri.queryParameters.get("active") == "true",
-                limit: min(try request.query("limit", as: Int.self) ?? 50, 1000),
-                offset: max(try request.query("offset", as: Int.self) ?? 0, 0))
+                limit: try request.query("limit", default: 50, in: 1...1000),
+                offset: try request.query("offset", default: 0, in: 0...Int(Int32.max)))
             return try HTTPJSON.response(try await coordinator.store.runs(filter))
         }
         group.get("flow-runs/:id") { _, context in
@@ -62,11 +62,10 @@ struct RunRoutes {
                 try await coordinator.appendLogs(try context.parameters.require("id"), body.logs), status: .created)
         }
         group.get("flow-runs/:id/logs") { request, context in
-            let wait = try request.query("wait", as: Double.self) ?? 0
             let page = try await coordinator.logs(
                 try context.parameters.require("id"), after: try request.query("after", as: Int64.self) ?? 0,
-                limit: min(max(try request.query("limit", as: Int.self) ?? 1000, 1), 10_000),
-                wait: .milliseconds(Int64(max(0, wait) * 1000)))
+                limit: try request.query("limit", default: 1000, in: 1...10_000),
+                wait: try request.query(seconds: "wait", in: 0...3600))
             return try HTTPJSON.response(page)
         }
         group.post("flow-runs/:id/task-runs") { request, context in

@@ -189,20 +189,3 @@ struct UIRoutes {
         }
     }
 }
-
-/// `application/x-www-form-urlencoded` bodies.
-enum FormBody {
-    static func fields(of request: Request) async throws -> [String: String] {
-        let buffer = try await request.body.collect(upTo: 1 << 20)
-        return parse(String(buffer: buffer))
-    }
-
-    /// The fields; when a name repeats (a checkbox after its hidden default), the last value wins.
-    static func parse(_ text: String) -> [String: String] {
-        var components = URLComponents()
-        components.percentEncodedQuery = text.replacingOccurrences(of: "+", with: "%20")
-        var fields: [String: String] = [:]
-        for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
-        return fields
-    }
-}

@@ -11,7 +11,10 @@ enum Formatting {
     /// `2026-11-29 11:28:34 UTC`. Built from `gmtime_r`: a run page formats one per log line.
     static func time(_ date: Date?) -> String {
         guard let date else { return "" }
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        // A stored time can be anything; gmtime_r covers years 0 to 9999 here.
+        let since1970 = date.timeIntervalSince1970
+        guard since1970.isFinite, abs(since1970) < 2.5e11 else { return "\(since1970) s after 1970" }
+        var seconds = time_t(since1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
@@ -20,11 +23,12 @@ enum Formatting {
 
     /// `850 ms`, `12.4 s`, `3 min 5 s`, `2 h 14 min`.
     static func duration(_ seconds: TimeInterval) -> String {
-        let seconds = max(0, seconds)
+        let seconds = seconds.isNaN ? 0 : max(0, seconds)
         if seconds < 1 { return "\(Int(seconds * 1000)) ms" }
         if seconds < 60 { return String(format: "%.1f s", seconds) }
-        if seconds < 3600 { return "\(Int(seconds) / 60) min \(Int(seconds) % 60) s" }
-        return "\(Int(seconds) / 3600) h \(Int(seconds) % 3600 / 60) min"
+        let whole = Int(saturating: seconds)
+        if seconds < 3600 { return "\(whole / 60) min \(whole % 60) s" }
+        return "\(whole / 3600) h \(whole % 3600 / 60) min"
     }
 
     static func duration(from start: Date?, to end: Date?, now: Date) -> String {

@@ -73,8 +73,12 @@ public enum Links {
         return host.hasSuffix(".console.aws.amazon.com") || host == "console.aws.amazon.com"
     }
 
-    /// A path on this server (`/runs/…`), not `//elsewhere` or `https://…`: where sign-in may send the browser back to.
+    /// A plain path on this server (`/runs/…`), not `//elsewhere` or `https://…`: where sign-in may send the browser
+    /// back to. Only visible ASCII without a backslash counts, because browsers drop tabs and newlines from a URL
+    /// (`/<TAB>/evil.example` becomes `//evil.example`) and read `\` as `/`.
     public static func isLocalPath(_ text: String) -> Bool {
-        text.hasPrefix("/") && !text.hasPrefix("//") && !text.hasPrefix("/\\") && !text.contains("\n") && !text.contains("\r")
+        let bytes = Array(text.utf8)
+        guard bytes.first == UInt8(ascii: "/"), bytes.count < 2 || bytes[1] != UInt8(ascii: "/") else { return false }
+        return bytes.allSatisfy { (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "\\") }
     }
 }

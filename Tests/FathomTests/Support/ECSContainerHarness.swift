@@ -6,8 +6,9 @@ import Foundation
 import Testing
 
 /// Plays ECS's part for tasks that moto only records: for each RUNNING task Fathom started, it runs
-/// the task's command override (`fathom execute --flow-run ID`) as a local process with the
-/// override's environment, the coordinator reached over loopback and `/mnt/efs` mapped to a local
+/// the container's command as Docker composes it (the task definition's entryPoint, else the runner
+/// image's ENTRYPOINT from the Dockerfile; RunTask's command override, else CMD) as a local process
+/// with the override's environment, the coordinator reached over loopback and `/mnt/efs` mapped to a local
 /// directory; it copies the process output into the task's CloudWatch stream (as awslogs would),
 /// and when the process exits it stops the task (as ECS does when the essential container exits).
 final class ECSContainerHarness: Sendable {
@@ -22,6 +23,7 @@ final class ECSContainerHarness: Sendable {
     /// Tasks to leave alone (a test stops them itself).
     let ignored = Locked<Set<String>>([])
     private let started = Locked<[String: BackgroundProcess]>([:])
+    private let commands = Locked<[String: [String]]>([:])
     private let loop = Locked<Task<Void, Never>?>(nil)
 
     init(
@@ -75,14 +77,20 @@ final class ECSContainerHarness: Sendable {
                 }
                 continue
             }
-            launch(task, arn: arn)
+            await launch(task, arn: arn)
         }
     }
 
-    private func launch(_ task: ECSTask, arn: String) {
+    private func launch(_ task: ECSTask, arn: String) async {
         let override = task.overrides?["containerOverrides"][0] ?? .null
-        let command = (override["command"].arrayValue ?? []).compactMap(\.stringValue)
-        guard command.first == "fathom" else { return }
+        let name = override["name"].stringValue ?? "flow"
+        var container: JSONValue = .null
+        if let definition = task.taskDefinitionArn, let described = try? await ecs.describeTaskDefinition(definition) {
+            container = (described.taskDefinition?.containerDefinitions ?? []).first { $0["name"].stringValue == name } ?? .null
+        }
+        let argv = DockerImage.runner.argv(
+            entryPoint: container["entryPoint"].arrayValue?.compactMap(\.stringValue),
+            command: override["command"].arrayValue?.compactMap(\.stringValue) ?? container["command"].arrayValue?.compactMap(\.stringValue))
         var environment: [String: String] = [:]
         for variable in override["environment"].arrayValue ?? [] {
             if let name = variable["name"].stringValue, let value = variable["value"].stringValue { environment[name] = value }
@@ -91,9 +99,14 @@ final class ECSContainerHarness: Sendable {
         environment["FATHOM_BUNDLE_CACHE"] = cacheDirectory
         environment["FATHOM_VOLUMES"] = environment["FATHOM_VOLUMES"]?.replacingOccurrences(of: "/mnt/efs", with: efsDirectory)
         environment["FATHOM_HEARTBEAT_SECONDS"] = "1"
-        let arguments = Array(command.dropFirst()) + ["--api-url", coordinatorURL]
-        started.withLock { $0[arn] = BackgroundProcess(TestPaths.fathom, arguments, environment: environment) }
+        commands.withLock { $0[arn] = argv }
+        // The image has only fathom on its PATH: anything else fails as Docker's exec would.
+        let executable = argv.first.map { $0 == "fathom" || $0.hasSuffix("/fathom") ? TestPaths.fathom : $0 } ?? "/nonexistent"
+        started.withLock { $0[arn] = BackgroundProcess(executable, Array(argv.dropFirst()), environment: environment) }
     }
+
+    /// The argv each task's container ran, by task ARN.
+    var containerCommands: [String: [String]] { commands.value }
 
     /// Copies the process output into `<prefix>/flow/<task id>`, as the awslogs driver would.
     func ship(_ process: BackgroundProcess, arn: String) async {
