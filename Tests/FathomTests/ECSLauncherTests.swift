@@ -55,7 +55,16 @@ struct ECSLauncherTests {
                 logGroup: "/fathom/flows")
         }
 
-        var runConfig: RunConfig {
+        var runConfig: RunConfig { runConfig() }
+
+        /// The test run config, with `extra` settings merged in (deadlines, …).
+        func runConfig(_ extra: [String: JSONValue] = [:]) -> RunConfig {
+            var config = baseRunConfig
+            config.settings = .object((config.settings.objectValue ?? [:]).merging(extra) { _, new in new })
+            return config
+        }
+
+        var baseRunConfig: RunConfig {
             RunConfig(launcher: "ecs", settings: [
                 "cluster": "fathom", "region": "eu-west-1", "launchType": "FARGATE",
                 "taskDefinition": [
@@ -70,18 +79,21 @@ struct ECSLauncherTests {
             ])
         }
 
-        func register(_ bundle: String) async throws {
+        func register(_ bundle: String, settings extra: [String: JSONValue] = [:]) async throws {
             let description = try await BundleRegistrar.describe(bundleAt: bundle)
             let (sha, size) = try FathomStorageHash.of(bundle)
             _ = try await api.uploadBundle(at: bundle, sha256: sha, size: size)
-            _ = try await api.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, runConfig: runConfig))
+            _ = try await api.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, runConfig: runConfig(extra)))
         }
 
-        func startAgent() throws {
+        /// Starts an ECS agent; `endpoint` puts a fault proxy between it and moto.
+        func startAgent(endpoint: String? = nil, token: String? = nil) throws {
             var logger = Logger(label: "test.agent")
             logger.logLevel = .error
+            var environment = awsEnvironment
+            if let endpoint { environment["AWS_ENDPOINT_URL"] = endpoint }
             let launcher = try ECSLauncher(
-                api: api, runnerAPIURL: "http://fathom-coordinator.internal:4200", token: nil, environment: awsEnvironment,
+                api: api, runnerAPIURL: "http://fathom-coordinator.internal:4200", token: token, environment: environment,
                 pollInterval: pollInterval, logger: logger)
             var configuration = AgentConfiguration(name: "ecs-agent")
             configuration.claimWait = .seconds(2)

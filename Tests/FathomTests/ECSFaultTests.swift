@@ -1,0 +1,191 @@
+import AWS
+import FathomAPI
+import FathomCLI
+import FathomCore
+import Foundation
+import Testing
+
+/// The ECS launcher against real ECS behaviour that moto does not play, through ``ECSFaultProxy``.
+/// Each scenario ends in the truthful state within a stated bound, with the reason in the run's logs.
+@Suite(.serialized)
+struct ECSFaultTests {
+    typealias Stack = ECSLauncherTests.ECSStack
+
+    func start(_ scenario: ECSFaultProxy.Scenario, settings: [String: JSONValue] = [:], bundle: String = TestPaths.examples, token: String? = nil)
+        async throws -> (Stack, ECSFaultProxy)
+    {
+        let stack = try await Stack()
+        let proxy = try await ECSFaultProxy(moto: stack.moto, scenario: scenario)
+        try await stack.register(bundle, settings: settings)
+        try stack.startAgent(endpoint: proxy.url, token: token)
+        return (stack, proxy)
+    }
+
+    func stop(_ stack: Stack, _ proxy: ECSFaultProxy) async {
+        await stack.stop()
+        await proxy.stop()
+    }
+
+    func logs(_ stack: Stack, _ runID: FlowRunID) async -> String {
+        ((try? await stack.api.logs(runID, limit: 1000).lines) ?? []).map(\.message).joined(separator: "\n")
+    }
+
+    @Test func aTaskMISSINGForItsFirstSecondsIsWaitedForAndCompletes() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(missingFor: .seconds(2)), settings: ["missingGraceSeconds": 30])
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let completed = await stack.waitFor(run.id, .completed, timeout: .seconds(30))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(completed, "\(message)")
+        #expect(await logs(stack, run.id).contains("MISSING"), "the wait is said in the run's logs")
+    }
+
+    @Test func aTaskMISSINGPastTheGraceIsStoppedAndTheRunCrashed() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(missingFor: .seconds(1_000_000)), settings: ["missingGraceSeconds": 2])
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let started = ContinuousClock.now
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(10)))
+        #expect(ContinuousClock.now - started < .seconds(6), "crashed within the 2 s grace plus a poll: \(ContinuousClock.now - started)")
+        let message = try await stack.api.run(run.id).stateMessage
+        #expect(message.contains("MISSING") && message.contains("Fathom stopped it"), "\(message)")
+        #expect(proxy.count("StopTask") >= 1, "the task is stopped before the run ends, so nothing is orphaned")
+    }
+
+    @Test func deniedDescribeTasksIsLoggedAtOnceAndEndsTheRunAfterTheDeadline() async throws {
+        let (stack, proxy) = try await start(
+            ECSFaultProxy.Scenario(describeError: "AccessDeniedException"), settings: ["awsErrorTimeoutSeconds": 3])
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let started = ContinuousClock.now
+        let logged = await eventually(timeout: .seconds(3)) { await logs(stack, run.id).contains("not allowed ecs:DescribeTasks") }
+        let early = await logs(stack, run.id)
+        #expect(logged, "the first failure is in the run's logs at once, with the IAM action: \(early)")
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(10)))
+        #expect(ContinuousClock.now - started < .seconds(7), "\(ContinuousClock.now - started)")
+        let message = try await stack.api.run(run.id).stateMessage
+        #expect(message.contains("AccessDeniedException") && message.contains("ecs:DescribeTasks"), "\(message)")
+    }
+
+    @Test func throttledDescribeTasksIsRetriedAndTheRunCompletes() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(throttledDescribes: 4))
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let completed = await stack.waitFor(run.id, .completed, timeout: .seconds(30))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(completed, "\(message)")
+    }
+
+    @Test func aTaskPendingPastTheStartTimeoutIsStoppedAndCrashed() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(pendingFor: .seconds(60)), settings: ["startTimeoutSeconds": 2])
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let started = ContinuousClock.now
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(10)))
+        #expect(ContinuousClock.now - started < .seconds(5), "\(ContinuousClock.now - started)")
+        #expect(try await stack.api.run(run.id).stateMessage.contains("did not reach RUNNING within startTimeoutSeconds (2 s)"))
+        #expect(proxy.count("StopTask") >= 1)
+    }
+
+    @Test func aTransientStartFailureIsRetriedAndADeterministicOneIsNotWithBothReasonsKept() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(startFailures: [
+            "Timeout waiting for network interface provisioning to complete.",
+            "ResourceInitializationError: failed to invoke EFS utils commands to set up EFS volumes: stderr: b'mount.nfs4: Connection reset by peer' : unsuccessful EFS utils command execution; code: 32",
+        ]), settings: ["startRetries": 3])
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(15)))
+        let message = try await stack.api.run(run.id).stateMessage
+        #expect(proxy.count("RunTask") == 2, "the transient failure was tried again, the deterministic one was not")
+        #expect(message.contains("Connection reset by peer") && message.contains("TCP 2049"), "\(message)")
+        #expect(message.contains("not started again"), "\(message)")
+        #expect(message.contains("the first start failed too") && message.contains("network interface provisioning"), "\(message)")
+    }
+
+    @Test func runTaskCapacityFailuresAreRetriedAndTheRunCompletes() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(runTaskFailures: ["RESOURCE:MEMORY"]))
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
+        #expect(await logs(stack, run.id).contains("RunTask: RESOURCE:MEMORY"))
+    }
+
+    @Test func parallelFirstLaunchesRegisterOneRevisionDespiteConflicts() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(registrationHold: .milliseconds(300)))
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        var runs: [FlowRunID] = []
+        for _ in 0..<4 { runs.append(try await stack.api.createRun(CreateFlowRunRequest(flow: "hello")).id) }
+        for run in runs {
+            let completed = await stack.waitFor(run, .completed, timeout: .seconds(40))
+            let message = (try? await stack.api.run(run).stateMessage) ?? ""
+            #expect(completed, "\(message)")
+        }
+        #expect(try await ECSClient(client: stack.aws).listTaskDefinitions(familyPrefix: "fathom-test").count == 1)
+    }
+
+    @Test func emptyLogPagesBeforeTheDataLoseNothingAndDuplicateNothing() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(emptyLogPages: 3))
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
+        let marker = "fathom: flow run \(run.id) (hello) starting"
+        let copied = await eventually(timeout: .seconds(10)) {
+            ((try? await stack.api.logs(run.id, limit: 1000).lines) ?? []).contains { $0.source == "container" && $0.message.contains(marker) }
+        }
+        #expect(copied)
+        try await Task.sleep(for: .seconds(1))
+        let lines = try await stack.api.logs(run.id, limit: 1000).lines.filter { $0.source == "container" && $0.message.contains(marker) }
+        #expect(lines.count == 1, "each CloudWatch event once: \(lines.count)")
+    }
+
+    @Test func aDeniedGetLogEventsIsSaidInTheRunsLogs() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(logsDenied: true))
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
+        #expect(await eventually(timeout: .seconds(5)) { await logs(stack, run.id).contains("not allowed logs:GetLogEvents") })
+    }
+
+    @Test func aRunningTaskWhoseFlowNeverReportsIsStoppedWithTheRunnerURLNamed() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(), settings: ["reportTimeoutSeconds": 2])
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))  // no harness: nothing runs in the task
+        let started = ContinuousClock.now
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(10)))
+        #expect(ContinuousClock.now - started < .seconds(6), "\(ContinuousClock.now - started)")
+        let message = try await stack.api.run(run.id).stateMessage
+        #expect(message.contains("did not report to the coordinator within reportTimeoutSeconds (2 s)"), "\(message)")
+        #expect(message.contains("http://fathom-coordinator.internal:4200"), "the hint names the runner URL: \(message)")
+        #expect(proxy.count("StopTask") >= 1)
+    }
+
+    @Test func anAgentWithATokenRefusesAConfigWithoutATokenSecret() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(), token: "agent-token")
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(10)))
+        #expect(try await stack.api.run(run.id).stateMessage.contains("ecs.apiTokenSecret"))
+        #expect(proxy.count("RunTask") == 0, "nothing was started")
+    }
+
+    @Test func localAgentsNeverClaimECSRunsAndECSAgentsDo() async throws {
+        try await withCoordinator(configure: { $0.coordinator.lateAfter = .milliseconds(500) }) { coordinator, client in
+            let description = try await BundleRegistrar.describe(bundleAt: TestPaths.testFlows)
+            let (sha, size) = try FathomStorageHash.of(TestPaths.testFlows)
+            _ = try await client.uploadBundle(at: TestPaths.testFlows, sha256: sha, size: size)
+            let config = RunConfig(launcher: "ecs", settings: ECSConfigTests.good)
+            _ = try await client.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, runConfig: config))
+            let local = try await client.registerAgent(AgentRegistration(name: "laptop", launcher: "local"))
+            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+            #expect(try await client.claim(agent: local.id, ClaimRequest(waitSeconds: 0, capacity: 4)).runs.isEmpty, "a local agent never takes an ECS run")
+            let ecsAgent = try await client.registerAgent(AgentRegistration(name: "ecs", launcher: "ecs"))
+            #expect(try await client.claim(agent: ecsAgent.id, ClaimRequest(waitSeconds: 0, capacity: 4)).runs.map(\.run.id).contains(run.id))
+        }
+    }
+}

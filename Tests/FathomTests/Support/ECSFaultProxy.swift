@@ -1,0 +1,204 @@
+import AsyncHTTPClient
+import FathomCore
+import FathomProcess
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// A loopback proxy in front of moto that plays what real ECS and CloudWatch Logs do and moto does
+/// not, as the test's ``Scenario`` says. Each behaviour is documented AWS behaviour:
+///
+/// - DescribeTasks lists a just-started task as a `MISSING` failure for a while (ECS is eventually
+///   consistent: "Amazon ECS API operations … might not be immediately visible", ECS API reference,
+///   Eventual consistency);
+/// - tasks sit in PROVISIONING and PENDING before RUNNING (task lifecycle);
+/// - a task stops with `stopCode: TaskFailedToStart` and a real `stoppedReason`;
+/// - RunTask answers 200 with `failures` (botocore's ECS model: RunTask "failures: Any failures
+///   associated with the call"; reasons such as `RESOURCE:MEMORY`, `AGENT`);
+/// - calls are throttled (`ThrottlingException`, "Rate exceeded") or denied (`AccessDeniedException`);
+/// - RegisterTaskDefinition refuses parallel new revisions of a family (`ClientException: Too many
+///   concurrent attempts to create a new revision of the specified family.`);
+/// - GetLogEvents returns empty pages, with new tokens, before the data ("the response can
+///   contain an empty list of events", botocore's Logs model for GetLogEvents).
+final class ECSFaultProxy: Sendable {
+    struct Scenario: Sendable {
+        /// Tasks are MISSING this long after RunTask (nil: never; `.seconds(1e6)`: always).
+        var missingFor: Duration?
+        /// Tasks are PROVISIONING for the first half of this, PENDING for the second.
+        var pendingFor: Duration?
+        /// The n-th task started fails to start with the n-th reason (as long as there are reasons).
+        var startFailures: [String] = []
+        /// The first RunTask calls answer with these failures, one call each.
+        var runTaskFailures: [String] = []
+        /// Every DescribeTasks answers this error code (AccessDeniedException, ExpiredTokenException, …).
+        var describeError: String?
+        /// The first n DescribeTasks are throttled.
+        var throttledDescribes = 0
+        /// Each RegisterTaskDefinition is held this long; one of the same family arriving meanwhile is refused.
+        var registrationHold: Duration?
+        /// GetLogEvents from a stream's head answers this many empty pages first.
+        var emptyLogPages = 0
+        var logsDenied = false
+    }
+
+    let moto: MotoServer
+    let scenario: Locked<Scenario>
+    private let calls = Locked<[String: Int]>([:])
+    private let startedAt = Locked<[String: ContinuousClock.Instant]>([:])
+    private let failedTasks = Locked<[String: String]>([:])
+    private let registering = Locked<Set<String>>([])
+    private let server: LoopbackServer
+
+    var url: String { server.url }
+
+    private final class WeakProxy: Sendable {
+        let proxy = Locked<ECSFaultProxy?>(nil)
+    }
+
+    init(moto: MotoServer, scenario: Scenario) async throws {
+        self.moto = moto
+        self.scenario = Locked(scenario)
+        let box = WeakProxy()
+        server = try await LoopbackServer { request in
+            guard let proxy = box.proxy.value else { return LoopbackServer.text("gone", status: .serviceUnavailable) }
+            return try await proxy.handle(request)
+        }
+        box.proxy.withLock { $0 = self }
+    }
+
+    func stop() async { await server.stop() }
+
+    /// How many calls of an action (`RunTask`, `StopTask`, …) reached the proxy.
+    func count(_ action: String) -> Int { calls.value[action] ?? 0 }
+
+    private func handle(_ request: Request) async throws -> Response {
+        let body = try await request.body.collect(upTo: 16 << 20)
+        let target = request.headers[HTTPField.Name("X-Amz-Target")!] ?? ""
+        let action = String(target.split(separator: ".").last ?? "")
+        calls.withLock { $0[action, default: 0] += 1 }
+        let input = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))) ?? .null
+        let plan = scenario.value
+        switch action {
+        case "DescribeTasks":
+            if let code = plan.describeError { return Self.error(code, Self.deniedMessage(code, "ecs:DescribeTasks")) }
+            if count(action) <= plan.throttledDescribes { return Self.error("ThrottlingException", "Rate exceeded") }
+            return Self.json(rewriteDescribe(try await forwardJSON(request, body: body), plan: plan))
+        case "RunTask":
+            let failing = count(action) <= plan.runTaskFailures.count
+            if failing {
+                let reason = plan.runTaskFailures[count(action) - 1]
+                return Self.json(["tasks": [], "failures": [["arn": "arn:aws:ecs:eu-west-1:123456789012:container-instance/x", "reason": .string(reason)]]])
+            }
+            let answer = try await forwardJSON(request, body: body)
+            for task in answer["tasks"].arrayValue ?? [] {
+                guard let arn = task["taskArn"].stringValue else { continue }
+                startedAt.withLock { $0[arn] = .now }
+                let index = startedAt.value.count - 1
+                if index < plan.startFailures.count { failedTasks.withLock { $0[arn] = plan.startFailures[index] } }
+            }
+            return Self.json(answer)
+        case "RegisterTaskDefinition":
+            guard let hold = plan.registrationHold else { return try await forward(request, body: body) }
+            let family = input["family"].stringValue ?? ""
+            guard registering.withLock({ $0.insert(family).inserted }) else {
+                return Self.error("ClientException", "Too many concurrent attempts to create a new revision of the specified family.")
+            }
+            defer { _ = registering.withLock { $0.remove(family) } }
+            try await Task.sleep(for: hold)
+            return try await forward(request, body: body)
+        case "GetLogEvents":
+            if plan.logsDenied { return Self.error("AccessDeniedException", Self.deniedMessage("AccessDeniedException", "logs:GetLogEvents")) }
+            let token = input["nextToken"].stringValue
+            if plan.emptyLogPages > 0, token == nil || token!.hasPrefix("f/fault-empty-") {
+                let page = token.flatMap { Int($0.dropFirst("f/fault-empty-".count)) } ?? 0
+                if page < plan.emptyLogPages {
+                    return Self.json(["events": [], "nextForwardToken": .string("f/fault-empty-\(page + 1)"), "nextBackwardToken": "b/fault"])
+                }
+                var stripped = input
+                if case .object(var fields) = stripped { fields["nextToken"] = nil; stripped = .object(fields) }
+                return try await forward(request, body: ByteBuffer(bytes: try JSONEncoder().encode(stripped)))
+            }
+            return try await forward(request, body: body)
+        default:
+            return try await forward(request, body: body)
+        }
+    }
+
+    /// Plays MISSING, PROVISIONING/PENDING and failed starts on moto's DescribeTasks answer.
+    private func rewriteDescribe(_ answer: JSONValue, plan: Scenario) -> JSONValue {
+        var tasks: [JSONValue] = []
+        var failures = answer["failures"].arrayValue ?? []
+        let now = ContinuousClock.now
+        for task in answer["tasks"].arrayValue ?? [] {
+            guard case .object(var fields) = task, let arn = fields["taskArn"]?.stringValue else { tasks.append(task); continue }
+            let age = startedAt.value[arn].map { now - $0 } ?? .seconds(1_000_000)
+            if let missing = plan.missingFor, age < missing {
+                failures.append(["arn": .string(arn), "reason": "MISSING"])
+                continue
+            }
+            if let reason = failedTasks.value[arn], fields["lastStatus"]?.stringValue != "STOPPED" {
+                fields["lastStatus"] = "STOPPED"
+                fields["desiredStatus"] = "STOPPED"
+                fields["stopCode"] = "TaskFailedToStart"
+                fields["stoppedReason"] = .string(reason)
+                fields["containers"] = .array((fields["containers"]?.arrayValue ?? []).map { container in
+                    guard case .object(var c) = container else { return container }
+                    c["lastStatus"] = "STOPPED"
+                    c["exitCode"] = nil
+                    return .object(c)
+                })
+            } else if let pending = plan.pendingFor, age < pending, fields["lastStatus"]?.stringValue != "STOPPED" {
+                fields["lastStatus"] = age < pending / 2 ? "PROVISIONING" : "PENDING"
+            }
+            tasks.append(.object(fields))
+        }
+        var rewritten = answer.objectValue ?? [:]
+        rewritten["tasks"] = .array(tasks)
+        rewritten["failures"] = .array(failures)
+        return .object(rewritten)
+    }
+
+    private func forwardRaw(_ request: Request, body: ByteBuffer) async throws -> (HTTPResponse.Status, HTTPFields, ByteBuffer) {
+        var forward = HTTPClientRequest(url: moto.url + request.uri.description)
+        forward.method = .init(rawValue: request.method.rawValue)
+        for field in request.headers where ![.contentLength, .transferEncoding].contains(field.name) && field.name.canonicalName != "host" {
+            forward.headers.add(name: field.name.rawName, value: field.value)
+        }
+        forward.body = .bytes(body)
+        let response = try await HTTPClient.shared.execute(forward, timeout: .seconds(30))
+        let answer = try await response.body.collect(upTo: 16 << 20)
+        var headers = HTTPFields()
+        for header in response.headers { if let name = HTTPField.Name(header.name) { headers[name] = header.value } }
+        return (.init(code: Int(response.status.code)), headers, answer)
+    }
+
+    private func forward(_ request: Request, body: ByteBuffer) async throws -> Response {
+        let (status, headers, answer) = try await forwardRaw(request, body: body)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: answer))
+    }
+
+    /// moto's JSON answer (or its error answer, passed through by the caller's checks).
+    private func forwardJSON(_ request: Request, body: ByteBuffer) async throws -> JSONValue {
+        let (status, _, answer) = try await forwardRaw(request, body: body)
+        guard status.code < 300 else { throw TestFailure("moto answered \(status.code): \(String(buffer: answer))") }
+        return try JSONDecoder().decode(JSONValue.self, from: Data(answer.readableBytesView))
+    }
+
+    static func json(_ value: JSONValue) -> Response {
+        LoopbackServer.json(String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self))
+    }
+
+    /// An error answer of the JSON 1.1 protocol, as ECS and CloudWatch Logs send it.
+    static func error(_ code: String, _ message: String) -> Response {
+        LoopbackServer.json(
+            String(decoding: (try? JSONEncoder().encode(["__type": code, "message": message])) ?? Data(), as: UTF8.self),
+            status: .badRequest, headers: [HTTPField.Name("x-amzn-RequestId")!: UUID().uuidString])
+    }
+
+    static func deniedMessage(_ code: String, _ action: String) -> String {
+        code == "AccessDeniedException"
+            ? "User: arn:aws:sts::123456789012:assumed-role/fathom-agent/i-0abc is not authorized to perform: \(action) on resource: * because no identity-based policy allows the \(action) action"
+            : "The security token included in the request is expired"
+    }
+}
