@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "AWS",
             dependencies: [
-                "FathomCore",
+                "FathomCore", "FathomProcess",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

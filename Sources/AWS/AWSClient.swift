@@ -41,6 +41,11 @@ public struct AWSRequest: Sendable {
     /// How long one attempt may take, answer included; nil: the client's ``AWSClient/requestTimeout``
     /// (transfers of files and streamed answers get ``AWSClient/transferTimeout``).
     public var timeout: Duration?
+    /// Whether sending it twice does no harm. A call that is not (RegisterTaskDefinition makes a new
+    /// revision each time) is repeated only when AWS shows it was not acted on: throttled, or never sent.
+    public var isIdempotent = true
+    /// Whether to sign it; the few calls that carry their own proof are not (AssumeRoleWithWebIdentity).
+    public var isSigned = true
 
     public init(
         service: AWSService, operation: String, method: HTTPMethod = .POST, path: String = "/",
@@ -101,18 +106,21 @@ public struct AWSClient: Sendable {
     public var requestTimeout: Duration = .seconds(30)
     /// The same for calls that move a file or stream an answer (S3 bundles).
     public var transferTimeout: Duration = .seconds(900)
+    /// How far this machine's clock is from AWS's, learnt from a clock-skew error; signatures use the corrected time.
+    public let clockSkew: AWSClockSkew
     let httpClient: HTTPClient
     let logger: Logger
     let now: @Sendable () -> Date
 
     public init(
         configuration: AWSConfiguration, credentials: any CredentialProvider, httpClient: HTTPClient = AWSHTTP.sharedClient,
-        logger: Logger = Logger(label: "fathom.aws"), now: @escaping @Sendable () -> Date = Date.init
+        logger: Logger = Logger(label: "fathom.aws"), clockSkew: AWSClockSkew = .shared, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.configuration = configuration
         self.credentials = credentials
         self.httpClient = httpClient
         self.logger = logger
+        self.clockSkew = clockSkew
         self.now = now
     }
 
@@ -123,7 +131,7 @@ public struct AWSClient: Sendable {
         return try await withRetries(prepared) { response in
             let body = try await response.body.collect(upTo: 256 << 20)
             let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
-            if answer.status >= 300 { throw Self.serviceError(answer, request: request, format: format) }
+            if answer.status >= 300 { throw serviceError(answer, request: request, format: format) }
             return answer
         }
     }
@@ -138,15 +146,20 @@ public struct AWSClient: Sendable {
             if response.status.code >= 300 {
                 let body = try await response.body.collect(upTo: 1 << 20)
                 let answer = AWSResponse(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
-                throw Self.serviceError(answer, request: request, format: format)
+                throw serviceError(answer, request: request, format: format)
             }
             return try await consume(response)
         }
     }
 
     /// Decodes an error answer and counts it in `fathom_aws_api_errors_total{service, operation, code}`.
-    static func serviceError(_ answer: AWSResponse, request: AWSRequest, format: AWSErrorFormat) -> AWSError {
-        let error = AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format)
+    /// A clock-skew error corrects ``clockSkew`` from the answer's `Date` header.
+    func serviceError(_ answer: AWSResponse, request: AWSRequest, format: AWSErrorFormat) -> AWSError {
+        var error = AWSErrorDecoder.decode(answer, service: request.service, operation: request.operation, format: format)
+        error.retryAfter = answer.headers.first(name: "Retry-After").flatMap { RetryAfter.parse($0, now: now()) }
+        if error.isClockSkew, let serverDate = answer.headers.first(name: "Date").flatMap(HTTPDate.parse) {
+            error.clockCorrected = clockSkew.correct(serverDate: serverDate, localNow: now())
+        }
         Counter(
             label: "fathom_aws_api_errors_total",
             dimensions: [("service", error.service), ("operation", error.operation), ("code", error.code)]
@@ -161,25 +174,29 @@ public struct AWSClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            var delay = retry.delay(afterAttempt: attempt)
             do {
                 let signed = try await sign(request)
                 let response = try await httpClient.execute(signed, timeout: .nanoseconds(Self.nanoseconds(request.timeout ?? requestTimeout)))
                 return try await handle(response)
             } catch let error as AWSError {
-                guard case .service(let serviceError) = error, serviceError.isRetryable,
-                      attempt < retry.maxAttempts, ContinuousClock.now - started < retry.maxElapsed
+                guard case .service(let serviceError) = error, attempt < retry.maxAttempts,
+                      serviceError.clockCorrected || (serviceError.isRetryable && (request.isIdempotent || serviceError.isThrottling))
                 else { throw error }
-                let delay = retry.delay(afterAttempt: attempt)
+                if serviceError.clockCorrected { delay = .zero }
+                if let retryAfter = serviceError.retryAfter { delay = max(delay, retryAfter) }
+                guard ContinuousClock.now - started + delay < retry.maxElapsed else { throw error }
                 logger.debug("retrying AWS call", metadata: ["operation": "\(request.operation)", "code": "\(serviceError.code)", "attempt": "\(attempt)"])
                 try await Task.sleep(for: delay)
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
                 let endpoint = configuration.endpoint(for: request.service)
-                guard attempt < retry.maxAttempts, ContinuousClock.now - started < retry.maxElapsed else {
-                    throw AWSError.unreachable(service: request.operation, endpoint: endpoint, underlying: "\(error)")
-                }
-                try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+                let unreachable = AWSError.unreachable(service: request.operation, endpoint: endpoint, underlying: "\(error)")
+                guard attempt < retry.maxAttempts, ContinuousClock.now - started < retry.maxElapsed,
+                      request.isIdempotent || TransportFailure.neverSent(error)
+                else { throw unreachable }
+                try await Task.sleep(for: delay)
             }
         }
     }
@@ -191,8 +208,10 @@ public struct AWSClient: Sendable {
 
     /// Builds and signs the HTTP request.
     func sign(_ request: AWSRequest) async throws -> HTTPClientRequest {
-        let credentials: AWSCredentials
-        if let chain = self.credentials as? CredentialChain {
+        let credentials: AWSCredentials?
+        if !request.isSigned {
+            credentials = nil
+        } else if let chain = self.credentials as? CredentialChain {
             credentials = try await chain.resolve()
         } else if let found = try await self.credentials.credentials() {
             credentials = found
@@ -215,8 +234,10 @@ public struct AWSClient: Sendable {
             method: request.method.rawValue, scheme: endpoint.scheme ?? "https", host: (request.hostPrefix ?? "") + host, port: endpoint.port,
             encodedPath: basePath + request.path, encodedQuery: AWSURI.canonicalQuery(request.query), headers: headers,
             payloadHash: payloadHash)
-        SigV4Signer(service: request.service.signingName, region: configuration.region)
-            .sign(&signable, credentials: credentials, date: now())
+        if let credentials {
+            SigV4Signer(service: request.service.signingName, region: configuration.region)
+                .sign(&signable, credentials: credentials, date: clockSkew.corrected(now()))
+        }
         var http = HTTPClientRequest(url: signable.url)
         http.method = request.method
         for (name, value) in signable.headers { http.headers.add(name: name, value: value) }

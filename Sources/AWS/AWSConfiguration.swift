@@ -63,15 +63,40 @@ public struct AWSConfiguration: Sendable {
         if let override = endpointOverrides[service] { return trimmed(override) }
         if let value = environment[service.endpointEnvironmentKey], !value.isEmpty { return trimmed(value) }
         if let value = environment["AWS_ENDPOINT_URL"], !value.isEmpty { return trimmed(value) }
-        return "https://\(service.hostPrefix).\(region).amazonaws.com"
+        return "https://\(service.hostPrefix).\(region).\(partition.dnsSuffix)"
     }
+
+    /// The partition of the region: its endpoints' DNS suffix and its ARNs' prefix.
+    public var partition: AWSPartition { AWSPartition(region: region) }
 
     /// Whether the endpoint is a custom one (moto, LocalStack): S3 then uses path-style addressing.
     public func hasCustomEndpoint(for service: AWSService) -> Bool {
-        !endpoint(for: service).hasSuffix(".amazonaws.com")
+        !endpoint(for: service).hasSuffix("." + partition.dnsSuffix)
     }
 
     private func trimmed(_ url: String) -> String {
         url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+}
+
+/// An AWS partition, chosen by the region's prefix as botocore's `partitions.json` does (`regionRegex`).
+public struct AWSPartition: Sendable, Equatable {
+    /// The ARN prefix: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`.
+    public var name: String
+    /// The endpoints' DNS suffix: `amazonaws.com`, `amazonaws.com.cn`, `c2s.ic.gov`, `sc2s.sgov.gov`.
+    public var dnsSuffix: String
+
+    public init(region: String) {
+        if region.hasPrefix("cn-") {
+            (name, dnsSuffix) = ("aws-cn", "amazonaws.com.cn")
+        } else if region.hasPrefix("us-gov-") {
+            (name, dnsSuffix) = ("aws-us-gov", "amazonaws.com")
+        } else if region.hasPrefix("us-isob-") {
+            (name, dnsSuffix) = ("aws-iso-b", "sc2s.sgov.gov")
+        } else if region.hasPrefix("us-iso-") {
+            (name, dnsSuffix) = ("aws-iso", "c2s.ic.gov")
+        } else {
+            (name, dnsSuffix) = ("aws", "amazonaws.com")
+        }
     }
 }

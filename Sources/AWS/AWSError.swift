@@ -39,6 +39,10 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible, Equatab
     public var message: String
     public var httpStatus: Int
     public var requestID: String?
+    /// How long the service asked the caller to wait (`Retry-After`), if it said.
+    public var retryAfter: Duration?
+    /// Whether this answer corrected the client's clock skew, so signing again will succeed.
+    public var clockCorrected = false
 
     public init(service: String, operation: String, code: String, message: String, httpStatus: Int, requestID: String?) {
         self.service = service
@@ -62,9 +66,21 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible, Equatab
 
     /// Throttling and server errors are worth retrying; client errors never are.
     public var isRetryable: Bool {
-        Self.throttlingCodes.contains(code) || httpStatus == 429 || [500, 502, 503, 504].contains(httpStatus)
+        isThrottling || [500, 502, 503, 504].contains(httpStatus)
             || code == "InternalError" || code == "ServiceUnavailable" || code == "RequestTimeout"
     }
+
+    /// AWS refused the call before acting on it, for its rate: safe to repeat any call.
+    public var isThrottling: Bool { Self.throttlingCodes.contains(code) || httpStatus == 429 }
+
+    /// The codes the AWS SDKs treat as clock skew (aws-sdk-js-v3 `service-error-classification`, `CLOCK_SKEW_ERROR_CODES`).
+    static let clockSkewCodes: Set<String> = [
+        "RequestTimeTooSkewed", "RequestExpired", "InvalidSignatureException", "SignatureDoesNotMatch", "AuthFailure",
+        "RequestInTheFuture",
+    ]
+
+    /// The signature's time was refused, or could have been.
+    public var isClockSkew: Bool { Self.clockSkewCodes.contains(code) }
 }
 
 extension AWSServiceError {

@@ -20,78 +20,6 @@ public struct EnvironmentCredentialProvider: CredentialProvider {
     }
 }
 
-/// `~/.aws/credentials` and `~/.aws/config`, for `AWS_PROFILE` (default `default`).
-public struct SharedFileCredentialProvider: CredentialProvider {
-    public let name = "shared-file"
-    let environment: [String: String]
-
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.environment = environment
-    }
-
-    public func credentials() async throws -> AWSCredentials? {
-        let files = SharedConfigFiles(environment: environment)
-        let profile = files.profileName
-        for (path, section) in [(files.credentialsPath, profile), (files.configPath, files.configSection(profile))] {
-            guard let values = INIFile.load(path)?[section],
-                  let id = values["aws_access_key_id"], let secret = values["aws_secret_access_key"]
-            else { continue }
-            return AWSCredentials(
-                accessKeyID: id, secretAccessKey: secret, sessionToken: values["aws_session_token"],
-                source: "shared-file \(path) (profile \(profile))")
-        }
-        return nil
-    }
-}
-
-/// The shared config and credentials files and the selected profile.
-public struct SharedConfigFiles: Sendable {
-    let environment: [String: String]
-
-    public init(environment: [String: String]) {
-        self.environment = environment
-    }
-
-    var home: String { environment["HOME"] ?? NSHomeDirectory() }
-    public var profileName: String { environment["AWS_PROFILE"] ?? environment["AWS_DEFAULT_PROFILE"] ?? "default" }
-    public var credentialsPath: String { environment["AWS_SHARED_CREDENTIALS_FILE"] ?? home + "/.aws/credentials" }
-    public var configPath: String { environment["AWS_CONFIG_FILE"] ?? home + "/.aws/config" }
-
-    /// The config file names profiles `[profile x]`, except `[default]`.
-    func configSection(_ profile: String) -> String { profile == "default" ? "default" : "profile \(profile)" }
-
-    /// A key of the selected profile in the config file (e.g. `region`).
-    public func configValue(_ key: String) -> String? {
-        INIFile.load(configPath)?[configSection(profileName)]?[key]
-    }
-}
-
-/// The small INI dialect of the AWS shared files.
-enum INIFile {
-    static func load(_ path: String) -> [String: [String: String]]? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return parse(text)
-    }
-
-    static func parse(_ text: String) -> [String: [String: String]] {
-        var sections: [String: [String: String]] = [:]
-        var current: String?
-        for rawLine in text.split(whereSeparator: \.isNewline) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") {
-                current = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-                continue
-            }
-            guard let section = current, let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            sections[section, default: [:]][key] = value
-        }
-        return sections
-    }
-}
-
 /// The JSON both the ECS container endpoint and IMDS answer with.
 struct TemporaryCredentialsDocument: Decodable {
     var AccessKeyId: String
@@ -211,11 +139,13 @@ public actor CredentialChain: CredentialProvider {
         self.clock = clock
     }
 
-    /// Environment, shared files, ECS container endpoint, EC2 instance metadata.
+    /// Environment, web identity, the shared files' profile (keys, assumed role, credential_process),
+    /// ECS container endpoint, EC2 instance metadata: the AWS CLI's order.
     public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> CredentialChain {
         CredentialChain(providers: [
             EnvironmentCredentialProvider(environment: environment),
-            SharedFileCredentialProvider(environment: environment),
+            WebIdentityCredentialProvider(environment: environment),
+            ProfileCredentialProvider(environment: environment),
             ContainerCredentialProvider(environment: environment),
             InstanceMetadataCredentialProvider(environment: environment),
         ])

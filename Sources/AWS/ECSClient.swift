@@ -15,8 +15,9 @@ public struct ECSClient: Sendable {
         try await caller.call(action, input)
     }
 
+    /// Not idempotent: each call makes a new revision, so it is repeated only when throttled.
     public func registerTaskDefinition(_ input: JSONValue) async throws -> ECSTaskDefinitionOutput {
-        try await caller.call("RegisterTaskDefinition", input)
+        try await caller.call("RegisterTaskDefinition", input, idempotent: false)
     }
 
     public func describeTaskDefinition(_ taskDefinition: String, includeTags: Bool = true) async throws -> ECSTaskDefinitionOutput {

@@ -24,11 +24,12 @@ struct JSONProtocolCaller: Sendable {
     let service: AWSService
     let targetPrefix: String
 
-    func call<Output: Decodable>(_ action: String, _ input: some Encodable) async throws -> Output {
-        let request = AWSRequest(
+    func call<Output: Decodable>(_ action: String, _ input: some Encodable, idempotent: Bool = true) async throws -> Output {
+        var request = AWSRequest(
             service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
             headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(action)")],
             body: .data(try AWSJSON.encode(input)))
+        request.isIdempotent = idempotent
         let response = try await client.send(request, errors: .json)
         return try AWSJSON.decode(Output.self, from: response.body, service: service.rawValue)
     }
@@ -40,11 +41,13 @@ struct QueryProtocolCaller: Sendable {
     let service: AWSService
     let version: String
 
-    func call(_ action: String, _ parameters: [(String, String)]) async throws -> XMLElement {
+    /// `signed: false` for the few calls that carry their own proof (STS AssumeRoleWithWebIdentity).
+    func call(_ action: String, _ parameters: [(String, String)], signed: Bool = true) async throws -> XMLElement {
         let form = AWSURI.canonicalQuery([("Action", action), ("Version", version)] + parameters)
-        let request = AWSRequest(
+        var request = AWSRequest(
             service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
             headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: .data(Data(form.utf8)))
+        request.isSigned = signed
         let response = try await client.send(request, errors: .xml)
         guard let root = XMLElement.parse(response.body) else {
             throw AWSError.malformedResponse(service: service.rawValue, detail: "not XML: \(String(decoding: response.body.prefix(200), as: UTF8.self))")

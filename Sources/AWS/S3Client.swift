@@ -63,9 +63,9 @@ public struct S3Client: Sendable {
     }
 
     func multipartUpload(bucket: String, key: String, path: String, size: Int64, headers: [(String, String)]) async throws -> String? {
-        let created = try await client.send(
-            request("CreateMultipartUpload", .POST, bucket: bucket, key: key, query: [("uploads", "")], headers: headers),
-            errors: .xml)
+        var create = request("CreateMultipartUpload", .POST, bucket: bucket, key: key, query: [("uploads", "")], headers: headers)
+        create.isIdempotent = false  // a repeat leaves an upload behind that nobody completes
+        let created = try await client.send(create, errors: .xml)
         guard let uploadID = XMLElement.parse(created.body)?.find("UploadId")?.text else {
             throw AWSError.malformedResponse(service: "s3", detail: "CreateMultipartUpload returned no UploadId")
         }

@@ -135,7 +135,7 @@ struct AWSCredentialTests {
             _ = try await CredentialChain.standard(environment: ["HOME": directory.path, "AWS_EC2_METADATA_DISABLED": "true"]).resolve()
             Issue.record("expected NoCredentialsError")
         } catch let error as NoCredentialsError {
-            #expect(error.tried == ["environment", "shared-file", "ecs-container", "imds"])
+            #expect(error.tried == ["environment", "web-identity", "shared-file", "ecs-container", "imds"])
             #expect(error.description.contains("AWS_ACCESS_KEY_ID"))
         }
     }
