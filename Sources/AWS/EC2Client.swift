@@ -26,7 +26,8 @@ public struct EC2Client: Sendable {
         try await paged("DescribeSecurityGroups", groupIDs.queryList("GroupId"), set: "securityGroupInfo").map { item in
             EC2SecurityGroup(
                 groupID: item.string("groupId") ?? "", groupName: item.string("groupName") ?? "", vpcID: item.string("vpcId"),
-                ingress: (item.child("ipPermissions")?.all("item") ?? []).map(EC2SecurityGroup.Permission.init))
+                ingress: (item.child("ipPermissions")?.all("item") ?? []).map(EC2SecurityGroup.Permission.init),
+                egress: (item.child("ipPermissionsEgress")?.all("item") ?? []).map(EC2SecurityGroup.Permission.init))
         }
     }
 
@@ -61,8 +62,12 @@ public struct EC2SecurityGroup: Sendable, Equatable {
         public var ipProtocol: String
         public var fromPort: Int?
         public var toPort: Int?
+        /// The other security groups the rule names (the source of ingress, the destination of egress).
         public var sourceGroupIDs: [String]
+        /// The IPv4 ranges the rule names.
         public var cidrRanges: [String]
+        /// Managed prefix lists (`pl-…`), e.g. of an S3 gateway endpoint.
+        public var prefixListIDs: [String]
 
         init(_ item: XMLElement) {
             ipProtocol = item.string("ipProtocol") ?? ""
@@ -70,6 +75,7 @@ public struct EC2SecurityGroup: Sendable, Equatable {
             toPort = item.string("toPort").flatMap { Int($0) }
             sourceGroupIDs = (item.child("groups")?.all("item") ?? []).compactMap { $0.string("groupId") }
             cidrRanges = (item.child("ipRanges")?.all("item") ?? []).compactMap { $0.string("cidrIp") }
+            prefixListIDs = (item.child("prefixListIds")?.all("item") ?? []).compactMap { $0.string("prefixListId") }
         }
 
         /// Whether it lets TCP `port` in.
@@ -84,4 +90,5 @@ public struct EC2SecurityGroup: Sendable, Equatable {
     public var groupName: String
     public var vpcID: String?
     public var ingress: [Permission]
+    public var egress: [Permission]
 }

@@ -202,6 +202,8 @@ public struct ECSCluster: Decodable, Sendable {
     public var clusterArn: String?
     public var clusterName: String?
     public var status: String?
+    /// The capacity providers associated with it (`FARGATE`, `FARGATE_SPOT`, Auto Scaling group providers).
+    public var capacityProviders: [String]?
 }
 
 public struct DescribeClustersOutput: Decodable, Sendable {

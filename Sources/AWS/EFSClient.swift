@@ -60,6 +60,17 @@ public struct EFSClient: Sendable {
         return output.SecurityGroups ?? []
     }
 
+    /// The file system's resource policy as JSON text, or nil when it has none (`PolicyNotFound`).
+    public func describeFileSystemPolicy(fileSystemID: String) async throws -> String? {
+        do {
+            let output: FileSystemPolicyOutput = try await get(
+                "DescribeFileSystemPolicy", "/2015-02-01/file-systems/\(AWSURI.quote(fileSystemID))/policy")
+            return output.Policy
+        } catch let error as AWSError where error.serviceError?.code == "PolicyNotFound" {
+            return nil
+        }
+    }
+
     public func describeAccessPoints(fileSystemID: String? = nil, accessPointID: String? = nil) async throws -> [EFSAccessPoint] {
         var points: [EFSAccessPoint] = []
         var token: String?
@@ -116,6 +127,10 @@ struct DescribeFileSystemsOutput: Decodable {
 struct DescribeMountTargetsOutput: Decodable {
     var MountTargets: [EFSMountTarget]?
     var NextMarker: String?
+}
+
+struct FileSystemPolicyOutput: Decodable {
+    var Policy: String?
 }
 
 struct MountTargetSecurityGroupsOutput: Decodable {

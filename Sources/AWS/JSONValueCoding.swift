@@ -43,7 +43,9 @@ struct QueryProtocolCaller: Sendable {
 
     /// `signed: false` for the few calls that carry their own proof (STS AssumeRoleWithWebIdentity).
     func call(_ action: String, _ parameters: [(String, String)], signed: Bool = true) async throws -> XMLElement {
-        let form = AWSURI.canonicalQuery([("Action", action), ("Version", version)] + parameters)
+        // Spaces as '+', as botocore's urlencode writes them (a literal '+' is already %2B). AWS signs the raw
+        // bytes either way; moto re-encodes the form when it checks a signature, and refuses %20.
+        let form = AWSURI.canonicalQuery([("Action", action), ("Version", version)] + parameters).replacingOccurrences(of: "%20", with: "+")
         var request = AWSRequest(
             service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
             headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: .data(Data(form.utf8)))

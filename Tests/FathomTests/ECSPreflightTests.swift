@@ -27,6 +27,7 @@ struct ECSPreflightTests {
             ecs:
               cluster: fathom
               region: eu-west-1
+              launchType: FARGATE
               taskDefinition: td.json
               executionRoleArn: arn:aws:iam::123456789012:role/exec
               efs:
@@ -36,6 +37,7 @@ struct ECSPreflightTests {
               network:
                 subnets: [\(network.subnetIDs.joined(separator: ", "))]
                 securityGroups: [\(network.securityGroupID)]
+                assignPublicIp: ENABLED
               logs:
                 group: /fathom/flows
                 createGroup: false
@@ -53,6 +55,8 @@ struct ECSPreflightTests {
         #expect(text.contains("FAIL  no mount target of \(fileSystem) in eu-west-1b"))
         #expect(text.contains("fix: Create one: aws efs create-mount-target --file-system-id \(fileSystem) --subnet-id \(network.subnetIDs[1])"))
         #expect(text.contains("FAIL  log group /fathom/flows does not exist"))
+        #expect(text.contains("has no route to the internet"), "a new VPC's main table has only the local route")
+        try await MotoNetwork.addInternetRoute(ec2, vpcID: network.vpcID)
 
         let closed = try await ec2.call("CreateSecurityGroup", [("GroupName", "closed"), ("GroupDescription", "no nfs"), ("VpcId", network.vpcID)])
         let closedID = try #require(closed.find("groupId")?.text)
@@ -63,7 +67,7 @@ struct ECSPreflightTests {
         let second = try await runCommand(TestPaths.fathom, ["ecs", "check", directory.file("ecs.yaml")], environment: environment)
         let secondText = second.output.joined(separator: "\n")
         #expect(second.exit.exitCode == 1)
-        #expect(secondText.contains("do not allow TCP 2049 from the task"))
+        #expect(secondText.contains("allow no TCP 2049 from the task's security groups or from \(network.subnetIDs[1])"))
         #expect(secondText.contains("fix: aws ec2 authorize-security-group-ingress --group-id \(closedID) --protocol tcp --port 2049 --source-group \(network.securityGroupID)"))
         #expect(secondText.contains("ok    log group /fathom/flows exists"))
 

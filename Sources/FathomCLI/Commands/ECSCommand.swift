@@ -68,17 +68,23 @@ struct ECSConfigSource: ParsableArguments {
 struct ECSCheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check a run config against the account: cluster, file systems, mount targets per AZ, access points, TCP 2049, log group.")
+        abstract: "Check a run config against the account: cluster and capacity providers, subnets, routes or VPC endpoints, VPC DNS, security groups, file systems, mount targets per zone, TCP 2049, file system policy, log group, and the runner URL's route.",
+        discussion: "Each line is ok, FAIL (with the fix) or SKIP (what could not be checked from here, and how to check it). Exits 1 when a check fails.")
 
     @OptionGroup var source: ECSConfigSource
+
+    @Option(name: .customLong("runner-api-url"), help: "The coordinator URL tasks are given (the agent's --runner-api-url): its route from the task's subnets is checked.")
+    var runnerAPIURL: String?
 
     func run() async throws {
         let (config, _) = try await source.load()
         let aws = AWSClient(configuration: try AWSConfiguration(region: config.region), credentials: CredentialChain.standard())
-        let checks = await ECSPreflight(client: aws).run(config)
+        let checks = await ECSPreflight(client: aws, runnerAPIURL: runnerAPIURL).run(config)
         for check in checks { print(check) }
-        let failed = checks.filter { !$0.ok }.count
-        print(failed == 0 ? "ok: \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
+        let failed = checks.filter { $0.status == .fail }.count
+        let skipped = checks.filter { $0.status == .skipped }.count
+        let unchecked = skipped == 0 ? "" : "; \(skipped) could not be checked from here"
+        print(failed == 0 ? "ok: \(checks.count - skipped) checks passed\(unchecked)" : "\(failed) of \(checks.count) checks failed\(unchecked)")
         if failed > 0 { throw ExitCode(1) }
     }
 }

@@ -119,3 +119,14 @@ struct MotoNetwork {
         return MotoNetwork(vpcID: vpcID, subnetIDs: subnetIDs, securityGroupID: groupID)
     }
 }
+
+extension MotoNetwork {
+    /// An internet gateway on the VPC and `0.0.0.0/0` to it in the main route table.
+    static func addInternetRoute(_ ec2: EC2Client, vpcID: String) async throws {
+        let gateway = try #require(try await ec2.call("CreateInternetGateway", []).find("internetGatewayId")?.text)
+        _ = try await ec2.call("AttachInternetGateway", [("InternetGatewayId", gateway), ("VpcId", vpcID)])
+        let tables = try await ec2.describeRouteTables(vpcID: vpcID)
+        let main = try #require(tables.first { $0.isMain })
+        _ = try await ec2.call("CreateRoute", [("RouteTableId", main.routeTableID), ("DestinationCidrBlock", "0.0.0.0/0"), ("GatewayId", gateway)])
+    }
+}
