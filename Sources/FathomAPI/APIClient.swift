@@ -160,8 +160,9 @@ public struct APIClient: Sendable {
     }
 
     @discardableResult
-    public func sendLogs(_ id: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
-        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/logs", body: LogBatch(logs: logs))
+    /// Appends lines to a run's logs; `infrastructure` facts (a read position) are stored with them atomically.
+    public func sendLogs(_ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]? = nil) async throws -> LogAccepted {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/logs", body: LogBatch(logs: logs, infrastructure: infrastructure))
     }
 
     /// Log lines after `after`; with `waitSeconds`, holds until there is a line or the run's state changes.

@@ -23,9 +23,13 @@ public struct LogEntry: Codable, Sendable, Equatable {
 /// A batch of log records.
 public struct LogBatch: Codable, Sendable {
     public var logs: [LogEntry]
+    /// Facts merged into the run's infrastructure in the same transaction as the lines: where they were
+    /// read up to (a CloudWatch stream and token), so a restarted agent resumes after the last accepted line.
+    public var infrastructure: [String: String]?
 
-    public init(logs: [LogEntry]) {
+    public init(logs: [LogEntry], infrastructure: [String: String]? = nil) {
         self.logs = logs
+        self.infrastructure = infrastructure
     }
 }
 

@@ -70,12 +70,23 @@ final class ECSLaunchedRun: LaunchedRun {
 
     static func taskID(_ arn: String) -> String { String(arn.split(separator: "/").last ?? "") }
 
-    func start() async {
+    /// Watches the task and follows its logs, from the read position in `infrastructure` (a re-attach).
+    func start(resumeFrom infrastructure: [String: String] = [:]) async {
         await launcher.watcher.watch(taskArn: taskArn, cluster: config.cluster, region: region, ecs: ecs)
-        logs?.start(taskArn: taskArn)
+        logs?.start(taskArn: taskArn, resumeFrom: infrastructure)
     }
 
+    /// Follows the task to its end. Cancelled (the agent stops), it stops following the logs too: the next agent
+    /// resumes them from the stored position.
     func wait() async -> LaunchOutcome {
+        await withTaskCancellationHandler {
+            await follow()
+        } onCancel: { [logs] in
+            logs?.abandon()
+        }
+    }
+
+    private func follow() async -> LaunchOutcome {
         while true {
             let arn = taskArn
             switch await launcher.watcher.next(arn, until: nextDeadline()) {

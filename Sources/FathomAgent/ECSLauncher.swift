@@ -93,7 +93,7 @@ public final class ECSLauncher: Launcher {
     /// Starts watching a task; a retried start runs the same request with the next attempt number.
     func watch(
         config: ECSRunConfig, ecs: ECSClient, logs: CloudWatchLogsClient, region: String, taskArn: String, definitionArn: String,
-        context: ECSLaunchContext
+        context: ECSLaunchContext, resumeFrom infrastructure: [String: String] = [:]
     ) async -> ECSLaunchedRun {
         let streamer = config.logs.map {
             ECSLogStreamer(config: $0, container: config.container, logs: logs, api: api, runID: context.flowRunID, interval: pollInterval)
@@ -105,7 +105,7 @@ public final class ECSLauncher: Launcher {
                 retry.attempt = attempt
                 return try await self.runTask(config, definitionArn: definitionArn, context: retry, ecs: ecs, runID: context.flowRunID)
             }
-        await run.start()
+        await run.start(resumeFrom: infrastructure)
         return run
     }
 
@@ -145,7 +145,8 @@ public final class ECSLauncher: Launcher {
         guard let taskArn = task.taskArn else { return nil }
         let definitionArn = run.infrastructure["taskDefinition"] ?? task.taskDefinitionArn ?? ""
         let launched = await watch(
-            config: config, ecs: ecs, logs: logs, region: region, taskArn: taskArn, definitionArn: definitionArn, context: context)
+            config: config, ecs: ecs, logs: logs, region: region, taskArn: taskArn, definitionArn: definitionArn, context: context,
+            resumeFrom: run.infrastructure)
         await record(launched.infrastructure, of: run.id)
         return launched
     }

@@ -8,9 +8,11 @@ import Synchronization
 /// Copies a flow container's CloudWatch stream (awslogs) into the run's logs, each event once.
 ///
 /// CloudWatch answers with empty pages before the data, so only a forward token that repeats
-/// means the end; a page is taken as read only once the coordinator accepted its lines. A stream
-/// that does not exist yet is normal while the container starts; a denied GetLogEvents is said in
-/// the run's logs once.
+/// means the end; a page is taken as read only once the coordinator accepted its lines. Each page's
+/// lines go with the position after them (``streamKey``, ``tokenKey`` in the run's infrastructure),
+/// stored in the same transaction, so a restarted agent resumes exactly after the last accepted line.
+/// A stream that does not exist yet is normal while the container starts; a denied GetLogEvents is
+/// said in the run's logs once.
 final class ECSLogStreamer: Sendable {
     private struct State {
         var streamer: Task<Void, Never>?
@@ -18,6 +20,10 @@ final class ECSLogStreamer: Sendable {
         var recent: [String] = []
         var deniedReported = false
     }
+
+    /// The infrastructure keys of the read position.
+    static let streamKey = "logReadStream"
+    static let tokenKey = "logReadToken"
 
     let group: String
     let streamPrefix: String
@@ -50,11 +56,13 @@ final class ECSLogStreamer: Sendable {
         state.withLock { Array($0.recent.suffix(count)) }
     }
 
-    /// Starts following the stream of `taskArn` (a retried start follows its new task).
-    func start(taskArn: String) {
+    /// Starts following the stream of `taskArn` (a retried start follows its new task), from the stored
+    /// position of `resumeFrom` (a run's infrastructure) when it is this stream's.
+    func start(taskArn: String, resumeFrom infrastructure: [String: String] = [:]) {
         let stream = streamName(taskArn)
+        let stored = infrastructure[Self.streamKey] == stream ? infrastructure[Self.tokenKey] : nil
         let task = Task { [self] in
-            var token: String?
+            var token: String? = stored
             while true {
                 let finalPass = state.withLock { $0.finishing }
                 token = await readRound(stream: stream, from: token, untilEnd: finalPass)
@@ -67,6 +75,11 @@ final class ECSLogStreamer: Sendable {
             state.streamer = task
             state.finishing = false
         }
+    }
+
+    /// Stops following the stream at once, without a final read (the agent is going away).
+    func abandon() {
+        state.withLock { $0.streamer?.cancel() }
     }
 
     /// Reads what is left of the stream, then stops following it.
@@ -95,7 +108,8 @@ final class ECSLogStreamer: Sendable {
                 let entries = page.events.map {
                     LogEntry(timestamp: Date(timeIntervalSince1970: Double($0.timestamp) / 1000), level: "info", message: $0.message, source: "container")
                 }
-                guard await deliver(entries) else { return token }  // read this page again next round
+                let position = page.nextToken.map { [Self.streamKey: stream, Self.tokenKey: $0] }
+                guard await deliver(entries, position: position) else { return token }  // read this page again next round
                 state.withLock { $0.recent = Array(($0.recent + page.events.map(\.message)).suffix(50)) }
             }
             guard let next = page.nextToken, next != token else { return token }
@@ -104,10 +118,10 @@ final class ECSLogStreamer: Sendable {
         return token
     }
 
-    /// Sends lines to the coordinator, a few tries; false if they did not arrive.
-    private func deliver(_ entries: [LogEntry]) async -> Bool {
+    /// Sends lines, with the read position after them, to the coordinator, a few tries; false if they did not arrive.
+    private func deliver(_ entries: [LogEntry], position: [String: String]?) async -> Bool {
         for attempt in 1...5 {
-            if (try? await api.sendLogs(runID, entries)) != nil { return true }
+            if (try? await api.sendLogs(runID, entries, infrastructure: position)) != nil { return true }
             try? await Task.sleep(for: .milliseconds(200 * attempt))
         }
         return false

@@ -244,9 +244,10 @@ public final class Coordinator: Sendable {
 
     // MARK: Logs and task runs
 
-    public func appendLogs(_ id: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
+    /// Appends lines; `infrastructure` facts are merged into the run's in the same transaction.
+    public func appendLogs(_ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:]) async throws -> LogAccepted {
         do {
-            let accepted = try await store.appendLogs(runID: id, logs)
+            let accepted = try await store.appendLogs(runID: id, logs, infrastructure: infrastructure)
             metrics.logLines.increment(by: logs.count)
             notifier.signal("run:\(id)")
             return accepted

@@ -6,8 +6,11 @@ import GRDB
 extension SQLiteStore {
     // MARK: Logs
 
-    public func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
+    public func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:]) async throws -> LogAccepted {
         try await pool.write { db in
+            if !infrastructure.isEmpty {
+                guard try Self.mergeInfrastructure(db, runID: runID, facts: infrastructure, at: nil) else { throw StoreError.runNotFound(runID) }
+            }
             guard let last = try Int64.fetchOne(
                 db, sql: "UPDATE flow_runs SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
                 arguments: [logs.count, runID])

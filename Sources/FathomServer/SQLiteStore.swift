@@ -266,15 +266,25 @@ public final class SQLiteStore: Store {
 
     public func mergeInfrastructure(runID: FlowRunID, facts: [String: String], at: Date) async throws -> FlowRun? {
         try await pool.write { db in
-            guard let text = try String.fetchOne(db, sql: "SELECT infrastructure FROM flow_runs WHERE id = ?", arguments: [runID])
-            else { return nil }
-            var merged = try SQLiteJSON.decode([String: String].self, text)
-            merged.merge(facts) { _, new in new }
+            guard try Self.mergeInfrastructure(db, runID: runID, facts: facts, at: at) else { return nil }
+            return try Self.fetchRun(db, id: runID, includeHistory: false)
+        }
+    }
+
+    /// Merges facts into a run's infrastructure; `at` also moves `updated_at`. False when the run does not exist.
+    static func mergeInfrastructure(_ db: Database, runID: FlowRunID, facts: [String: String], at: Date?) throws -> Bool {
+        guard let text = try String.fetchOne(db, sql: "SELECT infrastructure FROM flow_runs WHERE id = ?", arguments: [runID])
+        else { return false }
+        var merged = try SQLiteJSON.decode([String: String].self, text)
+        merged.merge(facts) { _, new in new }
+        if let at {
             try db.execute(
                 sql: "UPDATE flow_runs SET infrastructure = ?, updated_at = ? WHERE id = ?",
                 arguments: [try SQLiteJSON.text(merged), at.timeIntervalSince1970, runID])
-            return try Self.fetchRun(db, id: runID, includeHistory: false)
+        } else {
+            try db.execute(sql: "UPDATE flow_runs SET infrastructure = ? WHERE id = ?", arguments: [try SQLiteJSON.text(merged), runID])
         }
+        return true
     }
 
     public func runsWithHeartbeat(olderThan before: Date, in states: [FlowRunState]) async throws -> [FlowRun] {

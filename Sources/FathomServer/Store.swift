@@ -106,7 +106,8 @@ public protocol Store: Sendable {
     func runsWithExpiredLease(now: Date) async throws -> [FlowRun]
 
     // Logs and task runs
-    func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted
+    /// Appends lines and merges `infrastructure` facts into the run's, in one transaction.
+    func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]) async throws -> LogAccepted
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]
     /// The last `limit` lines, oldest first.
     func logTail(runID: FlowRunID, limit: Int) async throws -> [LogLine]
@@ -135,4 +136,11 @@ public protocol Store: Sendable {
     /// within the flow and queue concurrency limits) to the agent, moving them to Pending with a lease;
     /// renews the leases of its other Pending runs; and returns its runs in Cancelling.
     func claim(agent: AgentInfo, capacity: Int, leaseExpiresAt: Date, now: Date) async throws -> (runs: [ClaimedRun], cancel: [FlowRunID])
+}
+
+extension Store {
+    /// Appends lines without infrastructure facts.
+    func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
+        try await appendLogs(runID: runID, logs, infrastructure: [:])
+    }
 }

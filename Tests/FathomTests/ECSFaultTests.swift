@@ -143,6 +143,33 @@ struct ECSFaultTests {
         #expect(lines.count == 1, "each CloudWatch event once: \(lines.count)")
     }
 
+    @Test func aRestartedAgentResumesTheContainersLogsWhereTheLastOneStopped() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(), bundle: TestPaths.testFlows)
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 6]))
+        #expect(await stack.waitFor(run.id, .running))
+        let taskArn = try #require(try await stack.api.run(run.id).infrastructure["taskArn"])
+        func copied() async -> [String] {
+            ((try? await stack.api.logs(run.id, limit: 10000).lines) ?? []).filter { $0.source == "container" && $0.message.hasPrefix("event ") }.map(\.message)
+        }
+        // What awslogs ships from the container, in two parts around the agent's restart.
+        await stack.harness.putLogs((1...15).map { "event \($0)" }, arn: taskArn)
+        let firstPart = await eventually(timeout: .seconds(10)) { await copied().count == 15 }
+        #expect(firstPart)
+        await stack.stopAgent()
+        let position = try await stack.api.run(run.id).infrastructure
+        #expect(position["logReadToken"] != nil, "the read position is stored with the lines: \(position)")
+        await stack.harness.putLogs((16...30).map { "event \($0)" }, arn: taskArn)
+        try stack.startAgent(endpoint: proxy.url)
+        #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
+        let all = await eventually(timeout: .seconds(10)) { await copied().contains("event 30") }
+        #expect(all)
+        try await Task.sleep(for: .seconds(1))
+        let events = await copied()
+        #expect(events == (1...30).map { "event \($0)" }, "each line once, in order, across the restart: \(events)")
+    }
+
     @Test func aDeniedGetLogEventsIsSaidInTheRunsLogs() async throws {
         let (stack, proxy) = try await start(ECSFaultProxy.Scenario(logsDenied: true))
         defer { Task { await stop(stack, proxy) } }
