@@ -161,8 +161,8 @@ extension Coordinator {
             .filter { now.timeIntervalSince($0.lastSeenAt) < settings.agentSilenceLimit.inSeconds }
             .map { AgentSlot(queue: $0.queue, launcher: $0.launcher) })
         let late = try await store.flagLateRuns(dueBefore: now.addingTimeInterval(-grace)) { run, launcher in
-            let due = run.scheduledFor.map { $0.formatted(.iso8601) } ?? "?"
-            let prefix = "Late: due at \(due) and still not claimed after \(Int(saturating: grace)) s"
+            let prefix = run.scheduledFor.map { "Late: due at \($0.formatted(.iso8601)) and still not claimed after \(Int(saturating: grace)) s" }
+                ?? "Unclaimed: created at \(run.createdAt.formatted(.iso8601)) and not claimed after \(Int(saturating: grace)) s"
             guard serving.contains(AgentSlot(queue: run.queue, launcher: launcher)) else {
                 let others = serving.map { "\($0.launcher) on '\($0.queue)'" }.sorted()
                 return "\(prefix): no live agent serves the '\(launcher)' launcher on queue '\(run.queue)'"

@@ -48,7 +48,7 @@ extension SQLiteStore {
                 sql: """
                     SELECT r.*, COALESCE(json_extract(v.run_config, '$.launcher'), 'local') AS run_launcher
                     FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
-                    WHERE r.state = ? AND r.late = 0 AND r.scheduled_for < ?
+                    WHERE r.state = ? AND r.late = 0 AND COALESCE(r.scheduled_for, r.created_at) < ?
                     """,
                 arguments: [FlowRunState.scheduled.rawValue, before.timeIntervalSince1970])
             return try rows.map { row in

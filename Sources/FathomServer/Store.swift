@@ -88,7 +88,8 @@ public protocol Store: Sendable {
     func insertScheduledRuns(_ runs: [NewFlowRun]) async throws -> [FlowRun]
     /// Deletes the not-yet-claimed runs of a schedule (or of a flow's schedules) due after `after`.
     func deleteUpcomingScheduledRuns(scheduleID: String?, flowName: String?, after: Date) async throws -> Int
-    /// Flags Scheduled runs due before `before` as late, with `message(run, its launcher)`; returns the newly flagged.
+    /// Flags Scheduled runs due (runs without a slot: created) before `before` as late, with `message(run, its launcher)`;
+    /// returns the newly flagged.
     func flagLateRuns(dueBefore before: Date, message: @escaping @Sendable (FlowRun, String) -> String) async throws -> [FlowRun]
     /// Queues with runs that fell due in `(after, through]`.
     func queuesWithRunsDue(after: Date, through: Date) async throws -> Set<String>

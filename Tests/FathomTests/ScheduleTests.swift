@@ -138,6 +138,30 @@ import Testing
         #expect(claimed.runs.map(\.run.id) == [late.id], "a late run is still claimed, and only the due one")
     }
 
+    @Test func aRunNoLiveAgentCanServeSaysSoAndHowToStartOne() async throws {
+        let directory = TemporaryDirectory("schedules-unserved")
+        let clock = TestClock(date("2026-11-29T10:00:00Z"))
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        _ = try await server.coordinator.register(RegisterFlowsRequest(
+            bundleSHA256: String(repeating: "ab", count: 32), storageURL: "file:///nowhere/bundle", flows: [nightly],
+            runConfig: RunConfig(launcher: "ecs", settings: ECSConfigTests.good), queue: "batch"))
+        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "dev", queue: "batch", launcher: "local"))
+        let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "nightly"))
+        clock.set(date("2026-11-29T10:00:30Z"))
+        await server.coordinator.housekeeping()
+        #expect(try await server.coordinator.run(run.id).stateMessage.isEmpty, "30 s unclaimed is not flagged yet")
+        clock.set(date("2026-11-29T10:01:10Z"))
+        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "dev", queue: "batch", launcher: "local"))
+        await server.coordinator.housekeeping()
+        let flagged = try await server.coordinator.run(run.id)
+        #expect(flagged.state == .scheduled)
+        #expect(flagged.stateMessage.contains("Unclaimed: created at 2026-11-29T10:00:00Z and not claimed after 60 s"), "\(flagged.stateMessage)")
+        #expect(flagged.stateMessage.contains("no live agent serves the 'ecs' launcher on queue 'batch' (live agents: local on 'batch')"), "\(flagged.stateMessage)")
+        #expect(flagged.stateMessage.contains("Start one: fathom agent --launcher ecs --queue batch"))
+        let logs = try await server.store.logs(runID: run.id, after: 0, limit: 10)
+        #expect(logs.contains { $0.level == "warning" && $0.message.hasPrefix("Unclaimed:") })
+    }
+
     @Test func badSchedulesAreRefusedByField() async throws {
         let directory = TemporaryDirectory("schedules-bad")
         let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()))
