@@ -144,18 +144,11 @@ public actor Agent {
 
     /// Stores where the run runs (pid, task ARN), retrying with backoff for about half a minute.
     private func recordInfrastructure(_ infrastructure: [String: String], of runID: FlowRunID) async -> Bool {
-        var delay = Duration.milliseconds(200)
-        for _ in 0..<8 {
-            do {
-                _ = try await client.setInfrastructure(runID, infrastructure)
-                return true
-            } catch {
-                logger.warning("cannot record the run's infrastructure; retrying", metadata: ["run": "\(runID)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(8))
-            }
-        }
-        return false
+        await Retrying(attempts: 8).run(failed: { error in
+            logger.warning("cannot record the run's infrastructure; retrying", metadata: ["run": "\(runID)", "error": "\(error)"])
+        }) {
+            _ = try await client.setInfrastructure(runID, infrastructure)
+        } != nil
     }
 
     private func finished(_ runID: FlowRunID) {

@@ -161,19 +161,14 @@ public final class ECSLauncher: Launcher {
 
     /// A line in the run's logs from the agent (best effort: the run's outcome does not depend on it).
     func note(_ message: String, level: String, runID: FlowRunID) async {
-        for attempt in 1...3 {
-            if (try? await api.sendLogs(runID, [LogEntry(timestamp: Date(), level: level, message: message, source: "agent")])) != nil { return }
-            try? await Task.sleep(for: .milliseconds(200 * attempt))
-        }
+        let entry = LogEntry(timestamp: Date(), level: level, message: message, source: "agent")
+        if await Retrying(attempts: 3).run({ try await api.sendLogs(runID, [entry]) }) != nil { return }
         logger.warning("could not log to the run", metadata: ["run": "\(runID)", "message": "\(message)"])
     }
 
     /// Records the run's infrastructure (a new task after a retried start), retrying a few times.
     func record(_ infrastructure: [String: String], of runID: FlowRunID) async {
-        for attempt in 1...5 {
-            if (try? await api.setInfrastructure(runID, infrastructure)) != nil { return }
-            try? await Task.sleep(for: .milliseconds(200 * attempt))
-        }
+        if await Retrying(attempts: 5).run({ try await api.setInfrastructure(runID, infrastructure) }) != nil { return }
         logger.error("could not record the run's infrastructure", metadata: ["run": "\(runID)"])
     }
 }

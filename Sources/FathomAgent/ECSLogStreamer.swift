@@ -120,11 +120,7 @@ final class ECSLogStreamer: Sendable {
 
     /// Sends lines, with the read position after them, to the coordinator, a few tries; false if they did not arrive.
     private func deliver(_ entries: [LogEntry], position: [String: String]?) async -> Bool {
-        for attempt in 1...5 {
-            if (try? await api.sendLogs(runID, entries, infrastructure: position)) != nil { return true }
-            try? await Task.sleep(for: .milliseconds(200 * attempt))
-        }
-        return false
+        await Retrying(attempts: 5).run { try await api.sendLogs(runID, entries, infrastructure: position) } != nil
     }
 
     private func reportIfDenied(_ error: AWSError) async {

@@ -52,14 +52,17 @@ final class ECSFaultProxy: Sendable {
 
     var url: String { server.url }
 
-    private final class WeakProxy: Sendable {
+    /// Lets the server's handler reach the proxy; emptied on stop, so the two do not keep each other alive.
+    private final class ProxyBox: Sendable {
         let proxy = Locked<ECSFaultProxy?>(nil)
     }
+
+    private let box = ProxyBox()
 
     init(moto: MotoServer, scenario: Scenario) async throws {
         self.moto = moto
         self.scenario = Locked(scenario)
-        let box = WeakProxy()
+        let box = self.box
         server = try await LoopbackServer { request in
             guard let proxy = box.proxy.value else { return LoopbackServer.text("gone", status: .serviceUnavailable) }
             return try await proxy.handle(request)
@@ -67,7 +70,10 @@ final class ECSFaultProxy: Sendable {
         box.proxy.withLock { $0 = self }
     }
 
-    func stop() async { await server.stop() }
+    func stop() async {
+        await server.stop()
+        box.proxy.withLock { $0 = nil }
+    }
 
     /// How many calls of an action (`RunTask`, `StopTask`, …) reached the proxy.
     func count(_ action: String) -> Int { calls.value[action] ?? 0 }
