@@ -94,6 +94,35 @@ struct ECSConfigTests {
         ("token secret that is not an ARN", variant { $0["apiTokenSecret"] = "fathom-token" }, "ecs.apiTokenSecret", "not a Secrets Manager or SSM parameter ARN"),
         ("no family", withTaskDefinition { $0["family"] = nil }, "ecs.taskDefinition.family", "needs a family"),
         ("awslogs on Fargate without an execution role", variant { $0["executionRoleArn"] = nil }, "ecs.executionRoleArn", "awslogs on Fargate needs a task execution role"),
+        // RunTask's propagateTags: "An error will be received if you specify the SERVICE option when running a task." (botocore's ECS model)
+        ("propagateTags SERVICE on RunTask", variant { $0["runTask"] = ["propagateTags": "SERVICE"] }, "ecs.runTask.propagateTags", "RunTask refuses it"),
+        // RunTask's platformVersion: "only specify this parameter for tasks hosted on Fargate" (botocore's ECS model)
+        ("platformVersion on an EC2 launch", variant { fields in
+            fields["launchType"] = "EC2"
+            fields["platformVersion"] = "1.4.0"
+            fields["taskDefinition"] = .object(taskDefinition.objectValue!.merging(["requiresCompatibilities": ["EC2"]]) { _, new in new })
+        }, "ecs.platformVersion", "ECS refuses it for EC2 launches"),
+        // The EFS rules hold for efsVolumeConfiguration written directly in the task definition, in AWS's spelling.
+        ("task definition EFS with IAM and no transit encryption", withTaskDefinition { td in
+            td["volumes"] = [["name": "raw", "efsVolumeConfiguration": [
+                "fileSystemId": "fs-12345678", "transitEncryption": "DISABLED", "authorizationConfig": ["iam": "ENABLED"],
+            ]]]
+        }, "ecs.taskDefinition.volumes[0].efsVolumeConfiguration.transitEncryption", "Set transitEncryption: ENABLED"),
+        ("task definition EFS access point with a root directory", withTaskDefinition { td in
+            td["volumes"] = [["name": "raw", "efsVolumeConfiguration": [
+                "fileSystemId": "fs-12345678", "rootDirectory": "/data", "transitEncryption": "ENABLED",
+                "authorizationConfig": ["accessPointId": "fsap-0123456789abcdef0"],
+            ]]]
+        }, "ecs.taskDefinition.volumes[0].efsVolumeConfiguration.rootDirectory", "comes from the access point"),
+        // Docker appends RunTask's command to the task's entryPoint: it must run fathom.
+        ("an entryPoint that does not end in fathom", withTaskDefinition { td in
+            td["containerDefinitions"] = [["name": "flow", "image": "fathom-runner:1", "essential": true, "memory": 2048, "entryPoint": ["/bin/sh", "-c"]]]
+        }, "ecs.taskDefinition.containerDefinitions[0].entryPoint", "does not end in fathom"),
+        ("a partial Secrets Manager ARN", variant { $0["apiTokenSecret"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:fathom-token" },
+         "ecs.apiTokenSecret", "is a partial ARN"),
+        ("a report deadline over a day", variant { $0["reportTimeoutSeconds"] = 100_000 }, "ecs.reportTimeoutSeconds", "outside 1 s to 1 day"),
+        ("a zero AWS-error deadline", variant { $0["awsErrorTimeoutSeconds"] = 0 }, "ecs.awsErrorTimeoutSeconds", "outside 1 s to 1 day"),
+        ("too many start retries", variant { $0["startRetries"] = 11 }, "ecs.startRetries", "must be 0 to 10"),
     ]
 
     @Test func everyBadConfigIsRejectedWithItsFieldAndFix() {
