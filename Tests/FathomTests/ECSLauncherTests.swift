@@ -29,7 +29,10 @@ struct ECSLauncherTests {
         let agentTask = Locked<Task<Void, any Error>?>(nil)
         let pollInterval: Duration = .milliseconds(200)
 
-        init(taskProgression times: Int = 1_000_000) async throws {
+        /// The host name tasks reach the coordinator by (the runner URL's).
+        static let coordinatorHost = "fathom-coordinator.internal"
+
+        init(taskProgression times: Int = 1_000_000, engine: ECSContainerHarness.Engine = .process) async throws {
             moto = try await MotoServer()
             try await moto.api(
                 "POST", "/moto-api/state-manager/set-transition",
@@ -52,7 +55,7 @@ struct ECSLauncherTests {
             api = APIClient(baseURL: coordinator.url)
             harness = ECSContainerHarness(
                 client: aws, cluster: "fathom", coordinatorURL: coordinator.url, efsDirectory: efs.path, cacheDirectory: cache.path,
-                logGroup: "/fathom/flows")
+                logGroup: "/fathom/flows", engine: engine)
         }
 
         var runConfig: RunConfig { runConfig() }
@@ -87,13 +90,18 @@ struct ECSLauncherTests {
         }
 
         /// Starts an ECS agent; `endpoint` puts a fault proxy between it and moto.
-        func startAgent(endpoint: String? = nil, token: String? = nil) throws {
+        /// The coordinator's URL by the host name tasks use (a real container resolves it to the coordinator).
+        var runnerURL: String {
+            "http://\(Self.coordinatorHost):\(URL(string: coordinator.url)?.port ?? 0)"
+        }
+
+        func startAgent(endpoint: String? = nil, token: String? = nil, runnerAPIURL: String = "http://fathom-coordinator.internal:4200") throws {
             var logger = Logger(label: "test.agent")
             logger.logLevel = .error
             var environment = awsEnvironment
             if let endpoint { environment["AWS_ENDPOINT_URL"] = endpoint }
             let launcher = try ECSLauncher(
-                api: api, runnerAPIURL: "http://fathom-coordinator.internal:4200", token: token, environment: environment,
+                api: api, runnerAPIURL: runnerAPIURL, token: token, environment: environment,
                 pollInterval: pollInterval, logger: logger)
             var configuration = AgentConfiguration(name: "ecs-agent")
             configuration.claimWait = .seconds(2)

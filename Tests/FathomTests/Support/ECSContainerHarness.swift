@@ -11,7 +11,18 @@ import Testing
 /// with the override's environment, the coordinator reached over loopback and `/mnt/efs` mapped to a local
 /// directory; it copies the process output into the task's CloudWatch stream (as awslogs would),
 /// and when the process exits it stops the task (as ECS does when the essential container exits).
+///
+/// With ``Engine/podman(image:coordinatorHost:)`` it runs each task's container for real instead
+/// (see `ECSContainerHarness+Podman.swift`).
 final class ECSContainerHarness: Sendable {
+    /// What plays the container.
+    enum Engine: Sendable {
+        /// The container's command as a local process.
+        case process
+        /// A real container of `image`, reaching the coordinator as `coordinatorHost` (the runner URL's host).
+        case podman(image: String, coordinatorHost: String)
+    }
+
     let ecs: ECSClient
     let logs: CloudWatchLogsClient
     let cluster: String
@@ -20,6 +31,14 @@ final class ECSContainerHarness: Sendable {
     let cacheDirectory: String
     let logGroup: String?
     let logPrefix: String
+    let engine: Engine
+    /// Told of each container's exit (task ARN, exit code, ECS's container reason), as ECS would report it.
+    let onExit = Locked<(@Sendable (String, Int32, String?) -> Void)?>(nil)
+    /// Containers run by podman, by task ARN, and those whose exit was handled.
+    let containers = Locked<[String: String]>([:])
+    let handled = Locked<Set<String>>([])
+    /// The `podman` arguments each task's container was started with, by task ARN.
+    let podmanRuns = Locked<[String: [String]]>([:])
     /// Tasks to leave alone (a test stops them itself).
     let ignored = Locked<Set<String>>([])
     private let started = Locked<[String: BackgroundProcess]>([:])
@@ -28,8 +47,9 @@ final class ECSContainerHarness: Sendable {
 
     init(
         client: AWSClient, cluster: String, coordinatorURL: String, efsDirectory: String, cacheDirectory: String,
-        logGroup: String?, logPrefix: String = "hello"
+        logGroup: String?, logPrefix: String = "hello", engine: Engine = .process
     ) {
+        self.engine = engine
         ecs = ECSClient(client: client)
         logs = CloudWatchLogsClient(client: client)
         self.cluster = cluster
@@ -53,6 +73,7 @@ final class ECSContainerHarness: Sendable {
     func stop() async {
         loop.withLock { $0?.cancel() }
         for process in started.value.values { await process.stop() }
+        for name in containers.value.values { _ = try? await Podman.run(["rm", "--force", "--time", "1", name]) }
     }
 
     /// The processes started so far, by task ARN.
@@ -64,6 +85,10 @@ final class ECSContainerHarness: Sendable {
         else { return }
         for task in described.tasks ?? [] {
             guard let arn = task.taskArn else { continue }
+            if case .podman(let image, let host) = engine {
+                await podmanStep(task, arn: arn, image: image, coordinatorHost: host)
+                continue
+            }
             let process = started.value[arn]
             if task.lastStatus == "STOPPED" {
                 if let process, process.pid != nil { await process.stop() }  // StopTask kills the container
@@ -79,6 +104,17 @@ final class ECSContainerHarness: Sendable {
             }
             await launch(task, arn: arn)
         }
+    }
+
+    /// The flow container's definition in the task's task definition, and RunTask's override of it.
+    func definitionAndOverride(_ task: ECSTask) async -> (container: JSONValue, override: JSONValue, taskDefinition: JSONValue) {
+        let override = task.overrides?["containerOverrides"][0] ?? .null
+        let name = override["name"].stringValue ?? "flow"
+        guard let definition = task.taskDefinitionArn, let described = try? await ecs.describeTaskDefinition(definition),
+              let taskDefinition = described.taskDefinition
+        else { return (.null, override, .null) }
+        let container = (taskDefinition.containerDefinitions ?? []).first { $0["name"].stringValue == name } ?? .null
+        return (container, override, ["volumes": .array(taskDefinition.volumes ?? []), "memory": taskDefinition.memory.map(JSONValue.string) ?? .null])
     }
 
     private func launch(_ task: ECSTask, arn: String) async {

@@ -48,6 +48,14 @@ final class ECSFaultProxy: Sendable {
     private let startedAt = Locked<[String: ContinuousClock.Instant]>([:])
     private let failedTasks = Locked<[String: String]>([:])
     private let registering = Locked<Set<String>>([])
+    /// Essential containers that exited, by task ARN: their exit code and ECS's container reason.
+    private let exits = Locked<[String: (code: Int32, reason: String?)]>([:])
+
+    /// Records a container's exit, which DescribeTasks then reports as ECS does: `stopCode: EssentialContainerExited`,
+    /// the container's `exitCode` and `reason` (e.g. "OutOfMemoryError: Container killed due to memory usage").
+    func containerExited(arn: String, exitCode: Int32, reason: String?) {
+        exits.withLock { $0[arn] = (exitCode, reason) }
+    }
     private let server: LoopbackServer
 
     var url: String { server.url }
@@ -152,6 +160,16 @@ final class ECSFaultProxy: Sendable {
                     guard case .object(var c) = container else { return container }
                     c["lastStatus"] = "STOPPED"
                     c["exitCode"] = nil
+                    return .object(c)
+                })
+            } else if let exit = exits.value[arn], fields["lastStatus"]?.stringValue == "STOPPED" {
+                fields["stopCode"] = "EssentialContainerExited"
+                fields["stoppedReason"] = "Essential container in task exited"
+                fields["containers"] = .array((fields["containers"]?.arrayValue ?? []).map { container in
+                    guard case .object(var c) = container else { return container }
+                    c["lastStatus"] = "STOPPED"
+                    c["exitCode"] = .int(Int64(exit.code))
+                    c["reason"] = exit.reason.map(JSONValue.string) ?? .null
                     return .object(c)
                 })
             } else if let pending = plan.pendingFor, age < pending, fields["lastStatus"]?.stringValue != "STOPPED" {

@@ -1,0 +1,96 @@
+import AWS
+import FathomAPI
+import FathomCore
+import Foundation
+import Testing
+
+/// ECS runs in real containers: podman (with runc) runs each task's container from the registered task
+/// definition and the runner image built from the Dockerfile's runner stage, with the static binaries.
+/// Slow: the first test builds the base image with debootstrap (about 30 s). Runs in CI, which installs
+/// podman, runc and debootstrap; skipped, with the reason, only where those cannot run.
+@Suite(.serialized, .enabled(if: Podman.isUsable, "real containers need podman, runc, debootstrap, root and the static binaries: \(Podman.unavailableReason ?? "")"))
+struct ECSContainerTests {
+    typealias Stack = ECSLauncherTests.ECSStack
+
+    /// A stack whose tasks run as podman containers, a fault proxy that reports their exits as ECS does, and an agent.
+    func start(settings: [String: JSONValue] = [:]) async throws -> (Stack, ECSFaultProxy) {
+        let image = try await Podman.runnerImage()
+        let stack = try await Stack(engine: .podman(image: image, coordinatorHost: Stack.coordinatorHost))
+        chmod(stack.efs.path, 0o777)  // the runner image runs as uid 1000, as an access point's POSIX user would
+        let proxy = try await ECSFaultProxy(moto: stack.moto, scenario: .init())
+        stack.harness.onExit.withLock { $0 = { arn, code, reason in proxy.containerExited(arn: arn, exitCode: code, reason: reason) } }
+        try await stack.register(StaticBinaries.directory + "/fathom-examples", settings: settings)
+        try stack.startAgent(endpoint: proxy.url, runnerAPIURL: stack.runnerURL)
+        stack.harness.start()
+        return (stack, proxy)
+    }
+
+    func stop(_ stack: Stack, _ proxy: ECSFaultProxy) async {
+        await stack.stop()
+        await proxy.stop()
+    }
+
+    @Test func helloRunsInARealContainerWithItsEFSVolume() async throws {
+        let (stack, proxy) = try await start()
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let completed = await stack.waitFor(run.id, .completed, timeout: .seconds(60))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        let logs = ((try? await stack.api.logs(run.id, limit: 1000).lines) ?? []).map(\.message)
+        #expect(completed, "\(message)\n\(logs.joined(separator: "\n"))")
+        // podman composed the process: the task's entryPoint ["fathom"] replaced the image's ENTRYPOINT, RunTask's command its CMD.
+        let arguments = try #require(stack.harness.podmanRuns.value.values.first)
+        #expect(arguments.contains("--entrypoint") && arguments.contains(#"["fathom"]"#), "\(arguments)")
+        #expect(Array(arguments.suffix(3)) == ["execute", "--flow-run", run.id], "\(arguments)")
+        // The file the flow wrote on the "EFS" volume, owned by the image's user.
+        let files = try FileManager.default.contentsOfDirectory(atPath: stack.efs.path + "/hello")
+        #expect(files.count == 1)
+        let owner = try FileManager.default.attributesOfItem(atPath: stack.efs.path + "/hello/" + files[0])[.ownerAccountID] as? Int
+        #expect(owner == 1000, "written as uid 1000, the runner image's USER")
+        // The container's own output, shipped to CloudWatch as awslogs would, reached the run's logs.
+        let copied = await eventually(timeout: .seconds(15)) {
+            ((try? await stack.api.logs(run.id, limit: 1000).lines) ?? []).contains { $0.source == "container" && $0.message.contains("fathom: flow run \(run.id) (hello) starting") }
+        }
+        #expect(copied)
+    }
+
+    @Test func aContainerKilledForMemoryComesBackAsECSsStopReason() async throws {
+        // A sort whose budget (300M) is over the container's hard limit (96 MiB): the kernel's OOM killer
+        // ends it (exit 137), and ECS reports "OutOfMemoryError: Container killed due to memory usage".
+        let (stack, proxy) = try await start(settings: [
+            "taskDefinition": [
+                "family": "fathom-test", "cpu": "256", "memory": "512",
+                "containerDefinitions": [["name": "flow", "image": "fathom-runner:test", "essential": true, "memory": 96]],
+            ],
+        ])
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sort-compress", parameters: ["gib": 0.25, "memory": "300M"]))
+        let crashed = await stack.waitFor(run.id, .crashed, timeout: .seconds(60))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(crashed, "\(message)")
+        #expect(message.contains("Essential container in task exited"), "\(message)")
+        #expect(message.contains("137"), "\(message)")
+        #expect(message.contains("OutOfMemoryError"), "\(message)")
+        #expect(message.contains("raise memory"), "the out-of-memory hint: \(message)")
+    }
+
+    @Test func aFlowThatCannotReachTheCoordinatorExitsAndTheRunSaysWhy() async throws {
+        // The runner URL's host resolves, but nothing listens on its port: the runner exits 70 and
+        // the run ends Crashed with the container's exit code, within the report deadline.
+        let image = try await Podman.runnerImage()
+        let stack = try await Stack(engine: .podman(image: image, coordinatorHost: Stack.coordinatorHost))
+        let proxy = try await ECSFaultProxy(moto: stack.moto, scenario: .init())
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.onExit.withLock { $0 = { arn, code, reason in proxy.containerExited(arn: arn, exitCode: code, reason: reason) } }
+        try await stack.register(StaticBinaries.directory + "/fathom-examples", settings: ["reportTimeoutSeconds": 30])
+        try stack.startAgent(endpoint: proxy.url, runnerAPIURL: "http://\(Stack.coordinatorHost):9")
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
+        let crashed = await stack.waitFor(run.id, .crashed, timeout: .seconds(60))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(crashed, "\(message)")
+        #expect(message.contains("Essential container in task exited") && message.contains("exit code 70"), "\(message)")
+        let logs = ((try? await stack.api.logs(run.id, limit: 1000).lines) ?? []).map(\.message).joined(separator: "\n")
+        #expect(logs.contains("cannot read flow run"), "the runner's own words from CloudWatch: \(logs)")
+    }
+}
