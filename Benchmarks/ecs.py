@@ -2,8 +2,9 @@
 """ECS launcher latency against moto: from `fathom run` to RunTask sent, and from a task's STOPPED
 to the run's Crashed; p50 and p95 over N runs.
 
-Usage: Benchmarks/ecs.py [--runs 20] [--poll-interval 1]
-Needs a release build (swift build -c release) and moto[server] + boto3 (pip).
+Usage: Benchmarks/ecs.py [--runs 20] [--poll-interval 1] [--build-dir .build/release] [--bundle fathom-test-flows --flow sleeper]
+Needs a release build (swift build -c release; the static one in .build-static/release works too) and
+moto[server] + boto3 (pip).
 """
 import argparse, json, os, shutil, signal, socket, subprocess, tempfile, time, urllib.request
 
@@ -12,8 +13,6 @@ import boto3
 from common import free_port, get, pct, stop, wait_http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FATHOM = os.path.join(ROOT, ".build", "release", "fathom")
-BUNDLE = os.path.join(ROOT, ".build", "release", "fathom-test-flows")
 
 
 
@@ -28,7 +27,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument("--build-dir", default=os.path.join(ROOT, ".build", "release"))
+    parser.add_argument("--bundle", default="fathom-test-flows", help="a bundle in --build-dir")
+    parser.add_argument("--flow", default="sleeper", help="a flow of --bundle (its task never runs: the script stops it)")
     args = parser.parse_args()
+    fathom, bundle = os.path.join(args.build_dir, "fathom"), os.path.join(args.build_dir, args.bundle)
     work = tempfile.mkdtemp(prefix="ecs-bench-")
     moto_port, api_port = free_port(), free_port()
     moto_url, api = f"http://127.0.0.1:{moto_port}", f"http://127.0.0.1:{api_port}"
@@ -55,18 +58,18 @@ def main():
   taskDefinition: {{family: fathom-bench, cpu: "256", memory: "512", containerDefinitions: [{{name: flow, image: "runner:1", memory: 512}}]}}
   network: {{subnets: [{subnet}], securityGroups: [{sg}]}}
 """)
-        procs.append(subprocess.Popen([FATHOM, "server", "--port", str(api_port), "--data-dir", os.path.join(work, "data")],
+        procs.append(subprocess.Popen([fathom, "server", "--port", str(api_port), "--data-dir", os.path.join(work, "data")],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(api + "/healthz")
-        procs.append(subprocess.Popen([FATHOM, "agent", "--launcher", "ecs", "--runner-api-url", "http://fathom.internal:4200",
+        procs.append(subprocess.Popen([fathom, "agent", "--launcher", "ecs", "--runner-api-url", "http://fathom.internal:4200",
                                        "--poll-interval", str(args.poll_interval), "--name", "bench"],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        subprocess.run([FATHOM, "register", BUNDLE, "--run-config", os.path.join(work, "ecs.yaml")], env=env, check=True,
+        subprocess.run([fathom, "register", bundle, "--run-config", os.path.join(work, "ecs.yaml")], env=env, check=True,
                        capture_output=True)
         to_runtask, to_crashed = [], []
         for i in range(args.runs):
             begin = time.time()
-            out = subprocess.run([FATHOM, "run", "sleeper"], env=env, check=True, capture_output=True, text=True).stdout
+            out = subprocess.run([fathom, "run", args.flow], env=env, check=True, capture_output=True, text=True).stdout
             run_id = out.split()[2]
             while True:
                 tasks = ecs.list_tasks(cluster="fathom", startedBy="fathom")["taskArns"]
