@@ -170,6 +170,30 @@ struct ECSFaultTests {
         #expect(events == (1...30).map { "event \($0)" }, "each line once, in order, across the restart: \(events)")
     }
 
+    @Test func anAgentThatDiedBeforeRecordingItsTaskFindsItByTagAndTheRunCompletes() async throws {
+        let (stack, proxy) = try await start(ECSFaultProxy.Scenario(runTaskAnswerDelay: .seconds(30)), bundle: TestPaths.testFlows)
+        defer { Task { await stop(stack, proxy) } }
+        stack.harness.start()
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 3]))
+        let ecs = ECSClient(client: stack.aws)
+        // The task exists in ECS, but the agent is still waiting for RunTask's answer when it dies.
+        let taskStarted = await eventually(timeout: .seconds(20)) {
+            ((try? await ecs.listTasks(cluster: "fathom", startedBy: "fathom")) ?? []).count == 1
+        }
+        #expect(taskStarted)
+        await stack.stopAgent()
+        #expect(try await stack.api.run(run.id).infrastructure["taskArn"] == nil, "the agent never recorded the task")
+        proxy.scenario.withLock { $0.runTaskAnswerDelay = nil }
+        try stack.startAgent(endpoint: proxy.url)
+        let completed = await stack.waitFor(run.id, .completed, timeout: .seconds(30))
+        let message = (try? await stack.api.run(run.id).stateMessage) ?? ""
+        #expect(completed, "\(message)")
+        #expect(await logs(stack, run.id).contains("by its fathom:flow-run-id tag after an agent restart"))
+        #expect(try await ecs.listTasks(cluster: "fathom", startedBy: "fathom").count == 1, "re-attached, not started twice")
+        #expect(proxy.count("RunTask") == 1)
+        #expect(try await stack.api.run(run.id).infrastructure["taskArn"] != nil, "recorded once found")
+    }
+
     @Test func aDeniedGetLogEventsIsSaidInTheRunsLogs() async throws {
         let (stack, proxy) = try await start(ECSFaultProxy.Scenario(logsDenied: true))
         defer { Task { await stop(stack, proxy) } }

@@ -40,6 +40,8 @@ final class ECSFaultProxy: Sendable {
         /// GetLogEvents from a stream's head answers this many empty pages first.
         var emptyLogPages = 0
         var logsDenied = false
+        /// RunTask reaches moto (the task starts) but its answer is held this long: an agent that dies meanwhile never learns the ARN.
+        var runTaskAnswerDelay: Duration?
     }
 
     let moto: MotoServer
@@ -111,6 +113,7 @@ final class ECSFaultProxy: Sendable {
                 let index = startedAt.value.count - 1
                 if index < plan.startFailures.count { failedTasks.withLock { $0[arn] = plan.startFailures[index] } }
             }
+            if let delay = plan.runTaskAnswerDelay { try await Task.sleep(for: delay) }
             return Self.json(answer)
         case "RegisterTaskDefinition":
             guard let hold = plan.registrationHold else { return try await forward(request, body: body) }
