@@ -17,7 +17,7 @@ struct Hello: Flow {
 
     static func run(_ parameters: Parameters, context: FlowContext) async throws {
         let root = try context.volume(parameters.volume)
-        let folder = URL(fileURLWithPath: root).appendingPathComponent(parameters.folder).path
+        let folder = try context.path(onVolume: parameters.volume, parameters.folder, field: "folder")
         context.logger.info("hello from flow run \(context.runID); volume \(parameters.volume) is at \(root)")
 
         let written = try await context.task("write-random-file") { task in

@@ -26,11 +26,14 @@ struct SortCompress: Flow {
         let workspace = try context.workspace(parameters.volume)
         let memory = try ByteSize(parsing: parameters.memory, field: "memory").bytes
         let threads = parameters.threads > 0 ? parameters.threads : nil
-        var input = parameters.input
+        var input = parameters.input.isEmpty ? "" : try context.path(onVolume: parameters.volume, parameters.input, field: "input")
         if input.isEmpty {
             input = workspace + "/input.txt"
             let target = input
-            let bytes = Int(parameters.gib * 1_073_741_824)
+            guard parameters.gib.isFinite, (0.000_001...4096).contains(parameters.gib) else {
+                throw ValidationError(code: "out_of_range", field: "gib", problem: "\(parameters.gib) GiB is outside 0.000001 to 4096", fix: "Give e.g. gib=0.05.")
+            }
+            let bytes = Int(saturating: parameters.gib * 1_073_741_824)
             try await context.task("generate-input") { task in
                 let started = Date()
                 try LineGenerator.write(bytes: bytes, to: target, seed: UInt64(abs(context.runID.hashValue)))

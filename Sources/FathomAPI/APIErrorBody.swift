@@ -13,6 +13,8 @@ public struct APIErrorBody: Codable, Sendable {
         public var fix: String?
         /// Every problem, when there were several.
         public var problems: [Problem]?
+        /// The request's id (also in the `X-Request-Id` header), as the coordinator's log names it.
+        public var requestId: String?
     }
 
     /// One of several validation problems.
@@ -28,6 +30,6 @@ public struct APIErrorBody: Codable, Sendable {
     public init(code: String, message: String, field: String? = nil, fix: String? = nil, problems: [ValidationError]? = nil) {
         self.error = Detail(
             code: code, message: message, field: field, fix: fix,
-            problems: problems?.map { Problem(code: $0.code, field: $0.field, problem: $0.problem, fix: $0.fix) })
+            problems: problems?.map { Problem(code: $0.code, field: $0.field, problem: $0.problem, fix: $0.fix) }, requestId: nil)
     }
 }

@@ -49,11 +49,19 @@ public final class FlowContext: Sendable {
         return path
     }
 
-    /// This run's own directory on a volume, `<volume>/fathom/runs/<run id>/`, created if needed.
+    /// A path on a named volume, from one relative to its root (or absolute inside it). A path that leaves
+    /// the volume, by `..`, an absolute path elsewhere or a symbolic link that leads out, is refused:
+    /// use this for every path that comes from a parameter.
+    public func path(onVolume name: String, _ path: String, field: String = "path") throws -> String {
+        try ConfinedPath.resolve(path, under: try volume(name), field: field)
+    }
+
+    /// This run's own directory on a volume, `<volume>/fathom/runs/<run id>/`, created if needed; refused
+    /// when a link on the volume would put it elsewhere.
     public func workspace(_ volumeName: String) throws -> String {
-        let root = try volume(volumeName)
-        let path = URL(fileURLWithPath: root).appendingPathComponent("fathom/runs/\(runID)").path
+        let path = try self.path(onVolume: volumeName, "fathom/runs/\(runID)", field: "workspace")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        _ = try self.path(onVolume: volumeName, path, field: "workspace")  // no link appeared on the way meanwhile
         return path
     }
 

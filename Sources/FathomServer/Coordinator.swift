@@ -24,6 +24,11 @@ public struct CoordinatorSettings: Sendable {
     public var lateAfter: Duration = .seconds(60)
     /// An agent not heard from for this long no longer counts as serving its queue (the web UI flags it too).
     public var agentSilenceLimit: Duration = .seconds(120)
+    /// Bundle URLs a registration may name besides the coordinator's own storage (e.g. `s3://bucket/fathom/`):
+    /// an agent executes what the URL holds, so nothing else is accepted.
+    public var bundleURLPrefixes: [String] = []
+    /// The largest bundle an upload may send; a larger one is answered 413.
+    public var maxBundleBytes: Int64 = 2 << 30
 
     public init() {}
 }
@@ -97,7 +102,14 @@ public final class Coordinator: Sendable {
         }
         if !problems.isEmpty { throw APIError(validation: ValidationErrors(problems)) }
         let storageURL: String
-        if let given = request.storageURL {
+        if let given = request.storageURL, given != storage.url(forSHA256: request.bundleSHA256) {
+            guard settings.bundleURLPrefixes.contains(where: { !$0.isEmpty && given.hasPrefix($0) }) else {
+                throw APIError(
+                    .unprocessableContent, code: "storage_url_not_allowed",
+                    message: "storageURL '\(given.prefix(300))' is neither this coordinator's storage nor an allowed bundle prefix: agents execute what it names",
+                    field: "storageURL",
+                    fix: "Upload the bundle (PUT /api/v1/bundles/{sha256}; 'fathom register' does it), or start the server with --allow-bundle-prefix \(Self.prefixSuggestion(given)).")
+            }
             storageURL = given
         } else {
             guard try await storage.contains(sha256: request.bundleSHA256) else {
@@ -152,12 +164,30 @@ public final class Coordinator: Sendable {
         } catch {
             throw APIError(validation: error)
         }
+        let id = Identifier.make()
         let run = try await store.insertRun(NewFlowRun(
-            id: Identifier.make(), version: version, parameters: parameters, idempotencyKey: request.idempotencyKey,
+            id: id, version: version, parameters: parameters, idempotencyKey: request.idempotencyKey,
             createdAt: clock()))
+        if run.id != id, let key = request.idempotencyKey {
+            // The key was used before: the same request gets the same run; another request is a conflict.
+            guard run.flowName == version.flowName, run.parameters == parameters,
+                  request.version == nil || run.versionID == version.id
+            else {
+                throw APIError(
+                    .conflict, code: "idempotency_key_reused", message: "the idempotency key '\(key)' was used for run \(run.id) of flow '\(run.flowName)' with other parameters or another version",
+                    field: "idempotencyKey", fix: "Use a new key for a different run, or send the same request again to get run \(run.id).")
+            }
+            return run
+        }
         metrics.transition(to: .scheduled)
         notifier.signal("queue:\(version.queue)")
         return run
+    }
+
+    /// `s3://bucket/prefix/` of a bundle URL, for the fix of a refused one.
+    static func prefixSuggestion(_ url: String) -> String {
+        guard url.hasPrefix("s3://"), let bundles = url.range(of: "/bundles/", options: .backwards) else { return "s3://BUCKET/PREFIX/" }
+        return String(url[..<bundles.upperBound].dropLast("bundles/".count))
     }
 
     public func run(_ id: FlowRunID) async throws -> FlowRun {

@@ -29,6 +29,8 @@ public struct ServerConfiguration: Sendable {
     public var metricsRegistry: PrometheusCollectorRegistry?
     /// The coordinator's clock (tests set one).
     public var clock: @Sendable () -> Date = Date.init
+    /// How long a web UI sign-in lasts.
+    public var sessionLifetime: Duration = .seconds(12 * 3600)
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
@@ -89,8 +91,11 @@ public struct FathomServer: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: coordinator.metrics))
+        router.add(middleware: RequestIDMiddleware(logger: logger))
+        router.add(middleware: PlainPathMiddleware())
+        router.add(middleware: APIOriginMiddleware())
         let ui = WebUI()
-        let session = UISession(token: configuration.token)
+        let session = UISession(token: configuration.token, lifetime: configuration.sessionLifetime, clock: configuration.clock)
         router.add(middleware: UIGuardMiddleware(session: session, ui: ui))
         if let token = configuration.token, !token.isEmpty {
             router.add(middleware: TokenMiddleware(token: token))

@@ -60,6 +60,10 @@ enum SQLiteSchema {
                     scope TEXT NOT NULL, name TEXT NOT NULL, max_active INTEGER NOT NULL, PRIMARY KEY (scope, name)) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-write-probe") { db in
+            // One row /readyz rewrites, to prove the database takes writes.
+            try db.execute(sql: "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)")
+        }
         return migrator
     }
 }

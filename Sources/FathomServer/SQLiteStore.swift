@@ -264,6 +264,13 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Rewrites the one probe row: fails when the database (its file, the WAL, the directory) refuses writes.
+    public func checkWritable() async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?)", arguments: [Date().timeIntervalSince1970])
+        }
+    }
+
     public func mergeInfrastructure(runID: FlowRunID, facts: [String: String], at: Date) async throws -> FlowRun? {
         try await pool.write { db in
             guard try Self.mergeInfrastructure(db, runID: runID, facts: facts, at: at) else { return nil }

@@ -107,6 +107,8 @@ public protocol Store: Sendable {
     func runsWithExpiredLease(now: Date) async throws -> [FlowRun]
 
     // Logs and task runs
+    /// Proves the store takes writes now (`/readyz`).
+    func checkWritable() async throws
     /// Appends lines and merges `infrastructure` facts into the run's, in one transaction.
     func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]) async throws -> LogAccepted
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]

@@ -13,9 +13,18 @@ public protocol FlowStorage: Sendable {
     func store(fileAt path: String, sha256: String) async throws
     /// Copies the bundle into `destination`, verifying its hash. Nothing is left at `destination` on a mismatch.
     func fetch(sha256: String, to destination: String) async throws
+    /// Proves a new bundle could be stored now (for `/readyz`).
+    func checkWritable() async throws
 }
 
 /// A storage failure a user can act on.
+extension FlowStorage {
+    /// Storages whose writes cannot be probed cheaply (S3: a PUT per probe) only prove they answer.
+    public func checkWritable() async throws {
+        _ = try await contains(sha256: String(repeating: "0", count: 64))
+    }
+}
+
 public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     /// The bytes do not hash to what was registered.
     case hashMismatch(expected: String, actual: String, source: String)
@@ -23,6 +32,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
     case missing(sha256: String, location: String)
     /// A malformed sha256.
     case invalidHash(String)
+    /// The storage refuses new files.
+    case notWritable(String)
 
     public var description: String {
         switch self {
@@ -32,6 +43,8 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
             return "bundle \(sha256) is not in storage (\(location)). Register the flow again with 'fathom register'."
         case .invalidHash(let text):
             return "'\(text)' is not a sha256: expected 64 lowercase hex characters."
+        case .notWritable(let location):
+            return "cannot write to the bundle storage \(location): check its permissions, flags (lsattr) and free space."
         }
     }
 

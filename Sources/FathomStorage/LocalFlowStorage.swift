@@ -19,6 +19,15 @@ public struct LocalFlowStorage: FlowStorage {
         (root as NSString).appendingPathComponent(sha256)
     }
 
+    /// Creates and removes a probe file in the directory: fails when uploads could not be stored.
+    public func checkWritable() async throws {
+        let probe = (root as NSString).appendingPathComponent(".probe-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            throw StorageError.notWritable(root)
+        }
+        try FileManager.default.removeItem(atPath: probe)
+    }
+
     public func contains(sha256: String) async throws -> Bool {
         guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
         return FileManager.default.fileExists(atPath: path(forSHA256: sha256))

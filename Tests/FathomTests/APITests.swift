@@ -82,7 +82,8 @@ struct APITests {
             #expect(stale.error?.error.code == "state_changed")
 
             let claimedSHA = FileHashing.sha256(of: Data("the bundle we claim to send".utf8))
-            let tampered = try await RawHTTP.send(.PUT, url + "/bundles/\(claimedSHA)", body: "other bytes")
+            let tampered = try await RawHTTP.send(
+                .PUT, url + "/bundles/\(claimedSHA)", body: "other bytes", headers: ["Content-Type": "application/octet-stream"])
             #expect(tampered.status == 422)
             #expect(tampered.error?.error.code == "hash_mismatch")
             #expect(try await RawHTTP.send(.GET, url + "/bundles/\(claimedSHA)").status == 404)

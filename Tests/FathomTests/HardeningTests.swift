@@ -15,9 +15,9 @@ struct HardeningTests {
         let client: APIClient
         static let token = "hardening-secret"
 
-        init(dataDirectory: String) async throws {
+        init(dataDirectory: String, arguments: [String] = []) async throws {
             process = BackgroundProcess(
-                TestPaths.fathom, ["server", "--port", "0", "--data-dir", dataDirectory, "--token", Self.token])
+                TestPaths.fathom, ["server", "--port", "0", "--data-dir", dataDirectory, "--token", Self.token] + arguments)
             let line = try await process.waitForLine { $0.contains("listening on http://") }
             url = try #require(BackgroundProcess.url(in: line))
             client = APIClient(baseURL: url, token: Self.token)

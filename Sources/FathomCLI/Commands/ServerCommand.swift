@@ -1,5 +1,7 @@
 import ArgumentParser
+import FathomCore
 import FathomServer
+import FathomToolkit
 import Foundation
 import Logging
 import Prometheus
@@ -32,14 +34,17 @@ extension ServeOptions {
         configuration.token = resolvedToken
         configuration.storageURL = storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"]
         configuration.metricsRegistry = ProcessMetricsRegistry.shared
-        guard heartbeatTimeout > 0 else {
-            throw ValidationError("--heartbeat-timeout must be more than 0 seconds, got \(heartbeatTimeout)")
+        do {
+            configuration.coordinator.heartbeatTimeout = try NumberCheck.seconds(heartbeatTimeout, field: "--heartbeat-timeout", in: 1...86_400)
+            configuration.coordinator.maxBundleBytes = Int64(try ByteSize(parsing: maxBundleSize, field: "--max-bundle-size").bytes)
+        } catch {
+            throw ArgumentParser.ValidationError("\(error)")
         }
-        configuration.coordinator.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
+        configuration.coordinator.bundleURLPrefixes = bundlePrefixes
         do {
             try configuration.validate()
         } catch {
-            throw ValidationError(error.description)
+            throw ArgumentParser.ValidationError(error.description)
         }
         return configuration
     }

@@ -42,6 +42,12 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Where uploaded bundles go: s3://bucket/prefix (env: FATHOM_STORAGE); default <data dir>/bundles.")
     var storage: String?
 
+    @Option(name: .customLong("allow-bundle-prefix"), help: "A bundle URL prefix registrations may name besides this server's storage (s3://bucket/prefix/); repeat for more.")
+    var bundlePrefixes: [String] = []
+
+    @Option(name: .customLong("max-bundle-size"), help: "The largest bundle an upload may send (e.g. 512M, 2G).")
+    var maxBundleSize = "2G"
+
     var resolvedToken: String? {
         token ?? ProcessInfo.processInfo.environment["FATHOM_TOKEN"]
     }

@@ -38,12 +38,22 @@ struct FlowRoutes {
             throw APIError(
                 .badRequest, code: "invalid_sha256", message: StorageError.invalidHash(sha256).description, field: "sha256")
         }
+        let limit = coordinator.settings.maxBundleBytes
+        let tooLarge = APIError(
+            .contentTooLarge, code: "bundle_too_large", message: "the bundle is larger than this coordinator accepts (\(limit) bytes); nothing was stored",
+            field: "body", fix: "Make the bundle smaller (a release build, stripped), or start the server with a larger --max-bundle-size.")
+        if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > limit { throw tooLarge }
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("fathom-upload-\(UUID().uuidString)").path
         FileManager.default.createFile(atPath: temporary, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
         do {
-            for try await buffer in request.body { handle.write(Data(buffer.readableBytesView)) }
+            var received: Int64 = 0
+            for try await buffer in request.body {
+                received += Int64(buffer.readableBytes)
+                if received > limit { throw tooLarge }
+                handle.write(Data(buffer.readableBytesView))
+            }
             try handle.close()
         } catch {
             try? handle.close()

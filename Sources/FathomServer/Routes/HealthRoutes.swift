@@ -34,20 +34,20 @@ struct ReadinessReport: Codable {
 }
 
 extension Coordinator {
-    /// Whether the database and the bundle storage answer, and the server is not stopping.
+    /// Whether the database and the bundle storage take writes, and the server is not stopping.
     public func readiness() async -> [String: String] {
         var checks: [String: String] = [:]
         do {
-            _ = try await store.stateCounts()
+            try await store.checkWritable()
             checks["database"] = "ok"
         } catch {
-            checks["database"] = "\(error)"
+            checks["database"] = "cannot write: \(error)"
         }
         do {
-            _ = try await storage.contains(sha256: String(repeating: "0", count: 64))
+            try await storage.checkWritable()
             checks["storage"] = "ok"
         } catch {
-            checks["storage"] = "\(error)"
+            checks["storage"] = "cannot write: \(error)"
         }
         checks["accepting"] = notifier.isClosed ? "the server is stopping" : "ok"
         return checks

@@ -66,10 +66,10 @@ struct UIRoutes {
             guard session.accepts(token: form["token"] ?? "") else {
                 return HTMLResponse.page(ui, LoginPage(next: next, error: "that is not this coordinator's token"), status: .unauthorized)
             }
-            return HTMLResponse.redirect(Links.isLocalPath(next) ? next : "/", headers: [.setCookie: session.signInCookie()])
+            return HTMLResponse.redirect(Links.isLocalPath(next) ? next : "/", headers: [.setCookie: session.signIn()])
         }
-        router.post("logout") { _, _ in
-            HTMLResponse.redirect("/login", headers: [.setCookie: UISession.signOutCookie])
+        router.post("logout") { request, _ in
+            HTMLResponse.redirect("/login", headers: [.setCookie: session.signOut(request)])
         }
         router.get("ui/style.css") { _, _ in asset(WebUI.stylesheet, type: "text/css; charset=utf-8") }
         router.get("ui/run.js") { _, _ in asset(WebUI.runScript, type: "text/javascript; charset=utf-8") }

@@ -3,30 +3,47 @@ import FathomWebUI
 import Foundation
 import HTTPTypes
 import Hummingbird
+import FathomCore
+import Synchronization
 
 /// Browser sessions for the web UI when the coordinator has a token.
 ///
-/// Signing in with the token sets an HttpOnly, SameSite=Strict cookie holding HMAC-SHA256(token, label),
-/// so the token itself never sits in the browser. Pages without a session redirect to `/login`.
-struct UISession: Sendable {
+/// Signing in with the token makes a session: a random 256-bit id in an HttpOnly, SameSite=Strict cookie,
+/// so the token itself never sits in the browser. The coordinator keeps each session's SHA-256 and its
+/// expiry (``lifetime`` after sign-in); signing out revokes it, and a restart ends them all (sign in
+/// again). Pages without a session redirect to `/login`.
+final class UISession: Sendable {
     static let cookieName = "fathom_session"
+    /// At most this many live sessions; the oldest goes first.
+    static let maximumSessions = 10_000
     let token: String?
+    let lifetime: Duration
+    let clock: @Sendable () -> Date
+    private let sessions = Mutex<[String: Date]>([:])
+
+    init(token: String?, lifetime: Duration = .seconds(12 * 3600), clock: @escaping @Sendable () -> Date = Date.init) {
+        self.token = token
+        self.lifetime = lifetime
+        self.clock = clock
+    }
 
     /// Whether the UI asks for a session at all.
     var isRequired: Bool { !(token ?? "").isEmpty }
 
-    /// The cookie value that proves a sign-in.
-    var sessionValue: String? {
-        guard let token, !token.isEmpty else { return nil }
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("fathom-ui-session-v1".utf8), using: SymmetricKey(data: Data(token.utf8)))
-        return mac.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Whether `request` carries a valid session (always true without a token).
+    /// Whether `request` carries a live session (always true without a token).
     func isSignedIn(_ request: Request) -> Bool {
-        guard let expected = sessionValue else { return true }
-        guard let given = request.cookies[Self.cookieName]?.value else { return false }
-        return TokenMiddleware<BasicRequestContext>.constantTimeEqual(given, expected)
+        guard isRequired else { return true }
+        guard let id = request.cookies[Self.cookieName]?.value, !id.isEmpty else { return false }
+        let key = Self.digest(id)
+        let now = clock()
+        return sessions.withLock { sessions in
+            guard let expiry = sessions[key] else { return false }
+            guard expiry > now else {
+                sessions[key] = nil
+                return false
+            }
+            return true
+        }
     }
 
     /// Whether `given` is the token.
@@ -35,11 +52,33 @@ struct UISession: Sendable {
         return TokenMiddleware<BasicRequestContext>.constantTimeEqual(given, token)
     }
 
-    func signInCookie() -> String {
-        "\(Self.cookieName)=\(sessionValue ?? ""); Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000"
+    /// Starts a session; the `Set-Cookie` value that carries it.
+    func signIn() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let now = clock()
+        let expiry = now.addingTimeInterval(lifetime.inSeconds)
+        sessions.withLock { sessions in
+            sessions = sessions.filter { $0.value > now }
+            while sessions.count >= Self.maximumSessions, let oldest = sessions.min(by: { $0.value < $1.value })?.key {
+                sessions[oldest] = nil
+            }
+            sessions[Self.digest(id)] = expiry
+        }
+        return "\(Self.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(saturating: lifetime.inSeconds))"
     }
 
-    static let signOutCookie = "\(cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    /// Ends the request's session, if any; the `Set-Cookie` value that clears it.
+    func signOut(_ request: Request) -> String {
+        if let id = request.cookies[Self.cookieName]?.value {
+            _ = sessions.withLock { $0.removeValue(forKey: Self.digest(id)) }
+        }
+        return "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    }
+
+    static func digest(_ id: String) -> String {
+        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 /// Guards the web UI: a session when a token is set, and same-origin form posts only.

@@ -23,7 +23,9 @@ struct ClockedCoordinator {
     let store: SQLiteStore
 
     /// Opens `database` (a new store each time: a restart), sharing `clock`.
-    init(database: String, clock: TestClock, settings: CoordinatorSettings = CoordinatorSettings()) throws {
+    init(database: String, clock: TestClock, settings given: CoordinatorSettings = CoordinatorSettings()) throws {
+        var settings = given
+        settings.bundleURLPrefixes.append("file:///nowhere/")
         store = try SQLiteStore(path: database)
         let storage = try LocalFlowStorage(root: (database as NSString).deletingLastPathComponent + "/bundles")
         var logger = Logger(label: "test.clocked")

@@ -49,6 +49,8 @@ func withCoordinator<T>(
     var configuration = ServerConfiguration(dataDirectory: dataDirectory ?? temporary.path)
     configuration.port = 0
     configuration.token = token
+    // Tests register flows with no bundle behind them under this URL; nothing ever executes it.
+    configuration.coordinator.bundleURLPrefixes = ["file:///nowhere"]
     configure(&configuration)
     var logger = Logger(label: "test.server")
     logger.logLevel = .error
