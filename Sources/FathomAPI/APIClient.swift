@@ -16,7 +16,11 @@ public enum APIClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .server(let status, let body, let raw):
-            if let body { return body.error.message }
+            if let body {
+                // The fix, when the message does not already carry it.
+                guard let fix = body.error.fix, !fix.isEmpty, !body.error.message.contains(fix) else { return body.error.message }
+                return body.error.message + ". " + fix
+            }
             return "the coordinator answered HTTP \(status): \(raw.prefix(300))"
         case .unreachable(let url, let underlying):
             return "cannot reach the Fathom coordinator at \(url) (\(underlying)). Start one with 'fathom server' or 'fathom dev', or pass --api-url / set FATHOM_API_URL."

@@ -20,12 +20,19 @@ struct S3StorageTests {
             "AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "FATHOM_BUNDLE_CACHE": cache,
         ]
-        let dev = BackgroundProcess(TestPaths.fathom, ["dev", "--port", "0", "--data-dir", directory.path + "/.fathom"], environment: environment)
+        let dev = BackgroundProcess(
+            TestPaths.fathom, ["dev", "--port", "0", "--data-dir", directory.path + "/.fathom", "--allow-bundle-prefix", "s3://fathom-bundles/flows/"],
+            environment: environment)
         defer { Task { await dev.stop() } }
         let url = try #require(BackgroundProcess.url(in: try await dev.waitForLine { $0.contains("coordinator on http://") }))
         let api = APIClient(baseURL: url)
         var cli = environment
         cli["FATHOM_API_URL"] = url
+
+        // A prefix the server was not told to allow is refused, with the flag that allows it.
+        let refused = try await runCommand(TestPaths.fathom, ["register", TestPaths.examples, "--storage", "s3://fathom-bundles/other"], environment: cli)
+        #expect(refused.exit.exitCode == 1)
+        #expect(refused.output.contains { $0.contains("--allow-bundle-prefix s3://fathom-bundles/other/") }, "\(refused.output)")
 
         let first = try await runCommand(TestPaths.fathom, ["register", TestPaths.examples, "--storage", "s3://fathom-bundles/flows"], environment: cli)
         #expect(first.exit.exitCode == 0, "\(first.output)")
