@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FathomAPI
 import FathomCore
 import FathomServer
@@ -121,6 +122,43 @@ struct HardeningRequestTests {
         let accepted = try await RawHTTP.send(
             .PUT, server.url + "/api/v1/bundles/\(smallSHA)", body: small, headers: server.authorization.merging(["Content-Type": "application/octet-stream"]) { a, _ in a })
         #expect(accepted.status == 201 || accepted.status == 200, "\(accepted.status) \(accepted.body)")
+    }
+
+    @Test func allTheLinesOfAHugeRunStreamInBoundedMemory() async throws {
+        let data = TemporaryDirectory("fathom-hardening")
+        let server = try await Server(dataDirectory: data.path)
+        defer { Task { await server.process.stop() } }
+        try await registerTestFlows(server.client)
+        let run = try await server.client.createRun(CreateFlowRunRequest(flow: "noop-tasks"))
+        let lineCount = 600_000
+        for batch in 0..<(lineCount / 10_000) {
+            _ = try await server.client.sendLogs(run.id, (0..<10_000).map {
+                LogEntry(timestamp: Date(), level: "info", message: "line \(batch * 10_000 + $0) " + String(repeating: "x", count: 60))
+            })
+        }
+        func peakKiB() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(try #require(server.process.pid))/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") })
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        let before = try peakKiB()
+        let cookie = try await server.signIn()
+        var request = HTTPClientRequest(url: server.url + "/runs/\(run.id)/log.txt")
+        for (name, value) in cookie { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        var bytes = 0
+        var newlines = 0
+        var tail = ""
+        for try await buffer in response.body {
+            bytes += buffer.readableBytes
+            newlines += buffer.readableBytesView.lazy.filter { $0 == 0x0A }.count
+            tail = String((tail + String(buffer: buffer)).suffix(200))
+        }
+        let after = try peakKiB()
+        #expect(response.status == .ok)
+        #expect(newlines == lineCount, "every line came: \(newlines)")
+        #expect(tail.hasSuffix("line \(lineCount - 1) " + String(repeating: "x", count: 60) + "\n"))
+        #expect(after - before < 40 * 1024, "the server's peak memory grew \((after - before) / 1024) MiB for \(bytes / 1_048_576) MiB of lines")
     }
 
     @Test func aDataDirectoryThatRefusesWritesGetsTruthfulAnswers() async throws {

@@ -22,9 +22,13 @@ import Testing
             #expect(page.body.components(separatedBy: "<span class=\"info\">").count - 1 == 1000)
             #expect(page.body.contains("500 earlier lines are not shown") && page.body.contains("line 1499") && !page.body.contains("line 499<"))
             #expect(page.body.contains(#"data-after="1500""#), "live lines follow the last one shown")
-            let all = try await RawHTTP.send(.GET, coordinator.url + "/runs/\(run.id)?lines=all")
-            #expect(all.body.components(separatedBy: "<span class=\"info\">").count - 1 == 1500)
-            #expect(!all.body.contains("earlier lines are not shown"))
+            #expect(page.body.contains(#"href="/runs/\#(run.id)/log.txt""#), "all lines are a link away")
+            let redirect = try await RawHTTP.send(.GET, coordinator.url + "/runs/\(run.id)?lines=all")
+            #expect(redirect.status == 303 && redirect.headers["location"] == "/runs/\(run.id)/log.txt")
+            let all = try await RawHTTP.send(.GET, coordinator.url + "/runs/\(run.id)/log.txt")
+            let lines = all.body.split(separator: "\n")
+            #expect(all.status == 200 && all.headers["content-type"]?.hasPrefix("text/plain") == true)
+            #expect(lines.count == 1500 && lines.first?.hasSuffix("line 0") == true && lines.last?.hasSuffix("line 1499") == true)
         }
     }
 

@@ -41,7 +41,14 @@ struct UIRoutes {
         router.get("runs/:id") { request, context in
             let id = try context.parameters.require("id")
             guard let run = try await coordinator.store.run(id: id, includeHistory: true) else { return notFound("flow run", id, request) }
-            return page(try await runPage(run, allLines: request.uri.queryParameters.get("lines") == "all"), request)
+            // Every line of a long run does not fit a page: they stream as text instead.
+            if request.uri.queryParameters.get("lines") == "all" { return HTMLResponse.redirect(Links.run(id) + "/log.txt") }
+            return page(try await runPage(run), request)
+        }
+        router.get("runs/:id/log.txt") { request, context in
+            let id = try context.parameters.require("id")
+            guard try await coordinator.store.run(id: id, includeHistory: false) != nil else { return notFound("flow run", id, request) }
+            return logText(id)
         }
         router.get("runs/:id/events") { request, context in
             try await RunEventStream(coordinator: coordinator).response(
@@ -120,14 +127,34 @@ struct UIRoutes {
         return page(RunsPage(list: list, flows: flows, filter: filter, now: now), request)
     }
 
-    /// The run page shows the last ``RunPage/shownLines`` log lines unless asked for all of them.
-    func runPage(_ run: FlowRun, allLines: Bool = false) async throws -> RunPage {
+    /// The run page shows the last ``RunPage/shownLines`` log lines; all of them are at `log.txt`.
+    func runPage(_ run: FlowRun) async throws -> RunPage {
         let attempts = try await coordinator.store.runs(RunFilter(attemptsOf: run.retryOf ?? run.id, limit: 100)).runs
-        let logs = allLines
-            ? try await coordinator.store.logs(runID: run.id, after: 0, limit: 1_000_000)
-            : try await coordinator.store.logTail(runID: run.id, limit: RunPage.shownLines)
+        let logs = try await coordinator.store.logTail(runID: run.id, limit: RunPage.shownLines)
         return RunPage(
             run: run, tasks: try await coordinator.store.taskRuns(runID: run.id), logs: logs, attempts: attempts, now: coordinator.now)
+    }
+
+    /// Every log line of a run as plain text, read and sent 5,000 lines at a time: memory stays bounded
+    /// whatever the run's length.
+    func logText(_ id: FlowRunID) -> Response {
+        let store = coordinator.store
+        let body = ResponseBody { writer in
+            var after: Int64 = 0
+            while true {
+                let lines = try await store.logs(runID: id, after: after, limit: 5000)
+                guard let last = lines.last else { break }
+                var buffer = ByteBuffer()
+                for line in lines { buffer.writeString(RunPage.LogRow(line).line + "\n") }
+                try await writer.write(buffer)
+                after = last.seq
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
+            body: body)
     }
 
     // MARK: Actions

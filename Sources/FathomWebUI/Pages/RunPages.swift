@@ -200,6 +200,6 @@ public struct RunPage: WebPage {
         lastSeq = logs.last?.seq ?? 0
         let first = logs.first?.seq ?? 1
         earlierLines = first > 1 ? first - 1 : nil
-        allLinesLink = Links.run(run.id) + "?lines=all"
+        allLinesLink = Links.run(run.id) + "/log.txt"
     }
 }

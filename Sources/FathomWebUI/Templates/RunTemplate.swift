@@ -37,7 +37,7 @@ enum RunTemplate {
         <ul>{{#attempts}}<li><a href="{{link}}">attempt {{attempt}}</a> <span class="state {{state}}">{{state}}</span></li>{{/attempts}}</ul>
         {{/hasAttempts}}
         <h2>Logs</h2>
-        {{#earlierLines}}<p class="muted" id="earlier-lines">{{earlierLines}} earlier lines are not shown. <a href="{{allLinesLink}}">Show all</a></p>{{/earlierLines}}
+        {{#earlierLines}}<p class="muted" id="earlier-lines">{{earlierLines}} earlier lines are not shown. <a href="{{allLinesLink}}">All lines, as text</a></p>{{/earlierLines}}
         <pre class="logs" id="logs" data-events="{{eventsURL}}" data-after="{{lastSeq}}" data-final="{{isFinal}}">{{#logs}}<span class="{{level}}">{{line}}</span>
         {{/logs}}</pre>
         <noscript>{{^isFinal}}<meta http-equiv="refresh" content="5">{{/isFinal}}</noscript>
