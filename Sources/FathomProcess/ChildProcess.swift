@@ -23,16 +23,32 @@ public struct ChildExit: Sendable, Equatable, CustomStringConvertible {
     /// The first stderr lines that read like the cause of a crash ("Fatal error: …", "panic: …").
     public var stderrHighlights: [String] = []
 
-    /// What to show of stderr in a crash report: the highlights, then the last lines.
+    /// What to show of stderr in a crash report: the highlights, then the last lines that are not
+    /// the Swift backtracer's listing (frames, registers, loaded images).
     public var crashReport: [String] {
-        stderrHighlights + stderrTail.suffix(8).filter { !stderrHighlights.contains($0) }
+        stderrHighlights + stderrTail.filter { !Self.isBacktraceNoise($0) && !stderrHighlights.contains($0) }.suffix(8)
     }
 
     /// Whether a stderr line reads like the cause of a crash.
     public static func isHighlight(_ line: String) -> Bool {
         let lowered = line.lowercased()
-        return ["fatal error", "panic", "precondition failed", "assertion failed", "error:", "killed", "segmentation fault"]
+        return ["fatal error", "panic", "precondition failed", "assertion failed", "error:", "killed", "segmentation fault", "program crashed"]
             .contains { lowered.contains($0) }
+    }
+
+    /// A line of the backtracer's listing after the crash message: an image or frame address, a register,
+    /// a thread header, or its bookkeeping.
+    public static func isBacktraceNoise(_ line: String) -> Bool {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed == "..." { return true }
+        for prefix in ["0x", "Backtrace took", "Images (", "Registers:", "Platform:", "Thread ", "*** Signal", "rflags", "cs 0x"] where trimmed.hasPrefix(prefix) {
+            return true
+        }
+        let words = trimmed.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        guard words.count >= 2 else { return false }
+        if words[0].allSatisfy(\.isNumber), words[1] == "[ra]" || words[1].hasPrefix("0x") || words[1] == "[thunk]" { return true }  // a frame
+        if words[0].count <= 3, words[0].allSatisfy({ $0.isLetter || $0.isNumber }), words[1].hasPrefix("0x") { return true }  // a register
+        return false
     }
 
     public var succeeded: Bool { exitCode == 0 }

@@ -89,6 +89,10 @@ struct EndToEndTests {
         #expect(run.state == .crashed)
         #expect(run.stateMessage.contains("killed by signal"), "\(run.stateMessage)")
         #expect(run.stateMessage.contains("Index out of range"), "the last stderr lines carry the runtime's message")
+        let lastOutput = run.stateMessage.components(separatedBy: "last output:").last ?? ""
+        #expect(lastOutput.split(separator: "\n").first { !$0.trimmingCharacters(in: .whitespaces).isEmpty }?.contains("Fatal error: Index out of range") == true,
+                "the runtime's message leads: \(lastOutput.prefix(300))")
+        #expect(!run.stateMessage.contains("libc.so.6") && !run.stateMessage.contains("Backtrace took"), "no backtracer listing: \(run.stateMessage)")
         await stack.process.stop()
     }
 
