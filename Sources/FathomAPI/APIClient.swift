@@ -172,7 +172,7 @@ public struct APIClient: Sendable {
     /// Log lines after `after`; with `waitSeconds`, holds until there is a line or the run's state changes.
     public func logs(_ id: FlowRunID, after: Int64 = 0, limit: Int = 1000, waitSeconds: Double = 0) async throws -> LogPage {
         let path = "/api/v1/flow-runs/\(escape(id))/logs?after=\(after)&limit=\(limit)&wait=\(waitSeconds)"
-        return try await send(.GET, path, timeout: .milliseconds(Int64((waitSeconds + 30) * 1000)))
+        return try await send(.GET, path, timeout: .milliseconds(Int64(Int(saturating: (waitSeconds + 30) * 1000))))
     }
 
     public func sendTaskRuns(_ id: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
@@ -199,7 +199,7 @@ public struct APIClient: Sendable {
     public func claim(agent: AgentID, _ body: ClaimRequest) async throws -> ClaimResponse {
         try await send(
             .POST, "/api/v1/agents/\(escape(agent))/claim", body: body,
-            timeout: .milliseconds(Int64((body.waitSeconds + 30) * 1000)))
+            timeout: .milliseconds(Int64(Int(saturating: (body.waitSeconds + 30) * 1000))))
     }
 
     // MARK: Plumbing

@@ -18,12 +18,19 @@ public struct LocalLauncher: Launcher {
     /// Where shipped process output goes.
     let client: APIClient
 
-    public init(fathomExecutable: String, apiURL: String, token: String?, volumes: [String: String], client: APIClient) {
+    /// Where flow processes cache verified bundles (`FATHOM_BUNDLE_CACHE`); nil: the runner's default,
+    /// `~/.fathom/cache/bundles`.
+    let bundleCache: String?
+
+    public init(
+        fathomExecutable: String, apiURL: String, token: String?, volumes: [String: String], client: APIClient, bundleCache: String? = nil
+    ) {
         self.fathomExecutable = fathomExecutable
         self.apiURL = apiURL
         self.token = token
         self.volumes = volumes
         self.client = client
+        self.bundleCache = bundleCache
     }
 
     public func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun {
@@ -40,6 +47,7 @@ public struct LocalLauncher: Launcher {
         environment["FATHOM_FLOW_RUN_ID"] = claimed.run.id
         environment["FATHOM_VOLUMES"] = String(decoding: try JSONEncoder().encode(volumes), as: UTF8.self)
         if let token { environment["FATHOM_TOKEN"] = token }
+        if let bundleCache { environment["FATHOM_BUNDLE_CACHE"] = bundleCache }
         let process = ChildProcess(
             executable: fathomExecutable, arguments: ["execute", "--flow-run", claimed.run.id, "--api-url", apiURL],
             environment: environment)

@@ -300,7 +300,9 @@ enum ECSConfigRules {
     static func units(_ text: String, unitWord: String) -> Int? {
         let lowered = text.lowercased().replacingOccurrences(of: " ", with: "")
         if let value = Int(lowered) { return value }
-        guard lowered.hasSuffix(unitWord), let number = Double(lowered.dropLast(unitWord.count)) else { return nil }
+        guard lowered.hasSuffix(unitWord), let number = Double(lowered.dropLast(unitWord.count)),
+              number.isFinite, (0...1_000_000).contains(number)  // "1e300 GB" is no size, not a trap
+        else { return nil }
         return Int(number * 1024)
     }
 

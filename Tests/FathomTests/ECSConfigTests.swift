@@ -123,6 +123,7 @@ struct ECSConfigTests {
         ("a report deadline over a day", variant { $0["reportTimeoutSeconds"] = 100_000 }, "ecs.reportTimeoutSeconds", "outside 1 s to 1 day"),
         ("a zero AWS-error deadline", variant { $0["awsErrorTimeoutSeconds"] = 0 }, "ecs.awsErrorTimeoutSeconds", "outside 1 s to 1 day"),
         ("too many start retries", variant { $0["startRetries"] = 11 }, "ecs.startRetries", "must be 0 to 10"),
+        ("a memory size no number holds", variant { $0["memory"] = "1e300 GB" }, "ecs.cpu", "cannot read cpu"),
     ]
 
     @Test func everyBadConfigIsRejectedWithItsFieldAndFix() {

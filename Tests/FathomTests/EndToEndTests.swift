@@ -96,6 +96,21 @@ struct EndToEndTests {
         await stack.process.stop()
     }
 
+    @Test func devKeepsItsBundleCacheUnderItsDataDirectory() async throws {
+        let directory = TemporaryDirectory("fathom-dev-cache")
+        let dev = BackgroundProcess(
+            TestPaths.fathom, ["dev", "--port", "0", "--data-dir", directory.path + "/data"], environment: ["HOME": directory.path + "/home"])
+        defer { Task { await dev.stop() } }
+        let url = try #require(BackgroundProcess.url(in: try await dev.waitForLine { $0.contains("coordinator on http://") }))
+        let environment = ["FATHOM_API_URL": url, "HOME": directory.path + "/home"]
+        #expect(try await runCommand(TestPaths.fathom, ["register", TestPaths.testFlows], environment: environment).exit.exitCode == 0)
+        let run = try await runCommand(TestPaths.fathom, ["run", "noop-tasks", "--watch"], environment: environment)
+        #expect(run.exit.exitCode == 0, "\(run.output.suffix(5))")
+        let cached = (try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/data/cache/bundles")) ?? []
+        #expect(cached.count == 1, "the verified bundle is cached under --data-dir: \(cached)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/home/.fathom/cache"), "nothing outside the data directory")
+    }
+
     @Test func anUnmappedVolumeFailsWithTheFix() async throws {
         let stack = try await DevStack()
         defer { Task { await stack.process.stop() } }

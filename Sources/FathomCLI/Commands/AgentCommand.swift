@@ -1,6 +1,7 @@
 import ArgumentParser
 import FathomAPI
 import FathomAgent
+import FathomCore
 import Foundation
 import Logging
 import FathomProcess
@@ -25,12 +26,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval"), help: "ecs: seconds between DescribeTasks polls (one batched call for all tasks).")
     var pollInterval: Double = 3
 
+    @Option(name: .customLong("cache-dir"), help: "local: where flow processes cache verified bundles (default ~/.fathom/cache/bundles, or FATHOM_BUNDLE_CACHE).")
+    var cacheDirectory: String?
+
     @Option(name: .customLong("runner-api-url"), help: "The coordinator URL the flow processes use (default: --api-url).")
     var runnerAPIURL: String?
 
     func run() async throws {
         guard ["local", "ecs"].contains(launcher) else {
-            throw ValidationError("--launcher '\(launcher)' is not a launcher; use local or ecs")
+            throw ArgumentParser.ValidationError("--launcher '\(launcher)' is not a launcher; use local or ecs")
         }
         logging.bootstrap()
         let metricsServer = try metricsAddress.map { try MetricsEndpoint.start(address: $0, registry: ProcessMetricsRegistry.shared) }
@@ -52,20 +56,18 @@ struct AgentCommand: AsyncParsableCommand {
         let chosen: any Launcher
         if launcher == "ecs" {
             guard let runnerAPIURL else {
-                throw ValidationError("--launcher ecs needs --runner-api-url: the coordinator URL that ECS tasks reach (not 127.0.0.1)")
+                throw ArgumentParser.ValidationError("--launcher ecs needs --runner-api-url: the coordinator URL that ECS tasks reach (not 127.0.0.1)")
             }
-            guard pollInterval > 0 else { throw ValidationError("--poll-interval must be more than 0 seconds") }
             do {
-                chosen = try ECSLauncher(
-                    api: apiClient, runnerAPIURL: runnerAPIURL, token: client.resolvedToken,
-                    pollInterval: .milliseconds(Int64(pollInterval * 1000)))
+                let interval = try NumberCheck.seconds(pollInterval, field: "--poll-interval", in: 0.05...3600)
+                chosen = try ECSLauncher(api: apiClient, runnerAPIURL: runnerAPIURL, token: client.resolvedToken, pollInterval: interval)
             } catch {
-                throw ValidationError("\(error)")
+                throw ArgumentParser.ValidationError("\(error)")
             }
         } else {
             chosen = LocalLauncher(
                 fathomExecutable: CurrentExecutable.path, apiURL: runnerAPIURL ?? client.resolvedURL,
-                token: client.resolvedToken, volumes: try agent.parsedVolumes(), client: apiClient)
+                token: client.resolvedToken, volumes: try agent.parsedVolumes(), client: apiClient, bundleCache: cacheDirectory)
         }
         return Agent(client: apiClient, launcher: chosen, configuration: configuration, logger: Logger(label: "fathom.agent"))
     }

@@ -56,9 +56,11 @@ struct LocalStack {
         configuration.queue = agentOptions.queue
         configuration.labels = try agentOptions.parsedLabels()
         configuration.maxConcurrentRuns = agentOptions.maxRuns
+        // Bundles the flows run from stay under the data directory, unless the environment names a cache.
+        let cache = ProcessInfo.processInfo.environment["FATHOM_BUNDLE_CACHE"] ?? (directory as NSString).appendingPathComponent("cache/bundles")
         let launcher = LocalLauncher(
             fathomExecutable: CurrentExecutable.path, apiURL: coordinator.url, token: serve.resolvedToken, volumes: volumes,
-            client: client)
+            client: client, bundleCache: cache)
         let agent = Agent(client: client, launcher: launcher, configuration: configuration, logger: agentLogger)
         let agentTask = Task { try await agent.run() }
         return LocalStack(coordinator: coordinator, agentTask: agentTask, volumes: volumes, client: client)
