@@ -15,16 +15,15 @@ public enum APICoding {
         return encoder
     }
 
-    /// A new decoder with Fathom's settings. It accepts dates with or without fractional seconds.
+    /// A new decoder with Fathom's settings. It accepts every RFC 3339 date-time (``RFC3339``).
     public static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
-            if let date = try? dateStyle.parse(text) { return date }
-            if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+            if let date = RFC3339.parse(text) { return date }
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "expected an ISO 8601 date, got '\(text)'")
+                in: container, debugDescription: "expected an RFC 3339 date-time such as 2026-11-30T17:45:12.000Z, got '\(text.prefix(64))'")
         }
         return decoder
     }

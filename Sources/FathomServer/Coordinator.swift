@@ -323,6 +323,16 @@ public final class Coordinator: Sendable {
                 .unprocessableContent, code: "invalid_agent_name", message: "agent name '\(registration.name)' is not valid",
                 field: "name", fix: "Use letters, digits, '.', '_' and '-'.")
         }
+        guard Names.isValid(registration.queue) else {
+            throw APIError(
+                .unprocessableContent, code: "invalid_queue", message: "queue name '\(registration.queue.prefix(200))' is not valid",
+                field: "queue", fix: "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
+        }
+        guard RunConfig.knownLaunchers.contains(registration.launcher) else {
+            throw APIError(
+                .unprocessableContent, code: "unknown_launcher", message: "launcher '\(registration.launcher.prefix(200))' is not one Fathom has",
+                field: "launcher", fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", ")).")
+        }
         // The same agent name on the same queue keeps its id, so a restarted agent still owns its runs.
         let existing = try await store.agents().first { $0.name == registration.name && $0.queue == registration.queue }
         return try await store.upsertAgent(registration, id: existing?.id ?? Identifier.make(), at: clock())

@@ -93,6 +93,8 @@ public struct FathomServer: Sendable {
         router.add(middleware: RequestMetricsMiddleware(metrics: coordinator.metrics))
         router.add(middleware: RequestIDMiddleware(logger: logger))
         router.add(middleware: PlainPathMiddleware())
+        let routeTable = MethodNotAllowedMiddleware<BasicRequestContext>.Table()
+        router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         router.add(middleware: APIOriginMiddleware())
         let ui = WebUI()
         let session = UISession(token: configuration.token, lifetime: configuration.sessionLifetime, clock: configuration.clock)
@@ -107,6 +109,7 @@ public struct FathomServer: Sendable {
         RunRoutes(coordinator: coordinator).add(to: api)
         AgentRoutes(coordinator: coordinator).add(to: api)
         ScheduleRoutes(coordinator: coordinator).add(to: api)
+        routeTable.load(router.routes.map { ($0.path.description, $0.method) })
         return router
     }
 

@@ -60,7 +60,13 @@ enum HTTPJSON {
 extension Request {
     /// A query parameter parsed as `T`, or a 400 that names it.
     func query<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T? {
-        guard let text = uri.queryParameters.get(name) else { return nil }
+        let given = uri.queryParameters.getAll(name)
+        guard let text = given.first else { return nil }
+        guard given.count == 1 else {
+            throw APIError(
+                .badRequest, code: "invalid_query", message: "query parameter '\(name)' is given \(given.count) times", field: name,
+                fix: "Give it once.")
+        }
         guard let value = T(text) else {
             throw APIError(
                 .badRequest, code: "invalid_query", message: "query parameter '\(name)' has an invalid value '\(text)'",

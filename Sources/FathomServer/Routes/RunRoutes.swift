@@ -23,7 +23,7 @@ struct RunRoutes {
             }
             let filter = RunFilter(
                 flowName: request.uri.queryParameters.get("flow"), state: state,
-                agentID: request.uri.queryParameters.get("agent"), activeOnly: request.uri.queryParameters.get("active") == "true",
+                agentID: request.uri.queryParameters.get("agent"), activeOnly: try request.query("active", as: Bool.self) ?? false,
                 limit: try request.query("limit", default: 50, in: 1...1000),
                 offset: try request.query("offset", default: 0, in: 0...Int(Int32.max)))
             return try HTTPJSON.response(try await coordinator.store.runs(filter))

@@ -1,0 +1,65 @@
+import FathomAPI
+import FathomCore
+import Foundation
+import Testing
+
+/// What schemathesis found against docs/openapi.yaml, one case each: the server now answers as the
+/// spec says (405 with Allow, repeated or malformed query values refused, unknown launchers refused,
+/// every RFC 3339 date-time read).
+@Suite struct ContractTests {
+    @Test func aPathAskedWithAMethodItDoesNotServeAnswers405WithAllow() async throws {
+        try await withCoordinator { coordinator, _ in
+            for (method, path, allow) in [
+                ("DELETE", "/api/v1/flow-runs", "GET, HEAD, POST"), ("TRACE", "/healthz", "GET, HEAD"),
+                ("PUT", "/api/v1/agents", "GET, HEAD, POST"), ("PATCH", "/api/v1/flow-runs/\(Identifier.make())/logs", "GET, HEAD, POST"),
+            ] {
+                let answer = try await RawHTTP.send(.init(rawValue: method), coordinator.url + path)
+                #expect(answer.status == 405, "\(method) \(path): \(answer.status)")
+                #expect(answer.headers["allow"] == allow, "\(method) \(path): \(answer.headers["allow"] ?? "no Allow")")
+                #expect(answer.error?.error.code == "method_not_allowed")
+            }
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/api/v1/nothing-here").status == 404, "an unknown path is still 404")
+        }
+    }
+
+    @Test func queryValuesAreReadStrictly() async throws {
+        try await withCoordinator { coordinator, _ in
+            for query in ["active=null", "active=yes", "active=true&active=true", "limit=5&limit=6"] {
+                let answer = try await RawHTTP.send(.GET, coordinator.url + "/api/v1/flow-runs?\(query)")
+                #expect(answer.status == 400, "\(query): \(answer.status) \(answer.body)")
+            }
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/api/v1/flow-runs?active=true").status == 200)
+        }
+    }
+
+    @Test func agentsNameTheirQueueAndLauncherAsTheSpecSays() async throws {
+        try await withCoordinator { coordinator, _ in
+            for (body, field) in [
+                (#"{"name":"a","queue":"q","labels":{},"launcher":"AAA"}"#, "launcher"),
+                (#"{"name":"a","queue":"","labels":{},"launcher":"local"}"#, "queue"),
+                (#"{"name":"","queue":"q","labels":{},"launcher":"local"}"#, "name"),
+            ] {
+                let answer = try await RawHTTP.send(.POST, coordinator.url + "/api/v1/agents", body: body)
+                #expect(answer.status == 422 && answer.error?.error.field == field, "\(body): \(answer.status) \(answer.body)")
+            }
+        }
+    }
+
+    struct Stamped: Codable {
+        var at: Date
+    }
+
+    @Test func everyRFC3339DateTimeIsRead() throws {
+        func read(_ text: String) -> Date? {
+            try? APICoding.decode(Stamped.self, from: Data(#"{"at":"\#(text)"}"#.utf8)).at
+        }
+        #expect(read("2026-11-30T17:45:12.000Z") == Date(timeIntervalSince1970: 1_796_060_712))
+        #expect(read("2026-11-30T18:45:12+01:00") == Date(timeIntervalSince1970: 1_796_060_712))
+        #expect(read("2026-11-30T17:45:12.5Z")?.timeIntervalSince1970 == 1_796_060_712.5, "any number of fraction digits")
+        #expect(read("0008-07-09T10:41:35.89-20:30") != nil, "years from 0000 and offsets up to 23:59")
+        #expect(read("2024-02-29T00:00:00Z") != nil && read("2023-02-29T00:00:00Z") == nil, "leap years")
+        for bad in ["2026-13-01T00:00:00Z", "2026-11-30T24:00:00Z", "2026-11-30T17:45Z", "2026-11-30", "2026-11-30T17:45:12", "2026-11-30T17:45:12+24:00", "2026-11-30T17:45:12.Z", "", "9999999999-01-01T00:00:00Z"] {
+            #expect(read(bad) == nil, "\(bad) is not an RFC 3339 date-time")
+        }
+    }
+}
