@@ -15,13 +15,19 @@ public enum APICoding {
         return encoder
     }
 
-    /// A new decoder with Fathom's settings. It accepts every RFC 3339 date-time (``RFC3339``).
+    /// A new decoder with Fathom's settings. It accepts every RFC 3339 date-time (``RFC3339``), and the
+    /// ISO 8601 dates of years past 9999 that Fathom writes.
     public static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             if let date = RFC3339.parse(text) { return date }
+            // Years past 9999, which Fathom itself writes for far-off stored values (e.g. a schedule's clamped anchor).
+            if let year = text.split(separator: "-", maxSplits: 1).first, year.count > 4, year.allSatisfy(\.isASCII) {
+                if let date = try? dateStyle.parse(text) { return date }
+                if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+            }
             throw DecodingError.dataCorruptedError(
                 in: container, debugDescription: "expected an RFC 3339 date-time such as 2026-11-30T17:45:12.000Z, got '\(text.prefix(64))'")
         }
