@@ -31,13 +31,30 @@ public enum RunConfigFile {
         }
     }
 
-    /// Parses YAML (a superset of JSON) into a JSON value.
+    /// The largest run config read: a file, and the values in it (aliases that repeat a part count each time).
+    static let maximumBytes = 4 << 20
+    static let maximumValues = 200_000
+    static let maximumDepth = 100
+
+    /// Parses YAML (a superset of JSON) into a JSON value. A document past the limits above (e.g. a
+    /// "billion laughs" of nested aliases, or thousands of nested brackets) is an error, not a hang.
     public static func parse(_ text: String) throws -> JSONValue {
+        guard text.utf8.count <= maximumBytes else {
+            throw CLIError("the run config is \(text.utf8.count) bytes; at most \(maximumBytes) are read")
+        }
         guard let node = try Yams.compose(yaml: text) else { return .null }
-        return try json(from: node)
+        var budget = maximumValues
+        return try json(from: node, depth: 0, budget: &budget)
     }
 
-    static func json(from node: Node) throws -> JSONValue {
+    static func json(from node: Node, depth: Int, budget: inout Int) throws -> JSONValue {
+        budget -= 1
+        guard budget >= 0 else {
+            throw CLIError("the run config holds more than \(maximumValues) values (YAML aliases repeat what they name); write it out plainly")
+        }
+        guard depth <= maximumDepth else {
+            throw CLIError("the run config nests deeper than \(maximumDepth) levels")
+        }
         switch node {
         case .scalar(let scalar):
             if scalar.style == .plain {
@@ -51,11 +68,13 @@ public enum RunConfigFile {
             var object: [String: JSONValue] = [:]
             for (key, value) in mapping {
                 guard let name = key.string else { throw CLIError("mapping keys must be strings") }
-                object[name] = try json(from: value)
+                object[name] = try json(from: value, depth: depth + 1, budget: &budget)
             }
             return .object(object)
         case .sequence(let sequence):
-            return .array(try sequence.map(json(from:)))
+            var values: [JSONValue] = []
+            for element in sequence { values.append(try json(from: element, depth: depth + 1, budget: &budget)) }
+            return .array(values)
         case .alias:
             throw CLIError("YAML aliases are not supported in run configs")
         }
