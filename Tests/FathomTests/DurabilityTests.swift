@@ -36,7 +36,8 @@ struct DurabilityTests {
                 }
             }
         }
-        #expect(await eventually { accepted.value.count >= 50 })
+        // Under a loaded CI machine (other suites run alongside) batches may flow slowly; 50 must have arrived.
+        #expect(await eventually(timeout: .seconds(90)) { accepted.value.count >= 50 })
         first.kill9()
         await writer.value
         await first.stop()
