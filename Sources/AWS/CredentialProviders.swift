@@ -80,7 +80,8 @@ public struct ContainerCredentialProvider: CredentialProvider {
 }
 
 /// EC2 instance metadata (IMDSv2: a session token first). Skipped when `AWS_EC2_METADATA_DISABLED=true`;
-/// the endpoint can be moved with `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
+/// the endpoint can be moved with `AWS_EC2_METADATA_SERVICE_ENDPOINT`, and the wait for its first answer
+/// set with `AWS_METADATA_SERVICE_TIMEOUT` (seconds, default 1, as the AWS SDKs read it).
 public struct InstanceMetadataCredentialProvider: CredentialProvider {
     public let name = "imds"
     let environment: [String: String]
@@ -100,7 +101,8 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
         tokenRequest.headers.add(name: "X-aws-ec2-metadata-token-ttl-seconds", value: "21600")
         let token: String
         do {
-            let response = try await httpClient.execute(tokenRequest, timeout: .seconds(1))
+            let seconds = environment["AWS_METADATA_SERVICE_TIMEOUT"].flatMap(Double.init).flatMap { $0.isFinite ? min(max($0, 0.1), 60) : nil } ?? 1
+            let response = try await httpClient.execute(tokenRequest, timeout: .milliseconds(Int64(seconds * 1000)))
             guard response.status == .ok else { return nil }
             token = String(buffer: try await response.body.collect(upTo: 4096))
         } catch {
