@@ -6,32 +6,21 @@ import FathomToolkit
 import Foundation
 import Testing
 
-/// The parsers that take user input, fed a stated number of generated inputs each from a fixed seed:
+/// The parsers that take user input, fed a stated number of generated inputs each from a fixed seed
+/// (``SeededGenerator``):
 /// every input ends as a value or an error, never a trap (which would end this test process) or a hang.
 /// The form body parser's fuzzer is in HardeningTests (20,000 bodies); the HTTP query strings are fuzzed
 /// against a real server below.
 @Suite(.serialized)
 struct FuzzTests {
-    /// SplitMix64: the same inputs on every run.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func text(_ alphabet: [String], maxLength: Int, using generator: inout Seeded) -> String {
+    static func text(_ alphabet: [String], maxLength: Int, using generator: inout SeededGenerator) -> String {
         (0..<Int.random(in: 0...maxLength, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined()
     }
 
     static let numbers = ["0", "1", "9", "-", "+", ".", "e", "E", "1e308", "1e-400", "nan", "inf", "9223372036854775807", "99999999999999999999", " "]
 
     @Test(.timeLimit(.minutes(2))) func cronExpressions() {
-        var generator = Seeded(state: 1)
+        var generator = SeededGenerator(seed: 1)
         let alphabet = Self.numbers + ["*", "/", ",", "L", "W", "#", "?", "MON", "JAN", "SUN", "60", "24", "32", "13", "7", "@daily", "@hourly", "\t", "é", "\u{0}"]
         var parsed = 0
         for _ in 0..<50_000 {
@@ -44,7 +33,7 @@ struct FuzzTests {
     }
 
     @Test(.timeLimit(.minutes(2))) func durationsAndByteSizes() {
-        var generator = Seeded(state: 2)
+        var generator = SeededGenerator(seed: 2)
         let alphabet = Self.numbers + ["s", "m", "h", "d", "w", "ms", "K", "M", "G", "T", "P", "E", "B", "KiB", "%", "x"]
         var durations = 0, sizes = 0
         for _ in 0..<50_000 {
@@ -62,7 +51,7 @@ struct FuzzTests {
     }
 
     @Test(.timeLimit(.minutes(3))) func runConfigYAML() throws {
-        var generator = Seeded(state: 3)
+        var generator = SeededGenerator(seed: 3)
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Examples/ecs").standardized.path
         let example = try String(contentsOfFile: folder + "/ecs.yaml", encoding: .utf8)
         let pieces = ["\n", " ", ":", "-", "[", "]", "{", "}", "&a", "*a", "!!binary", "'", "\"", "#", "1e308", "-1", "null", "~", "é", "\t", "|", ">"]
@@ -87,7 +76,7 @@ struct FuzzTests {
     }
 
     @Test(.timeLimit(.minutes(3))) func queryStringsAgainstARealServer() async throws {
-        var generator = Seeded(state: 5)
+        var generator = SeededGenerator(seed: 5)
         let pieces = Self.numbers + ["limit", "offset", "after", "wait", "active", "flow", "state", "agent", "=", "&", "%", "%zz", "%00", "%ff", "true", "null", "Running", "[]", ";", "+"]
         try await withCoordinator { coordinator, client in
             _ = try await client.registerFlows(RegisterFlowsRequest(
@@ -112,7 +101,7 @@ struct FuzzTests {
     }
 
     @Test(.timeLimit(.minutes(3))) func bzip2DecoderOnDamagedStreams() async throws {
-        var generator = Seeded(state: 4)
+        var generator = SeededGenerator(seed: 4)
         let directory = TemporaryDirectory("fuzz-bzip2")
         let plain = directory.file("plain.txt")
         try Data((0..<300_000).map { _ in UInt8.random(in: 0x61...0x7A, using: &generator) }).write(to: URL(fileURLWithPath: plain))
