@@ -308,10 +308,34 @@ public final class Coordinator: Sendable {
     }
 
     public func upsertTaskRuns(_ id: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
+        try Self.checkTaskRuns(updates)
         do {
             try await store.upsertTaskRuns(runID: id, updates)
         } catch StoreError.runNotFound {
             throw APIError.runNotFound(id)
+        }
+    }
+
+    /// Task runs as the SDK sends them: an id and a name, an attempt from 1, a bounded batch.
+    static func checkTaskRuns(_ updates: [TaskRunUpdate]) throws {
+        func refuse(_ index: Int, _ field: String, _ problem: String, _ fix: String) -> APIError {
+            APIError(.unprocessableContent, code: "invalid_task_run", message: "taskRuns[\(index)].\(field) \(problem)",
+                     field: "taskRuns[\(index)].\(field)", fix: fix)
+        }
+        guard updates.count <= 10_000 else {
+            throw APIError(.unprocessableContent, code: "too_many_task_runs", message: "\(updates.count) task runs in one batch",
+                           field: "taskRuns", fix: "Send at most 10,000 task runs per request.")
+        }
+        for (index, update) in updates.enumerated() {
+            guard (1...200).contains(update.id.utf8.count) else {
+                throw refuse(index, "id", "must be 1 to 200 bytes long", "Send the task run's id (the SDK makes a UUID).")
+            }
+            guard (1...1000).contains(update.name.utf8.count) else {
+                throw refuse(index, "name", "must be 1 to 1,000 bytes long", "Name the task.")
+            }
+            guard update.attempt >= 1 else {
+                throw refuse(index, "attempt", "is \(update.attempt); attempts count from 1", "Send 1 for a first attempt.")
+            }
         }
     }
 

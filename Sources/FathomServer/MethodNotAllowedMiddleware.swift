@@ -5,7 +5,7 @@ import Hummingbird
 import Synchronization
 
 /// A path the server has, asked with a method it does not serve, answers 405 with `Allow` (RFC 9110 §15.5.6)
-/// instead of the router's 404.
+/// instead of the router's 404 (or an authorization failure).
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The routes, known once every route is registered.
     final class Table: Sendable {
@@ -34,21 +34,19 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
 
     let table: Table
 
+    /// Answered before authorization: which methods a path serves is public (docs/openapi.yaml), and a
+    /// client that sends the wrong one learns that first.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound {
-            var methods = table.methods(at: request.uri.path)
-            guard !methods.isEmpty, !methods.contains(request.method) else { throw error }
-            if methods.contains(.get), !methods.contains(.head) { methods.append(.head) }
-            let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
-            var answer = APIError(
-                .methodNotAllowed, code: "method_not_allowed", message: "\(request.method.rawValue) is not served at \(request.uri.path.prefix(200))",
-                fix: "Use \(allow).")
-            answer.body.error.field = nil
-            var response = try answer.response(from: request, context: context)
-            response.headers[.allow] = allow
-            return response
-        }
+        var methods = table.methods(at: request.uri.path)
+        if methods.contains(.get), !methods.contains(.head) { methods.append(.head) }
+        guard !methods.isEmpty, !methods.contains(request.method) else { return try await next(request, context) }
+        let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
+        var answer = APIError(
+            .methodNotAllowed, code: "method_not_allowed", message: "\(request.method.rawValue) is not served at \(request.uri.path.prefix(200))",
+            fix: "Use \(allow).")
+        answer.body.error.field = nil
+        var response = try answer.response(from: request, context: context)
+        response.headers[.allow] = allow
+        return response
     }
 }

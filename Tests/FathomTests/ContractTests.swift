@@ -45,6 +45,43 @@ import Testing
         }
     }
 
+    @Test func logReadsStartAtZeroAndTaskRunsAreWhatTheSDKSends() async throws {
+        try await withCoordinator { coordinator, client in
+            try await registerTestFlows(client)
+            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+            let negative = try await RawHTTP.send(.GET, coordinator.url + "/api/v1/flow-runs/\(run.id)/logs?after=-1")
+            #expect(negative.status == 400 && negative.error?.error.field == "after", "\(negative.body)")
+            for (taskRun, field) in [
+                (#"{"id":"","name":"a","state":"Pending","attempt":1}"#, "taskRuns[0].id"),
+                (#"{"id":"t","name":"","state":"Pending","attempt":1}"#, "taskRuns[0].name"),
+                (#"{"id":"t","name":"a","state":"Pending","attempt":0}"#, "taskRuns[0].attempt"),
+            ] {
+                let answer = try await RawHTTP.send(.POST, coordinator.url + "/api/v1/flow-runs/\(run.id)/task-runs", body: #"{"taskRuns":[\#(taskRun)]}"#)
+                #expect(answer.status == 422 && answer.error?.error.field == field, "\(taskRun): \(answer.status) \(answer.body)")
+            }
+            #expect(try await client.taskRuns(run.id).isEmpty, "nothing half-written")
+            let nulls = #"{"taskRuns":[{"id":"t","name":"a","state":"Running","attempt":1,"startedAt":null,"endedAt":null,"message":null}]}"#
+            #expect(try await RawHTTP.send(.POST, coordinator.url + "/api/v1/flow-runs/\(run.id)/task-runs", body: nulls).status == 201, "null is absent")
+        }
+    }
+
+    @Test func theWebUIAnswersInHTMLAndTakesTheTokenFromScripts() async throws {
+        try await withCoordinator(token: "ui-contract") { coordinator, client in
+            try await registerTestFlows(client)
+            let bearer = ["Authorization": "Bearer ui-contract"]
+            let log = try await RawHTTP.send(.GET, coordinator.url + "/runs/\(Identifier.make())/log.txt", headers: bearer)
+            #expect(log.status == 404 && log.headers["content-type"]?.hasPrefix("text/html") == true, "a page's refusal is a page")
+            let pause = try await RawHTTP.send(.POST, coordinator.url + "/schedules/nothing/pause", body: "", headers: bearer)
+            #expect(pause.status == 404 && pause.body.contains("<!doctype html>") && pause.body.contains("nothing"), "\(pause.body.prefix(300))")
+            let trace = try await RawHTTP.send(.init(rawValue: "TRACE"), coordinator.url + "/runs")
+            #expect(trace.status == 405 && trace.headers["allow"] == "GET, HEAD", "a wrong method is said before sign-in")
+            let logout = try await RawHTTP.send(.POST, coordinator.url + "/logout", body: "")
+            #expect(logout.status == 303 && logout.headers["location"] == "/login", "signing out needs no session")
+            let events = try await RawHTTP.send(.GET, coordinator.url + "/runs/\(Identifier.make())/events?after=-1", headers: bearer)
+            #expect(events.status == 400, "\(events.status)")
+        }
+    }
+
     struct Stamped: Codable {
         var at: Date
     }

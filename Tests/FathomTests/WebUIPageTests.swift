@@ -78,8 +78,12 @@ import Testing
 
     @Test func signInOnlyReturnsToPagesOfThisServer() async throws {
         try await withCoordinator(token: "page-token") { coordinator, _ in
-            let redirect = try await RawHTTP.send(.GET, coordinator.url + "/runs")
-            #expect(redirect.status == 303 && redirect.headers["location"] == "/login?next=%2Fruns")
+            let signInForm = try await RawHTTP.send(.GET, coordinator.url + "/runs?state=Failed")
+            #expect(signInForm.status == 401 && signInForm.headers["www-authenticate"] == #"Bearer realm="fathom""#)
+            #expect(signInForm.body.contains(#"name="next" value="/runs?state=Failed""#), "signing in comes back to the page asked for")
+            let scripted = try await RawHTTP.send(.GET, coordinator.url + "/runs", headers: ["Authorization": "Bearer page-token"])
+            #expect(scripted.status == 200, "a script may send the token instead of a session")
+            #expect(try await RawHTTP.send(.GET, coordinator.url + "/runs", headers: ["Authorization": "Bearer wrong"]).status == 401)
             for next in ["https://evil.example/", "//evil.example/", "/\\evil.example"] {
                 let answer = try await RawHTTP.send(
                     .POST, coordinator.url + "/login",

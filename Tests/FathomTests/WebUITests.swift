@@ -128,7 +128,8 @@ struct WebUITests {
             let browser = try HeadlessChromium()
             try await browser.openPage()
             _ = try await browser.send("Page.navigate", ["url": coordinator.url + "/runs?state=Completed"])
-            try await browser.waitFor("location.pathname === '/login' && document.readyState === 'complete'")
+            // The page asked for answers with the sign-in form in place (401), which comes back to it.
+            try await browser.waitFor("location.pathname === '/runs' && document.getElementById('token') !== null && document.readyState === 'complete'")
             _ = try await browser.evaluate("document.getElementById('token').value = 'wrong'; document.querySelector('#login-form button').click()")
             try await browser.waitFor("document.querySelector('.field-error') !== null")
             _ = try await browser.evaluate("document.getElementById('token').value = 'ui-secret-token'; document.querySelector('#login-form button').click()")

@@ -36,6 +36,7 @@ extension ServeOptions {
         configuration.metricsRegistry = ProcessMetricsRegistry.shared
         do {
             configuration.coordinator.heartbeatTimeout = try NumberCheck.seconds(heartbeatTimeout, field: "--heartbeat-timeout", in: 1...86_400)
+            configuration.coordinator.maxWait = try NumberCheck.seconds(maxLongPoll, field: "--max-long-poll", in: 0...3600)
             configuration.coordinator.maxBundleBytes = Int64(try ByteSize(parsing: maxBundleSize, field: "--max-bundle-size").bytes)
         } catch {
             throw ArgumentParser.ValidationError("\(error)")

@@ -48,6 +48,9 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("max-bundle-size"), help: "The largest bundle an upload may send (e.g. 512M, 2G).")
     var maxBundleSize = "2G"
 
+    @Option(name: .customLong("max-long-poll"), help: "The longest a claim or log read is held open, in seconds; keep it under a load balancer's idle timeout (an ALB's is 60 s).")
+    var maxLongPoll: Double = 60
+
     var resolvedToken: String? {
         token ?? ProcessInfo.processInfo.environment["FATHOM_TOKEN"]
     }

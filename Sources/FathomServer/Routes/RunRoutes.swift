@@ -64,7 +64,7 @@ struct RunRoutes {
         }
         group.get("flow-runs/:id/logs") { request, context in
             let page = try await coordinator.logs(
-                try context.parameters.require("id"), after: try request.query("after", as: Int64.self) ?? 0,
+                try context.parameters.require("id"), after: Int64(try request.query("after", default: 0, in: 0...Int.max)),
                 limit: try request.query("limit", default: 1000, in: 1...10_000),
                 wait: try request.query(seconds: "wait", in: 0...3600))
             return try HTTPJSON.response(page)

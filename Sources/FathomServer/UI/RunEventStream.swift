@@ -13,8 +13,12 @@ import NIOCore
 /// and every line is sent. Comments keep idle connections open through proxies.
 struct RunEventStream {
     let coordinator: Coordinator
-    /// A stream ends after this long; the browser reconnects with `Last-Event-ID`.
-    var maxDuration: Duration = .seconds(300)
+
+    /// A stream ends after five long-polls' time (300 s by default); the browser reconnects a second
+    /// later with `Last-Event-ID` and misses nothing.
+    var maxDuration: Duration { coordinator.settings.maxWait * 5 }
+    /// Each look for new lines waits at most this long before a keep-alive comment.
+    var pollWait: Duration { min(.seconds(15), coordinator.settings.maxWait) }
 
     private struct LogEvent: Encodable {
         var level: String
@@ -29,14 +33,15 @@ struct RunEventStream {
     func response(runID: FlowRunID, after: Int64, lastEventID: String? = nil) async throws -> Response {
         _ = try await coordinator.run(runID)
         let start = lastEventID.flatMap(Int64.init) ?? after
-        let coordinator = self.coordinator, maxDuration = self.maxDuration
+        let coordinator = self.coordinator, maxDuration = self.maxDuration, pollWait = self.pollWait
         let body = ResponseBody { writer in
             let deadline = ContinuousClock.now + maxDuration
             var cursor = start
             var lastState: FlowRunState?
             let encoder = JSONEncoder()
+            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             while ContinuousClock.now < deadline, !coordinator.notifier.isClosed {
-                let page = try await coordinator.logs(runID, after: cursor, limit: 500, wait: .seconds(15))
+                let page = try await coordinator.logs(runID, after: cursor, limit: 500, wait: pollWait)
                 var text = ""
                 for line in page.lines {
                     let row = RunPage.LogRow(line)

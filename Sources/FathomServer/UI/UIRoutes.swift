@@ -52,7 +52,7 @@ struct UIRoutes {
         }
         router.get("runs/:id/events") { request, context in
             try await RunEventStream(coordinator: coordinator).response(
-                runID: try context.parameters.require("id"), after: (try? request.query("after", as: Int64.self)) ?? 0,
+                runID: try context.parameters.require("id"), after: Int64(try request.query("after", default: 0, in: 0...Int.max)),
                 lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!])
         }
         router.post("runs/:id/cancel") { request, context in

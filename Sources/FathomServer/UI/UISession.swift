@@ -11,7 +11,8 @@ import Synchronization
 /// Signing in with the token makes a session: a random 256-bit id in an HttpOnly, SameSite=Strict cookie,
 /// so the token itself never sits in the browser. The coordinator keeps each session's SHA-256 and its
 /// expiry (``lifetime`` after sign-in); signing out revokes it, and a restart ends them all (sign in
-/// again). Pages without a session redirect to `/login`.
+/// again). A page asked for without a session answers 401 with the sign-in form, which comes back to it;
+/// scripts may send `Authorization: Bearer TOKEN` instead.
 final class UISession: Sendable {
     static let cookieName = "fathom_session"
     /// At most this many live sessions; the oldest goes first.
@@ -86,9 +87,9 @@ struct UIGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     let session: UISession
     let ui: WebUI
 
-    /// Paths that need no session: the API (it has its own token check), health, sign-in and static files.
+    /// Paths that need no session: the API (it has its own token check), health, signing in and out, static files.
     static func isOpen(_ path: String) -> Bool {
-        path.hasPrefix("/api/") || path == "/healthz" || path == "/readyz" || path == "/login" || path.hasPrefix("/ui/")
+        path.hasPrefix("/api/") || path == "/healthz" || path == "/readyz" || path == "/login" || path == "/logout" || path.hasPrefix("/ui/")
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -99,19 +100,34 @@ struct UIGuardMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: .forbidden)
         }
         guard session.isRequired, !Self.isOpen(path), !session.isSignedIn(request) else {
-            return try await next(request, context)
+            return try await answerInHTML(request, context: context, next: next)
         }
-        if path == "/metrics", let bearer = request.headers[.authorization], bearer.hasPrefix("Bearer "),
-           session.accepts(token: String(bearer.dropFirst(7))) {
-            return try await next(request, context)
+        // Scripts (curl of a run's log.txt, Prometheus on /metrics) send the token itself; a browser never
+        // attaches this header on its own, so it cannot be used across sites.
+        if let bearer = request.headers[.authorization], bearer.hasPrefix("Bearer "), session.accepts(token: String(bearer.dropFirst(7))) {
+            return try await answerInHTML(request, context: context, next: next)
         }
+        var headers: HTTPFields = [.wwwAuthenticate: #"Bearer realm="fathom""#]
         if request.method == .get, path != "/metrics" {
-            let back = request.uri.description.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
-            return Response(status: .seeOther, headers: [.location: "/login?next=" + back])
+            // The sign-in form in place, answered 401: signing in comes back to this page.
+            headers[.cacheControl] = "no-store"
+            return HTMLResponse.page(ui, LoginPage(next: request.uri.description), status: .unauthorized, headers: headers)
         }
         return HTMLResponse.page(
             ui, ErrorPage(heading: "Sign in first", message: "This coordinator requires its token: sign in at /login, or send Authorization: Bearer TOKEN."),
-            status: .unauthorized)
+            status: .unauthorized, headers: headers)
+    }
+
+    /// A page's refusal (an unknown schedule, a malformed form) as an HTML page with the same status and
+    /// message; the API's paths keep their JSON errors.
+    func answerInHTML(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError where !request.uri.path.hasPrefix("/api/") {
+            let body = error.body.error
+            let heading = error.status.code == 404 ? "Not found" : "Refused"
+            return HTMLResponse.page(ui, ErrorPage(heading: heading, message: [body.message, body.fix].compactMap { $0 }.joined(separator: ". ")), status: error.status)
+        }
     }
 
     /// A browser's form post from a page of this server: `Sec-Fetch-Site` and `Origin`, when sent, must agree.
