@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "fathom", targets: ["fathom"]),
         .executable(name: "fathom-examples", targets: ["FathomExamples"]),
         .executable(name: "fathom-test-flows", targets: ["FathomTestFlows"]),
+        .executable(name: "fathom-fuzz", targets: ["FathomFuzz"]),
         .library(name: "FathomSDK", targets: ["FathomSDK"]),
     ],
     dependencies: [
@@ -73,8 +74,11 @@ let package = Package(
         .systemLibrary(name: "CBZip2", pkgConfig: nil, providers: [.apt(["libbz2-dev"])]),
         // Big files on the scratch volume: external merge sort, parallel bzip2, workspace expiry. No server code.
         .target(name: "FathomToolkit", dependencies: ["FathomCore", "CBZip2", "CMalloc"], swiftSettings: swiftSettings),
+        // The parsers of user input as libFuzzer targets (scripts/fuzz); built plainly, it replays inputs.
+        .executableTarget(name: "FathomFuzz", dependencies: ["FathomCore", "FathomToolkit", "CFuzzer"], swiftSettings: swiftSettings),
         // glibc's mallopt, so the toolkit's large short-lived buffers go back to the system when freed.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        .systemLibrary(name: "CFuzzer", path: "Sources/CFuzzer"),
         // Child processes in their own process group, with streamed output lines and group kill on cancel.
         .target(
             name: "FathomProcess",
