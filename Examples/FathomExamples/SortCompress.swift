@@ -20,6 +20,8 @@ struct SortCompress: Flow {
         var level = 9
         /// Threads for sorting and compressing; 0: all cores.
         var threads = 0
+
+        static let ranges: [String: ClosedRange<Double>] = ["gib": 0.000_001...4096, "level": 1...9, "threads": 0...1024]
     }
 
     static func run(_ parameters: Parameters, context: FlowContext) async throws {

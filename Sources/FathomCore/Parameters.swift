@@ -55,22 +55,45 @@ public enum ParameterType: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// One parameter of a flow: its name, type and default.
+/// One parameter of a flow: its name, type, default, and for numbers the range a run may pass.
 public struct ParameterSpec: Codable, Sendable, Hashable {
     public var name: String
     public var type: ParameterType
     /// The value used when a run does not pass one. `nil` means the parameter is required.
     public var defaultValue: JSONValue?
+    /// The smallest and largest number a run may pass (int and double parameters); checked when the run is created.
+    public var minimum: Double?
+    public var maximum: Double?
 
-    public init(name: String, type: ParameterType, defaultValue: JSONValue?) {
+    public init(name: String, type: ParameterType, defaultValue: JSONValue?, minimum: Double? = nil, maximum: Double? = nil) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
+        self.minimum = minimum
+        self.maximum = maximum
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, type
+        case name, type, minimum, maximum
         case defaultValue = "default"
+    }
+
+    /// A problem with `value` against this spec's range, if it has one and the value is outside it.
+    func rangeProblem(_ value: JSONValue) -> ValidationError? {
+        let number: Double
+        switch value {
+        case .int(let whole): number = Double(whole)
+        case .double(let real): number = real
+        default: return nil
+        }
+        guard minimum != nil || maximum != nil else { return nil }
+        let low = minimum ?? -.infinity, high = maximum ?? .infinity
+        guard !(low...high).contains(number) else { return nil }
+        let bound = number < low ? "below the minimum \(plainNumber(low))" : "above the maximum \(plainNumber(high))"
+        let allowed = [minimum.map { "from \(plainNumber($0))" }, maximum.map { "up to \(plainNumber($0))" }].compactMap { $0 }
+        return ValidationError(
+            code: "out_of_range", field: "parameters.\(name)", problem: "\(plainNumber(number)) is \(bound)",
+            fix: "Pass a value \(allowed.joined(separator: " ")).")
     }
 
     /// Whether a run must pass this parameter.
@@ -97,7 +120,11 @@ public enum ParameterValidator {
         for spec in specs {
             if let value = given[spec.name] {
                 if spec.type.accepts(value) || (value == .null && spec.defaultValue == .null) {
-                    resolved[spec.name] = normalized(value, as: spec.type)
+                    if let problem = spec.rangeProblem(value) {
+                        errors.append(problem)
+                    } else {
+                        resolved[spec.name] = normalized(value, as: spec.type)
+                    }
                 } else {
                     errors.append(ValidationError(
                         code: "invalid_parameter_type", field: "parameters.\(spec.name)",
@@ -125,3 +152,9 @@ public enum ParameterValidator {
 }
 
 func quoted(_ text: String) -> String { "'\(text)'" }
+
+/// A number as a person writes it: 4096, 0.5, 1e-06.
+func plainNumber(_ number: Double) -> String {
+    if number.rounded() == number, abs(number) < 1e15 { return String(Int64(number)) }
+    return "\(number)"
+}

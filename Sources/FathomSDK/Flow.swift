@@ -12,6 +12,13 @@ import Foundation
 /// ```
 public protocol FlowParameters: Codable, Sendable {
     init()
+    /// The range each numeric parameter must lie in, by name: the coordinator refuses a run outside it
+    /// before anything starts (`["gib": 0.000_001...4096, "level": 1...9]`). None by default.
+    static var ranges: [String: ClosedRange<Double>] { get }
+}
+
+extension FlowParameters {
+    public static var ranges: [String: ClosedRange<Double>] { [:] }
 }
 
 /// For flows that take no parameters.

@@ -3,10 +3,17 @@ import Foundation
 
 /// Derives parameter specs (names, types, defaults) by encoding a default `Parameters()` value.
 enum ParameterSchema {
-    static func specs<P: Encodable>(of value: P) -> [ParameterSpec] {
+    static func specs<P: FlowParameters>(of value: P) -> [ParameterSpec] {
         let recorder = SchemaRecorder()
         try? value.encode(to: recorder)
-        return recorder.specs.storage
+        return recorder.specs.storage.map { spec in
+            var spec = spec
+            if let range = P.ranges[spec.name], spec.type == .int || spec.type == .double {
+                spec.minimum = range.lowerBound
+                spec.maximum = range.upperBound
+            }
+            return spec
+        }
     }
 }
 
@@ -107,11 +114,13 @@ private final class SchemaRecorder: Encoder {
         mutating func encode(_ value: Int16, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
         mutating func encode(_ value: Int32, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
         mutating func encode(_ value: Int64, forKey key: Key) throws { add(key, .int, .int(value)) }
-        mutating func encode(_ value: UInt, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
+        mutating func encode(_ value: UInt, forKey key: Key) throws { try encode(UInt64(value), forKey: key) }
         mutating func encode(_ value: UInt8, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
         mutating func encode(_ value: UInt16, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
         mutating func encode(_ value: UInt32, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
-        mutating func encode(_ value: UInt64, forKey key: Key) throws { add(key, .int, .int(Int64(value))) }
+        mutating func encode(_ value: UInt64, forKey key: Key) throws {
+            if let whole = Int64(exactly: value) { add(key, .int, .int(whole)) } else { add(key, .double, .double(Double(value))) }
+        }
 
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             // Anything else (arrays, nested structs, enums with raw values) is passed as JSON.

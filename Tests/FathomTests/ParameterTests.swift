@@ -19,7 +19,50 @@ struct ExampleFlow: Flow {
     static func run(_ parameters: ExampleParameters, context: FlowContext) async throws {}
 }
 
+struct RangedParameters: FlowParameters {
+    var gib = 0.05
+    var level = 9
+    var label = "x"
+    var huge: UInt64 = .max
+    static let ranges: [String: ClosedRange<Double>] = ["gib": 0.000_001...4096, "level": 1...9, "label": 0...1]
+}
+
+struct RangedFlow: Flow {
+    static let name = "ranged"
+    typealias Parameters = RangedParameters
+    static func run(_ parameters: RangedParameters, context: FlowContext) async throws {}
+}
+
 struct ParameterTests {
+    @Test func declaredRangesAreCheckedBeforeARunExists() async throws {
+        let specs = RangedFlow.flowDescription.parameters
+        #expect(specs.first { $0.name == "gib" }?.minimum == 0.000_001 && specs.first { $0.name == "level" }?.maximum == 9)
+        #expect(specs.first { $0.name == "label" }?.minimum == nil, "a range applies to numbers only")
+        #expect(specs.first { $0.name == "huge" }?.type == .double, "a default past Int64 is described, not trapped on")
+        for (given, field, problem) in [
+            (["gib": JSONValue.double(-1)], "parameters.gib", "-1 is below the minimum"),
+            (["gib": .double(1e300)], "parameters.gib", "above the maximum 4096"),
+            (["level": .int(0)], "parameters.level", "0 is below the minimum 1"),
+        ] {
+            #expect(throws: ValidationErrors.self) { try ParameterValidator.resolve(given, against: specs, flowName: "ranged") }
+            do {
+                _ = try ParameterValidator.resolve(given, against: specs, flowName: "ranged")
+            } catch {
+                #expect(error.errors.first?.field == field && error.errors.first?.problem.contains(problem) == true, "\(error.errors)")
+                #expect(error.errors.first?.fix.contains("from") == true)
+            }
+        }
+        #expect(try ParameterValidator.resolve(["gib": .int(2), "level": .int(1)], against: specs, flowName: "ranged")["gib"] == .double(2))
+
+        // Through the coordinator: sort-compress with gib=-1 is refused before a run exists.
+        try await withCoordinator { coordinator, client in
+            try await registerTestFlows(client, bundle: TestPaths.examples)
+            let answer = try await RawHTTP.send(.POST, coordinator.url + "/api/v1/flow-runs", body: #"{"flow":"sort-compress","parameters":{"gib":-1}}"#)
+            #expect(answer.status == 422 && answer.body.contains("parameters.gib") && answer.body.contains("below the minimum"), "\(answer.body)")
+            #expect(try await client.listRuns().total == 0, "nothing was created")
+        }
+    }
+
     @Test func schemaComesFromTheDefaults() {
         let specs = ExampleFlow.flowDescription.parameters
         #expect(specs == [

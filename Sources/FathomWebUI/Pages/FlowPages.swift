@@ -113,6 +113,8 @@ public struct FlowPage: WebPage {
 struct ParameterField {
     let name, type, value, inputType: String
     let step: String?
+    /// The parameter's declared range, as the input's min and max.
+    let min, max: String?
     let required, isBool, isJSON, isInput, checked: Bool
     let error: String?
 
@@ -127,6 +129,8 @@ struct ParameterField {
         isJSON = spec.type == .json
         isInput = !isBool && !isJSON
         checked = isBool && (try? ParameterType.bool.parse(shown.isEmpty ? "false" : shown, field: name)) == .bool(true)
+        min = spec.minimum.map { "\($0)" }
+        max = spec.maximum.map { "\($0)" }
         switch spec.type {
         // The browser measures steps from the value shown; a rejected value like 1.5 would make every integer a
         // step mismatch, so whole-number steps apply only while the shown value is whole.

@@ -43,7 +43,7 @@ enum PageTemplates {
           <label for="param-{{name}}">{{name}} <span class="hint">{{type}}{{#required}}, required{{/required}}</span>{{#error}}<span class="field-error" id="error-{{name}}">{{error}}</span>{{/error}}</label>
           {{#isBool}}<input type="hidden" name="{{name}}" value="false"><input type="checkbox" id="param-{{name}}" name="{{name}}" value="true" {{#checked}}checked{{/checked}}>{{/isBool}}
           {{#isJSON}}<textarea id="param-{{name}}" name="{{name}}" rows="3">{{value}}</textarea>{{/isJSON}}
-          {{#isInput}}<input type="{{inputType}}" {{#step}}step="{{step}}"{{/step}} id="param-{{name}}" name="{{name}}" value="{{value}}" {{#required}}required{{/required}}>{{/isInput}}
+          {{#isInput}}<input type="{{inputType}}" {{#step}}step="{{step}}"{{/step}} {{#min}}min="{{min}}"{{/min}} {{#max}}max="{{max}}"{{/max}} id="param-{{name}}" name="{{name}}" value="{{value}}" {{#required}}required{{/required}}>{{/isInput}}
           {{/fields}}
           <p><button class="primary" type="submit" id="run-button">Run {{name}}</button></p>
         </form>
