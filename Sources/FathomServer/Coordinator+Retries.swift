@@ -33,6 +33,16 @@ extension Coordinator {
         notifier.signal("queue:\(version.queue)")
     }
 
+    /// Creates the retries a stop of the coordinator lost: a run's end commits before its next attempt is
+    /// inserted, so a crash between the two would lose the retry. Each round looks at runs that ended in
+    /// the last week; the store's one-run-per-attempt rule keeps a retry from being made twice.
+    func sweepMissingRetries(now: Date) async throws {
+        for run in try await store.runsMissingRetry(endedAfter: now.addingTimeInterval(-7 * 86_400)) {
+            logger.notice("creating a retry the coordinator had not made", metadata: ["run": "\(run.id)"])
+            try await retryIfPolicyAllows(run)
+        }
+    }
+
     /// Runs a final run again by hand: a new attempt of the same version and parameters, linked to the first.
     public func retryRun(_ id: FlowRunID) async throws -> FlowRun {
         let run = try await run(id)

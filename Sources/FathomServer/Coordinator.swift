@@ -46,6 +46,13 @@ public final class Coordinator: Sendable {
     let scheduledThrough = Mutex<[String: Date]>([:])
     /// When ``dueAndLateRuns(now:)`` last looked.
     let lastDueCheck = Mutex<Date?>(nil)
+    /// Since when the reaper could have heard every heartbeat: this process's start, or the end of the
+    /// last store outage. Nobody is crashed for silence older than that (see ``reap()``).
+    let watchingSince: Mutex<Date>
+    /// Whether the next reap starts a fresh grace: at start, and after a round could not reach the store.
+    let freshGrace = Mutex(FreshGrace.starting)
+
+    enum FreshGrace { case starting, afterStoreOutage, given }
 
     public init(
         store: any Store, storage: any FlowStorage, settings: CoordinatorSettings = .init(), logger: Logger,
@@ -57,6 +64,7 @@ public final class Coordinator: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.clock = clock
+        self.watchingSince = Mutex(clock())
     }
 
     /// The coordinator's clock: `Date.init`, or a test's.
@@ -401,12 +409,28 @@ public final class Coordinator: Sendable {
     // MARK: Reaping
 
     /// Crashes runs whose heartbeat stopped and Pending runs whose lease ran out. Returns what it crashed.
+    ///
+    /// Silence only counts while the coordinator could have heard: after it starts, or after its store
+    /// comes back from an outage, every run gets a full heartbeat timeout (and every claim a full lease)
+    /// before it is judged, so an outage of the coordinator is never taken for the death of its runs.
     @discardableResult
     public func reap() async throws -> [FlowRun] {
         let now = clock()
         var crashed: [FlowRun] = []
         let timeout = settings.heartbeatTimeout.inSeconds
-        for run in try await store.runsWithHeartbeat(olderThan: now.addingTimeInterval(-timeout), in: [.running, .retrying, .cancelling]) {
+        let grace = freshGrace.withLock { $0 }
+        if grace != .given {
+            // Agents could not renew their claims while nobody answered: every Pending run gets a full lease.
+            let extended = try await store.extendLeases(until: now.addingTimeInterval(settings.leaseDuration.inSeconds))
+            freshGrace.withLock { $0 = .given }
+            if grace == .afterStoreOutage {
+                watchingSince.withLock { $0 = now }
+                logger.notice("the store answers again: every run gets a fresh \(Int(timeout)) s before a missing heartbeat counts, \(extended) claims a fresh lease")
+            }
+        }
+        let since = watchingSince.withLock { $0 }
+        let stale = try await store.runsWithHeartbeat(olderThan: now.addingTimeInterval(-timeout), in: [.running, .retrying, .cancelling])
+        for run in stale where now.timeIntervalSince(since) >= timeout {
             let last = run.heartbeatAt ?? run.startedAt ?? run.updatedAt
             let message = "no heartbeat for \(Int(now.timeIntervalSince(last))) s (timeout \(Int(timeout)) s; last at \(last.formatted(.iso8601))): the flow process or its host died without reporting a final state"
             if let updated = try await crash(run, message: message, at: now) { crashed.append(updated) }

@@ -26,7 +26,13 @@ extension Coordinator {
         do {
             try await reap()
         } catch {
+            freshGrace.withLock { $0 = .afterStoreOutage }
             logger.error("heartbeat reaper failed", metadata: ["error": "\(error)"])
+        }
+        do {
+            try await sweepMissingRetries(now: now)
+        } catch {
+            logger.error("retry sweep failed", metadata: ["error": "\(error)"])
         }
         do {
             try await scheduleRuns(now: now)

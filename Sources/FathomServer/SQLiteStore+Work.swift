@@ -145,21 +145,27 @@ extension SQLiteStore {
             guard room.queueHasRoom else { return ([], cancel) }
             let blocked = room.fullFlows
             let exclusion = blocked.isEmpty ? "" : "AND r.flow_name NOT IN (\(blocked.map { _ in "?" }.joined(separator: ",")))"
+            // Queue, due time, launcher, labels (every label the version needs, the agent has with the same
+            // value) and full flows are all matched here, so runs this agent cannot take never stand in
+            // front of those it can, however many there are.
             let candidates = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT r.id AS run_id, r.flow_name AS run_flow, v.* FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
                     WHERE r.queue = ? AND r.state = ? AND (r.scheduled_for IS NULL OR r.scheduled_for <= ?)
-                        AND COALESCE(json_extract(v.run_config, '$.launcher'), 'local') = ? \(exclusion)
+                        AND COALESCE(json_extract(v.run_config, '$.launcher'), 'local') = ?
+                        AND NOT EXISTS (
+                            SELECT 1 FROM json_each(v.labels) AS needed
+                            WHERE NOT EXISTS (SELECT 1 FROM json_each(?) AS has WHERE has.key = needed.key AND has.value = needed.value))
+                        \(exclusion)
                     ORDER BY COALESCE(r.scheduled_for, r.created_at), r.rowid LIMIT ?
                     """,
-                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher]
+                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher, try SQLiteJSON.text(agent.labels)]
                     + StatementArguments(blocked.sorted()) + [max(capacity * 4, 32)])
             for row in candidates where claimed.count < capacity && room.queueHasRoom {
                 let version = try SQLiteRows.version(row)
-                guard version.labels.allSatisfy({ agent.labels[$0.key] == $0.value }), room.flowHasRoom(row["run_flow"]) else {
-                    continue
-                }
+                // Two runs of one flow in this claim can fill its limit between them.
+                guard room.flowHasRoom(row["run_flow"]) else { continue }
                 let write = StateWrite(
                     runID: row["run_id"], from: .scheduled, to: .pending, message: "claimed by agent \(agent.name)",
                     at: now, agentID: agent.id, leaseExpiresAt: leaseExpiresAt)

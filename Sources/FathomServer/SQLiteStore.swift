@@ -306,6 +306,30 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func runsMissingRetry(endedAfter: Date) async throws -> [FlowRun] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.* FROM flow_runs r JOIN flow_versions v ON v.id = r.version_id
+                    WHERE r.state IN (?, ?) AND r.ended_at > ? AND v.retry_policy IS NOT NULL
+                        AND r.attempt <= COALESCE(json_extract(v.retry_policy, '$.retries'), 0)
+                        AND NOT EXISTS (SELECT 1 FROM flow_runs n WHERE n.retry_of = COALESCE(r.retry_of, r.id) AND n.attempt > r.attempt)
+                    """,
+                arguments: [FlowRunState.failed.rawValue, FlowRunState.crashed.rawValue, endedAfter.timeIntervalSince1970]
+            ).map { try SQLiteRows.run($0, history: nil) }
+        }
+    }
+
+    public func extendLeases(until: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE flow_runs SET lease_expires_at = ? WHERE state = ? AND lease_expires_at < ?",
+                arguments: [until.timeIntervalSince1970, FlowRunState.pending.rawValue, until.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
     public func runsWithExpiredLease(now: Date) async throws -> [FlowRun] {
         try await pool.read { db in
             try Row.fetchAll(

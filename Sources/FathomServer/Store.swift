@@ -29,6 +29,19 @@ public struct StateWrite: Sendable {
     /// Set the claiming agent and lease (on Pending).
     public var agentID: AgentID?
     public var leaseExpiresAt: Date?
+
+    public init(
+        runID: FlowRunID, from: FlowRunState, to: FlowRunState, message: String, at: Date, agentID: AgentID? = nil,
+        leaseExpiresAt: Date? = nil
+    ) {
+        self.runID = runID
+        self.from = from
+        self.to = to
+        self.message = message
+        self.at = at
+        self.agentID = agentID
+        self.leaseExpiresAt = leaseExpiresAt
+    }
 }
 
 /// Filters for listing runs.
@@ -105,6 +118,11 @@ public protocol Store: Sendable {
     func runsWithHeartbeat(olderThan before: Date, in states: [FlowRunState]) async throws -> [FlowRun]
     /// Pending runs whose claim lease ended before `now`.
     func runsWithExpiredLease(now: Date) async throws -> [FlowRun]
+    /// Moves every Pending run's lease out to at least `until`; returns how many moved.
+    func extendLeases(until: Date) async throws -> Int
+    /// Failed and Crashed runs that ended after `endedAfter` whose flow version's retry policy has an
+    /// attempt left, yet no next attempt exists (the process stopped between the end and the retry).
+    func runsMissingRetry(endedAfter: Date) async throws -> [FlowRun]
 
     // Logs and task runs
     /// Proves the store takes writes now (`/readyz`).

@@ -215,6 +215,24 @@ struct APITests {
         }
     }
 
+    @Test func runsAnAgentCannotServeNeverStandInFrontOfOnesItCan() async throws {
+        try await withCoordinator { _, client in
+            let description = try await BundleRegistrar.describe(bundleAt: TestPaths.testFlows)
+            let (sha, size) = try FathomStorageHash.of(TestPaths.testFlows)
+            _ = try await client.uploadBundle(at: TestPaths.testFlows, sha256: sha, size: size)
+            let sleeper = description.flows.filter { $0.name == "sleeper" }, ticker = description.flows.filter { $0.name == "ticker" }
+            _ = try await client.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: sleeper, labels: ["gpu": "a100"]))
+            _ = try await client.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: ticker, labels: ["zone": "efs"]))
+            for _ in 0..<100 { _ = try await client.createRun(CreateFlowRunRequest(flow: "sleeper")) }
+            let servable = try await client.createRun(CreateFlowRunRequest(flow: "ticker"))
+            let agent = try await client.registerAgent(AgentRegistration(name: "efs-only", labels: ["zone": "efs", "gpu": "none"]))
+            let started = ContinuousClock.now
+            let claimed = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 5, capacity: 1))
+            #expect(claimed.runs.map(\.run.id) == [servable.id], "behind 100 runs it lacks the label for")
+            #expect(ContinuousClock.now - started < .seconds(2), "at once, not after a long-poll")
+        }
+    }
+
     @Test func aRestartedAgentKeepsItsID() async throws {
         try await withCoordinator { _, client in
             let first = try await client.registerAgent(AgentRegistration(name: "worker-1", queue: "batch"))
