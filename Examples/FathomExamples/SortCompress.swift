@@ -38,7 +38,8 @@ struct SortCompress: Flow {
             let bytes = Int(saturating: parameters.gib * 1_073_741_824)
             try await context.task("generate-input") { task in
                 let started = Date()
-                try LineGenerator.write(bytes: bytes, to: target, seed: UInt64(abs(context.runID.hashValue)))
+                let seed = UInt64(truncatingIfNeeded: context.runID.hashValue)
+                try await context.blocking { try LineGenerator.write(bytes: bytes, to: target, seed: seed) }
                 task.logger.info("generated \(ByteSize.format(bytes)) of lines into \(target) in \(seconds(since: started)) s")
             }
         }

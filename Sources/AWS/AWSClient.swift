@@ -263,9 +263,16 @@ struct FileChunks: AsyncSequence, Sendable {
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle?
         var remaining: Int64
+        /// Why the region could not be opened or reached: the first `next()` throws it, so a part is never
+        /// sent with bytes from the wrong place.
+        var failure: AWSError?
 
         mutating func next() async throws -> ByteBuffer? {
-            guard remaining > 0, let handle else { return nil }
+            if let failure { throw failure }
+            guard remaining > 0 else { return nil }
+            guard let handle else {
+                throw AWSError.malformedResponse(service: "file", detail: "cannot open \(remaining) bytes to send")
+            }
             let count = Int(Swift.min(remaining, 1 << 20))
             guard let data = try handle.read(upToCount: count), !data.isEmpty else {
                 throw AWSError.malformedResponse(service: "file", detail: "file ended \(remaining) bytes early")
@@ -277,8 +284,14 @@ struct FileChunks: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        let handle = FileHandle(forReadingAtPath: path)
-        try? handle?.seek(toOffset: UInt64(offset))
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            return AsyncIterator(handle: nil, remaining: length, failure: AWSError.malformedResponse(service: "file", detail: "cannot open \(path)"))
+        }
+        do {
+            try handle.seek(toOffset: UInt64(clamping: offset))
+        } catch {
+            return AsyncIterator(handle: nil, remaining: length, failure: AWSError.malformedResponse(service: "file", detail: "cannot seek to \(offset) in \(path): \(error)"))
+        }
         return AsyncIterator(handle: handle, remaining: length)
     }
 }

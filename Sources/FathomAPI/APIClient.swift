@@ -158,6 +158,26 @@ public struct APIClient: Sendable {
         try await send(.POST, "/api/v1/flow-runs/\(escape(id))/heartbeat", body: EmptyBody())
     }
 
+    /// A heartbeat sent and awaited on the calling thread: for a thread of its own, which flow code that
+    /// blocks Swift's cooperative pool cannot hold up. Never call it on an event loop or in a task.
+    public func heartbeatBlocking(_ id: FlowRunID, timeout: TimeAmount = .seconds(30)) throws -> HeartbeatResponse {
+        var request = try HTTPClient.Request(url: baseURL + "/api/v1/flow-runs/\(escape(id))/heartbeat", method: .POST)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .string("{}")
+        let response = try httpClient.execute(request: request, deadline: .now() + timeout).wait()
+        let data = response.body.map { Data($0.readableBytesView) } ?? Data()
+        guard (200..<300).contains(response.status.code) else {
+            let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)
+            throw APIClientError.server(status: Int(response.status.code), body: decoded, raw: String(decoding: data, as: UTF8.self))
+        }
+        do {
+            return try APICoding.makeDecoder().decode(HeartbeatResponse.self, from: data)
+        } catch {
+            throw APIClientError.badResponse("\(error)")
+        }
+    }
+
     @discardableResult
     public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
         try await send(.POST, "/api/v1/flow-runs/\(escape(id))/infrastructure", body: InfrastructureUpdate(facts))
@@ -196,6 +216,12 @@ public struct APIClient: Sendable {
     }
 
     /// Long-polls for runs to launch and runs to cancel.
+    /// Says this agent process stops, so the next process with its name need not wait.
+    @discardableResult
+    public func agentStopped(_ agent: AgentID, instance: String) async throws -> AgentInfo {
+        try await send(.POST, "/api/v1/agents/\(escape(agent))/stop", body: AgentStop(instance: instance), timeout: .seconds(5))
+    }
+
     public func claim(agent: AgentID, _ body: ClaimRequest) async throws -> ClaimResponse {
         try await send(
             .POST, "/api/v1/agents/\(escape(agent))/claim", body: body,

@@ -9,12 +9,22 @@ public struct AgentRegistration: Codable, Sendable {
     public var labels: [String: String]
     /// The launcher it uses: `local`, `ecs`.
     public var launcher: String
+    /// This agent process: random at each start. While one process of a name is live, another with
+    /// the same name is refused (409), so two agents never take each other's runs.
+    public var instance: String?
+    /// The host it runs on (local pids are only meaningful there).
+    public var host: String?
 
-    public init(name: String, queue: String = "default", labels: [String: String] = [:], launcher: String = "local") {
+    public init(
+        name: String, queue: String = "default", labels: [String: String] = [:], launcher: String = "local",
+        instance: String? = nil, host: String? = nil
+    ) {
         self.name = name
         self.queue = queue
         self.labels = labels
         self.launcher = launcher
+        self.instance = instance
+        self.host = host
     }
 }
 
@@ -27,10 +37,13 @@ public struct AgentInfo: Codable, Sendable {
     public var launcher: String
     public var lastSeenAt: Date
     public var runsInFlight: Int
+    /// The process that registered last, and its host; nil once it stopped cleanly.
+    public var instance: String?
+    public var host: String?
 
     public init(
         id: AgentID, name: String, queue: String, labels: [String: String], launcher: String, lastSeenAt: Date,
-        runsInFlight: Int
+        runsInFlight: Int, instance: String? = nil, host: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -39,6 +52,17 @@ public struct AgentInfo: Codable, Sendable {
         self.launcher = launcher
         self.lastSeenAt = lastSeenAt
         self.runsInFlight = runsInFlight
+        self.instance = instance
+        self.host = host
+    }
+}
+
+/// An agent process saying it stops: its name is free for the next one at once.
+public struct AgentStop: Codable, Sendable {
+    public var instance: String
+
+    public init(instance: String) {
+        self.instance = instance
     }
 }
 

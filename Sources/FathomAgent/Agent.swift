@@ -29,8 +29,13 @@ public actor Agent {
     private var inFlight: [FlowRunID: any LaunchedRun] = [:]
     private var launching: Set<FlowRunID> = []
     private var watchers: [FlowRunID: Task<Void, Never>] = [:]
+    /// The claim in flight while every slot is full: it only listens for cancels, so a slot that frees
+    /// ends it at once and the next claim takes work.
+    private var fullSlotsClaim: Task<ClaimResponse, any Error>?
     /// The id the coordinator gave this agent, once registered.
     public private(set) var agentID: AgentID?
+    /// This process, as the coordinator knows it (a second live process with the same name is refused).
+    public nonisolated let instance = Identifier.make()
 
     public init(client: APIClient, launcher: any Launcher, configuration: AgentConfiguration, logger: Logger) {
         self.client = client
@@ -48,8 +53,22 @@ public actor Agent {
         while !Task.isCancelled {
             let capacity = max(0, configuration.maxConcurrentRuns - inFlight.count - launching.count)
             do {
-                let response = try await client.claim(
-                    agent: agent.id, ClaimRequest(waitSeconds: configuration.claimWait.inSeconds, capacity: capacity))
+                let request = ClaimRequest(waitSeconds: configuration.claimWait.inSeconds, capacity: capacity)
+                let response: ClaimResponse
+                if capacity > 0 {
+                    response = try await client.claim(agent: agent.id, request)
+                } else {
+                    // Nothing can be claimed on the server's side, so ending this claim early loses nothing: the
+                    // runs to cancel are asked again by the next one.
+                    let claim = Task { [client] in try await client.claim(agent: agent.id, request) }
+                    fullSlotsClaim = claim
+                    defer { fullSlotsClaim = nil }
+                    do {
+                        response = try await withTaskCancellationHandler { try await claim.value } onCancel: { claim.cancel() }
+                    } catch where claim.isCancelled && !Task.isCancelled {
+                        continue  // A slot freed.
+                    }
+                }
                 backoff = .milliseconds(200)
                 for runID in response.cancel { await cancel(runID) }
                 for claimed in response.runs { start(claimed) }
@@ -63,11 +82,21 @@ public actor Agent {
             }
         }
         for watcher in watchers.values { watcher.cancel() }
+        // Free the name for the next process at once (a restart need not wait for the takeover time).
+        let client = self.client, instance = self.instance
+        try? await Task { try await client.agentStopped(agent.id, instance: instance) }.value
     }
 
     /// Picks up the runs an earlier process of this agent left in flight.
     private func reattachRuns(of agent: AgentInfo) async {
-        guard let runs = try? await client.listRuns(agent: agent.id, activeOnly: true, limit: 1000).runs else { return }
+        // The list is asked until it answers: skipping it would leave running flows unwatched.
+        let listed = await Retrying(attempts: 20).run(failed: { error in
+            logger.warning("cannot list this agent's runs to re-attach; retrying", metadata: ["error": "\(error)"])
+        }) { try await client.listRuns(agent: agent.id, activeOnly: true, limit: 1000).runs }
+        guard let runs = listed else {
+            logger.error("gave up listing this agent's runs: runs it had in flight are left to their heartbeats")
+            return
+        }
         for run in runs where run.state != .scheduled {
             let runID = run.id
             launching.insert(runID)
@@ -84,6 +113,8 @@ public actor Agent {
                         await self.settle(runID, outcome: LaunchOutcome(
                             summary: "its infrastructure (\(run.infrastructure["taskArn"] ?? run.infrastructure["pid"].map { "pid \($0)" } ?? "none recorded")) was gone when the agent restarted"))
                     }
+                } catch let elsewhere as NotThisAgentsRun {
+                    self.logger.warning("not re-attaching", metadata: ["run": "\(runID)", "reason": "\(elsewhere)"])
                 } catch {
                     await self.settle(runID, outcome: LaunchOutcome(summary: "the agent restarted and could not re-attach: \(error)"))
                 }
@@ -101,13 +132,18 @@ public actor Agent {
         while true {
             do {
                 let info = try await client.registerAgent(AgentRegistration(
-                    name: configuration.name, queue: configuration.queue, labels: configuration.labels, launcher: launcher.name))
+                    name: configuration.name, queue: configuration.queue, labels: configuration.labels, launcher: launcher.name,
+                    instance: instance, host: ProcessInfo.processInfo.hostName))
                 agentID = info.id
                 return info
             } catch let error as APIClientError where error.status == nil && !Task.isCancelled {
                 logger.warning("cannot reach the coordinator; retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))
+            } catch let error as APIClientError where error.code == "agent_name_in_use" && !Task.isCancelled {
+                // Another live process has this name: wait for it to stop rather than take its runs.
+                logger.error("\(error); waiting for it")
+                try await Task.sleep(for: .seconds(5))
             }
         }
     }
@@ -155,6 +191,7 @@ public actor Agent {
         inFlight[runID] = nil
         launching.remove(runID)
         watchers[runID] = nil
+        fullSlotsClaim?.cancel()
     }
 
     private func cancel(_ runID: FlowRunID) async {

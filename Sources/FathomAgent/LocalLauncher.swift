@@ -57,9 +57,44 @@ public struct LocalLauncher: Launcher {
 
 extension LocalLauncher {
     /// A flow process survives its agent (it has its own process group): watch it by its pid.
+    /// Adopts a flow process an earlier agent of this name started, when it is on this machine, in this
+    /// boot, and still the same process (a pid can be reused); one on another host is not this agent's to judge.
     public func reattach(_ run: FlowRun, version: FlowVersion) async throws -> (any LaunchedRun)? {
-        guard let pid = run.infrastructure["pid"].flatMap({ Int32($0) }), kill(pid, 0) == 0 else { return nil }
+        guard let pid = run.infrastructure["pid"].flatMap({ Int32($0) }) else { return nil }
+        if let boot = run.infrastructure["bootID"], boot != ProcessIdentity.bootID {
+            throw NotThisAgentsRun(
+                "its flow process is pid \(pid) on host \(run.infrastructure["host"] ?? "unknown") (another host or boot), which this agent cannot see; its heartbeats decide")
+        }
+        guard kill(pid, 0) == 0 else { return nil }
+        if let started = run.infrastructure["pidStart"], !started.isEmpty, started != ProcessIdentity.startTime(of: pid) { return nil }
         return AdoptedProcess(pid: pid, infrastructure: run.infrastructure)
+    }
+}
+
+/// A run an earlier agent of this name launched somewhere this one cannot reach: left to its heartbeats.
+public struct NotThisAgentsRun: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// What tells a process apart beyond its pid: the machine's boot and the process's start time.
+enum ProcessIdentity {
+    /// This boot of this machine (`/proc/sys/kernel/random/boot_id`).
+    static let bootID: String = {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+
+    /// When `pid` started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`); nil when unknown.
+    static func startTime(of pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields after the command's closing parenthesis start at field 3.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
     }
 }
 
@@ -123,7 +158,11 @@ final class LocalLaunchedRun: LaunchedRun {
         switch await iterator.next() {
         case .success(let pid):
             return LocalLaunchedRun(
-                infrastructure: ["launcher": "local", "pid": String(pid), "command": ([process.executable] + process.arguments).joined(separator: " ")],
+                infrastructure: [
+                    "launcher": "local", "pid": String(pid), "command": ([process.executable] + process.arguments).joined(separator: " "),
+                    "host": ProcessInfo.processInfo.hostName, "bootID": ProcessIdentity.bootID,
+                    "pidStart": ProcessIdentity.startTime(of: pid) ?? "",
+                ],
                 watcher: watcher)
         case .failure(let error):
             throw LaunchError("cannot start \(process.executable): \(error)")

@@ -69,8 +69,8 @@ struct BundleCommand {
             let client = APIClient(baseURL: apiURL, token: environment["FATHOM_TOKEN"])
             let executor = FlowRunExecutor(
                 client: client, runID: runID, flows: flows, volumes: FlowRunExecutor.volumes(from: environment),
-                heartbeatInterval: .seconds(Double(environment["FATHOM_HEARTBEAT_SECONDS"] ?? "") ?? 10),
-                maxConcurrentTasks: Int(environment["FATHOM_TASK_CONCURRENCY"] ?? "") ?? 16)
+                heartbeatInterval: .seconds(Double(environment["FATHOM_HEARTBEAT_SECONDS"] ?? "").flatMap { (0.05...3600).contains($0) ? $0 : nil } ?? 10),
+                maxConcurrentTasks: Int(environment["FATHOM_TASK_CONCURRENCY"] ?? "").flatMap { (1...10_000).contains($0) ? $0 : nil } ?? 16)
             return await executor.execute()
         case "-h", "--help", "help", nil:
             print(Self.usage)

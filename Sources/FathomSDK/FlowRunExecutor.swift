@@ -49,12 +49,10 @@ struct FlowRunExecutor {
             runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
             coordinator: client)
         let flowTask = flow.startTask(parameters: run.parameters, context: context)
-        let heartbeat = Task { [client, runID, heartbeatInterval] in
-            await Self.sendHeartbeats(client: client, runID: runID, every: heartbeatInterval, cancelling: flowTask)
-        }
+        let heartbeat = HeartbeatThread(client: client, runID: runID, every: heartbeatInterval) { flowTask.cancel() }
         let terminationWatcher = SignalWatcher(signals: [SIGTERM]) { flowTask.cancel() }
         let result = await flowTask.result
-        heartbeat.cancel()
+        heartbeat.stop()
         terminationWatcher.stop()
         switch result {
         case .success:
@@ -84,19 +82,6 @@ struct FlowRunExecutor {
             for entry in undelivered { stderr("[\(entry.level)] \(entry.message)") }
         }
         await finish(state, message, deadline: deadline)
-    }
-
-    /// Heartbeats until cancelled; cancels the flow when the coordinator says the run is Cancelling.
-    static func sendHeartbeats(
-        client: APIClient, runID: FlowRunID, every heartbeatInterval: Duration, cancelling flowTask: Task<Void, any Error>
-    ) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: heartbeatInterval)
-            if Task.isCancelled { return }
-            if let answer = try? await client.heartbeat(runID), answer.state == .cancelling || answer.state.isFinal {
-                flowTask.cancel()
-            }
-        }
     }
 
     /// Sets the final state, retrying while the coordinator is unreachable (until `deadline`, if given).

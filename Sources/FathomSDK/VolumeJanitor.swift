@@ -27,7 +27,9 @@ public struct VolumeJanitor: Flow {
         var active = try await coordinator.activeRunIDs()
         active.insert(context.runID)
         let collector = WorkspaceCollector(volumePath: path)
-        let report = try collector.collect(olderThan: seconds, activeRuns: active, dryRun: parameters.dryRun)
+        let dryRun = parameters.dryRun
+        let keep = active
+        let report = try await context.blocking { try collector.collect(olderThan: seconds, activeRuns: keep, dryRun: dryRun) }
         for line in WorkspaceReportText.render(report, dryRun: parameters.dryRun, root: collector.workspaceRoot).split(separator: "\n") {
             context.logger.info("\(line)")
         }

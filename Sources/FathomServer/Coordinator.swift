@@ -24,6 +24,8 @@ public struct CoordinatorSettings: Sendable {
     public var lateAfter: Duration = .seconds(60)
     /// An agent not heard from for this long no longer counts as serving its queue (the web UI flags it too).
     public var agentSilenceLimit: Duration = .seconds(120)
+    /// A live agent claims at least every 20 s; silent this long, another process may take its name.
+    public var agentTakeoverAfter: Duration = .seconds(45)
     /// Bundle URLs a registration may name besides the coordinator's own storage (e.g. `s3://bucket/fathom/`):
     /// an agent executes what the URL holds, so nothing else is accepted.
     public var bundleURLPrefixes: [String] = []
@@ -365,9 +367,28 @@ public final class Coordinator: Sendable {
                 .unprocessableContent, code: "unknown_launcher", message: "launcher '\(registration.launcher.prefix(200))' is not one Fathom has",
                 field: "launcher", fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", ")).")
         }
-        // The same agent name on the same queue keeps its id, so a restarted agent still owns its runs.
+        // The same agent name on the same queue keeps its id, so a restarted agent still owns its runs...
         let existing = try await store.agents().first { $0.name == registration.name && $0.queue == registration.queue }
+        // ...but only once the process that had it is gone: stopped cleanly, or silent for a while.
+        if let existing, let live = existing.instance, let instance = registration.instance, live != instance {
+            let silent = clock().timeIntervalSince(existing.lastSeenAt)
+            let takeover = settings.agentTakeoverAfter.inSeconds
+            if silent < takeover {
+                throw APIError(
+                    .conflict, code: "agent_name_in_use",
+                    message: "agent '\(registration.name)' on queue '\(registration.queue)' is live in another process (host \(existing.host ?? "unknown"), last seen \(Int(silent)) s ago)",
+                    field: "name",
+                    fix: "Give each agent its own --name (the default is the host name), or stop the other one; a name whose agent stopped without a word is free after \(Int(takeover)) s.")
+            }
+        }
         return try await store.upsertAgent(registration, id: existing?.id ?? Identifier.make(), at: clock())
+    }
+
+    /// An agent process that stops cleanly frees its name at once.
+    public func agentStopped(_ id: AgentID, instance: String) async throws -> AgentInfo {
+        _ = try await store.agentStopped(id: id, instance: instance)
+        guard let agent = try await store.agent(id: id) else { throw APIError.notFound("agent", id, fix: "Nothing to stop.") }
+        return agent
     }
 
     /// Hands scheduled runs to an agent, waiting up to `request.waitSeconds` when there are none.

@@ -64,6 +64,11 @@ enum SQLiteSchema {
             // One row /readyz rewrites, to prove the database takes writes.
             try db.execute(sql: "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)")
         }
+        migrator.registerMigration("v4-agent-instances") { db in
+            // Which process of an agent name is live, and where: a second one is refused while it is.
+            try db.execute(sql: "ALTER TABLE agents ADD COLUMN instance TEXT")
+            try db.execute(sql: "ALTER TABLE agents ADD COLUMN host TEXT")
+        }
         return migrator
     }
 }

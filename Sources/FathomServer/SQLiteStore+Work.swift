@@ -94,13 +94,15 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO agents (id, name, queue, labels, launcher, last_seen_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO agents (id, name, queue, labels, launcher, last_seen_at, created_at, instance, host)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, queue = excluded.queue, labels = excluded.labels,
-                        launcher = excluded.launcher, last_seen_at = excluded.last_seen_at
+                        launcher = excluded.launcher, last_seen_at = excluded.last_seen_at, instance = excluded.instance,
+                        host = excluded.host
                     """,
                 arguments: [
                     id, registration.name, registration.queue, try SQLiteJSON.text(registration.labels), registration.launcher,
-                    at.timeIntervalSince1970, at.timeIntervalSince1970,
+                    at.timeIntervalSince1970, at.timeIntervalSince1970, registration.instance, registration.host,
                 ])
             return try Self.fetchAgent(db, id: id)!
         }
@@ -124,7 +126,15 @@ extension SQLiteStore {
         return AgentInfo(
             id: row["id"], name: row["name"], queue: row["queue"],
             labels: try SQLiteJSON.decode([String: String].self, row["labels"]), launcher: row["launcher"],
-            lastSeenAt: Date(timeIntervalSince1970: row["last_seen_at"]), runsInFlight: inFlight)
+            lastSeenAt: Date(timeIntervalSince1970: row["last_seen_at"]), runsInFlight: inFlight, instance: row["instance"],
+            host: row["host"])
+    }
+
+    public func agentStopped(id: AgentID, instance: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE agents SET instance = NULL WHERE id = ? AND instance = ?", arguments: [id, instance])
+            return db.changesCount > 0
+        }
     }
 
     public func claim(

@@ -150,6 +150,8 @@ public protocol Store: Sendable {
     func concurrencyLimits() async throws -> [ConcurrencyLimit]
 
     // Agents and claims
+    /// Marks `instance` of agent `id` stopped (its name is free at once); false when another instance holds it.
+    func agentStopped(id: AgentID, instance: String) async throws -> Bool
     func upsertAgent(_ registration: AgentRegistration, id: AgentID, at: Date) async throws -> AgentInfo
     func agent(id: AgentID) async throws -> AgentInfo?
     func agents() async throws -> [AgentInfo]

@@ -6,7 +6,7 @@ import Foundation
 struct TestFlows: FlowBundle {
     static let flows: [any Flow.Type] = [
         Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self, Crasher.self, VolumeLister.self,
-        Ticker.self,
+        Ticker.self, PoolBlocker.self,
     ]
 }
 
@@ -116,5 +116,22 @@ struct Ticker: Flow {
             context.logger.info("tick \(tick)")
             try await Task.sleep(for: .seconds(parameters.interval))
         }
+    }
+}
+
+/// Blocks every thread of Swift's cooperative pool (twice as many sleeping tasks as cores) for `seconds`:
+/// its heartbeats must still go out.
+struct PoolBlocker: Flow {
+    static let name = "pool-blocker"
+    struct Parameters: FlowParameters { var seconds = 6.0 }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        let tasks = ProcessInfo.processInfo.activeProcessorCount * 2
+        let microseconds = UInt32(clamping: Int(parameters.seconds * 1_000_000))
+        context.logger.info("blocking the cooperative pool with \(tasks) tasks for \(parameters.seconds) s")
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<tasks { group.addTask { usleep(microseconds) } }
+        }
+        context.logger.info("unblocked")
     }
 }

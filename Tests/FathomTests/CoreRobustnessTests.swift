@@ -71,3 +71,82 @@ import Testing
         #expect(try await restarted.store.runs(RunFilter(attemptsOf: run.id, limit: 10)).runs.count == 2)
     }
 }
+
+/// Heartbeats go out from a thread of their own.
+@Suite struct HeartbeatStarvationTests {
+    @Test func aFlowThatBlocksEveryPoolThreadPastTheHeartbeatTimeoutStillCompletes() async throws {
+        let data = TemporaryDirectory("starved")
+        let server = BackgroundProcess(TestPaths.fathom, ["server", "--port", "0", "--data-dir", data.path + "/data", "--heartbeat-timeout", "2"])
+        defer { Task { await server.stop() } }
+        let url = try #require(BackgroundProcess.url(in: try await server.waitForLine { $0.contains("listening on http://") }))
+        let client = APIClient(baseURL: url)
+        try await registerTestFlows(client)
+        let agent = BackgroundProcess(
+            TestPaths.fathom, ["agent", "--cache-dir", data.path + "/cache"], environment: ["FATHOM_API_URL": url, "FATHOM_HEARTBEAT_SECONDS": "0.3"])
+        defer { Task { await agent.stop() } }
+        // Blocked three times the heartbeat timeout.
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "pool-blocker", parameters: ["seconds": .double(6)]))
+        #expect(await eventually(timeout: .seconds(40)) { (try? await client.run(run.id).state.isFinal) == true })
+        let final = try await client.run(run.id)
+        #expect(final.state == .completed, "\(final.state): \(final.stateMessage)")
+        let lines = try await client.logs(run.id).lines.map(\.message)
+        #expect(lines.contains("unblocked"), "\(lines)")
+    }
+}
+
+/// Two agent processes with one name: the second waits instead of taking the first's runs.
+@Suite struct AgentIdentityTests {
+    @Test func aSecondLiveAgentWithTheSameNameIsRefusedUntilTheFirstStops() async throws {
+        try await withCoordinator { coordinator, client in
+            let first = try await client.registerAgent(AgentRegistration(name: "worker", queue: "q", instance: "one", host: "h1"))
+            do {
+                _ = try await client.registerAgent(AgentRegistration(name: "worker", queue: "q", instance: "two", host: "h2"))
+                Issue.record("the second process was let in")
+            } catch let error as APIClientError {
+                #expect(error.status == 409 && error.code == "agent_name_in_use", "\(error)")
+                #expect("\(error)".contains("host h1") && "\(error)".contains("--name"), "\(error)")
+            }
+            // The same process registering again (a reconnect) is fine; so is the next one once the first stopped.
+            #expect(try await client.registerAgent(AgentRegistration(name: "worker", queue: "q", instance: "one", host: "h1")).id == first.id)
+            try await client.agentStopped(first.id, instance: "one")
+            let second = try await client.registerAgent(AgentRegistration(name: "worker", queue: "q", instance: "two", host: "h2"))
+            #expect(second.id == first.id && second.instance == "two", "a restarted agent keeps its id and its runs")
+        }
+    }
+
+    @Test func anAgentThatDiedWithoutAWordFreesItsNameAfterTheTakeoverTime() async throws {
+        let directory = TemporaryDirectory("takeover")
+        let clock = TestClock(date("2026-11-30T10:00:00Z"))
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "one"))
+        clock.advance(30)
+        await #expect(throws: APIError.self) { try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")) }
+        clock.advance(16)
+        #expect(try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")).instance == "two")
+    }
+
+    @Test func twoRealAgentsWithOneNameNeverCrashEachOthersRuns() async throws {
+        let data = TemporaryDirectory("twins")
+        let server = BackgroundProcess(TestPaths.fathom, ["server", "--port", "0", "--data-dir", data.path + "/data"])
+        defer { Task { await server.stop() } }
+        let url = try #require(BackgroundProcess.url(in: try await server.waitForLine { $0.contains("listening on http://") }))
+        let client = APIClient(baseURL: url)
+        try await registerTestFlows(client)
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": .double(8)]))
+        func agent() -> BackgroundProcess {
+            BackgroundProcess(TestPaths.fathom, ["agent", "--name", "twin", "--cache-dir", data.path + "/cache"], environment: ["FATHOM_API_URL": url])
+        }
+        let first = agent()
+        defer { Task { await first.stop() } }
+        #expect(await eventually(timeout: .seconds(20)) { (try? await client.run(run.id).state) == .running })
+        // The same name from a second process (two containers of one task definition): it waits, and the first's run lives.
+        let second = agent()
+        defer { Task { await second.stop() } }
+        _ = try await second.waitForLine(timeout: .seconds(20)) { $0.contains("is live in another process") }
+        #expect(try await client.run(run.id).state == .running, "the second agent did not touch the first's run")
+        #expect(await eventually(timeout: .seconds(30)) { (try? await client.run(run.id).state) == .completed })
+        // The first stops cleanly: the second takes the name at once.
+        await first.stop()
+        _ = try await second.waitForLine(timeout: .seconds(20)) { $0.contains("agent ready") }
+    }
+}

@@ -19,5 +19,9 @@ struct AgentRoutes {
             let body = try await HTTPJSON.decode(ClaimRequest.self, from: request)
             return try HTTPJSON.response(try await coordinator.claim(agentID: try context.parameters.require("id"), body))
         }
+        group.post("agents/:id/stop") { request, context in
+            let body = try await HTTPJSON.decode(AgentStop.self, from: request)
+            return try HTTPJSON.response(try await coordinator.agentStopped(try context.parameters.require("id"), instance: body.instance))
+        }
     }
 }
