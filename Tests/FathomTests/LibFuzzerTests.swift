@@ -10,9 +10,10 @@ import Testing
             .appendingPathComponent("scripts/fuzz").path
     }
 
-    @Test(arguments: [("form", 1_000_000), ("cron", 500_000), ("sizes", 1_000_000), ("bzip2", 20_000)])
+    @Test(arguments: [("form", 300_000), ("cron", 150_000), ("sizes", 300_000), ("bzip2", 5_000)])
     func aParserRunsItsStatedInputsWithoutAFinding(target: String, runs: Int) async throws {
-        let (exit, output) = try await runCommand(Self.script, [target])
+        // At the lowest priority: the fuzzer takes a core for seconds, and the timing tests running beside it keep theirs.
+        let (exit, output) = try await runCommand("/usr/bin/nice", ["-n", "19", Self.script, target])
         let text = output.joined(separator: "\n")
         #expect(exit.exitCode == 0, "\(target): \(text.suffix(3000))")
         #expect(text.contains("Done \(runs) runs"), "\(target) ran \(runs) inputs: \(text.suffix(3000))")
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func aFindingFailsTheRun() async throws {
-        let (exit, output) = try await runCommand(Self.script, ["self-check", "5000000"])
+        let (exit, output) = try await runCommand("/usr/bin/nice", ["-n", "19", Self.script, "self-check", "5000000"])
         let text = output.joined(separator: "\n")
         #expect(exit.exitCode == 1, "\(text.suffix(3000))")
         #expect(text.contains("libFuzzer found the planted input") && text.contains("found a problem"), "\(text.suffix(3000))")
