@@ -150,3 +150,39 @@ import Testing
         _ = try await second.waitForLine(timeout: .seconds(20)) { $0.contains("agent ready") }
     }
 }
+
+/// A coordinator restart is a pause for its clients, not an end.
+@Suite struct ClientOutageTests {
+    @Test func followingARunRidesOutACoordinatorRestart() async throws {
+        let data = TemporaryDirectory("follow-outage")
+        func server(port: String) -> BackgroundProcess {
+            BackgroundProcess(TestPaths.fathom, ["server", "--port", port, "--data-dir", data.path + "/data"])
+        }
+        let first = server(port: "0")
+        let url = try #require(BackgroundProcess.url(in: try await first.waitForLine { $0.contains("listening on http://") }))
+        let port = try #require(url.split(separator: ":").last.map(String.init))
+        let client = APIClient(baseURL: url)
+        try await registerTestFlows(client)
+        let environment = ["FATHOM_API_URL": url]
+        let agent = BackgroundProcess(TestPaths.fathom, ["agent", "--cache-dir", data.path + "/cache"], environment: environment)
+        defer { Task { await agent.stop() } }
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "ticker", parameters: ["count": .int(30), "interval": .double(0.3)]))
+        let follower = BackgroundProcess(TestPaths.fathom, ["logs", run.id, "--follow"], environment: environment)
+        defer { Task { await follower.stop() } }
+        _ = try await follower.waitForLine { $0.contains("tick 2") }
+
+        // The coordinator dies and comes back on the same port and database two seconds later.
+        first.kill9()
+        await first.stop()
+        try await Task.sleep(for: .seconds(2))
+        let second = server(port: port)
+        defer { Task { await second.stop() } }
+        _ = try await second.waitForLine { $0.contains("listening on http://") }
+
+        _ = try await follower.waitForLine(timeout: .seconds(60)) { $0.contains("Completed") }
+        let printed = follower.output
+        #expect(printed.contains { $0.contains("lost the coordinator") } && printed.contains { $0.contains("reconnected") }, "\(printed.suffix(10))")
+        let ticks = printed.filter { $0.contains("tick ") }
+        #expect(ticks.count == 30 && Set(ticks).count == 30, "every line once: \(ticks.count)")
+    }
+}

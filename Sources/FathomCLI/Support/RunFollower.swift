@@ -20,7 +20,9 @@ public struct RunFollower: Sendable {
         var after = after
         var lastState: FlowRunState?
         while true {
-            let page = try await client.logs(runID, after: after, limit: 1000, waitSeconds: follow ? 20 : 0)
+            let page = follow
+                ? try await ridingOutAnOutage { try await client.logs(runID, after: after, limit: 1000, waitSeconds: 20) }
+                : try await client.logs(runID, after: after, limit: 1000, waitSeconds: 0)
             for line in page.lines { write(format(line, formatter)) }
             after = page.next
             if follow, page.state != lastState, !page.state.isFinal {
@@ -38,6 +40,25 @@ public struct RunFollower: Sendable {
                 let run = try await client.run(runID)
                 if follow || run.state.isFinal { write(Self.summary(run)) }
                 return run
+            }
+        }
+    }
+
+    /// Repeats `call` while the coordinator cannot be reached (a restart, a network blip), with pauses
+    /// doubling from 0.5 s to 10 s, saying so once; any answer from the coordinator, even an error, ends it.
+    func ridingOutAnOutage<T: Sendable>(_ call: () async throws -> T) async throws -> T {
+        var pause = Duration.milliseconds(500)
+        var said = false
+        while true {
+            do {
+                let result = try await call()
+                if said { write("── reconnected") }
+                return result
+            } catch APIClientError.unreachable(let url, _) {
+                if !said { write("── lost the coordinator at \(url); reconnecting") }
+                said = true
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(10))
             }
         }
     }
