@@ -218,8 +218,8 @@ public struct APIClient: Sendable {
     /// Long-polls for runs to launch and runs to cancel.
     /// Says this agent process stops, so the next process with its name need not wait.
     @discardableResult
-    public func agentStopped(_ agent: AgentID, instance: String) async throws -> AgentInfo {
-        try await send(.POST, "/api/v1/agents/\(escape(agent))/stop", body: AgentStop(instance: instance), timeout: .seconds(5))
+    public func agentStopped(_ agent: AgentID, instance: String, timeout: TimeAmount = .seconds(30)) async throws -> AgentInfo {
+        try await send(.POST, "/api/v1/agents/\(escape(agent))/stop", body: AgentStop(instance: instance), timeout: timeout)
     }
 
     public func claim(agent: AgentID, _ body: ClaimRequest) async throws -> ClaimResponse {

@@ -84,7 +84,8 @@ public actor Agent {
         for watcher in watchers.values { watcher.cancel() }
         // Free the name for the next process at once (a restart need not wait for the takeover time).
         let client = self.client, instance = self.instance
-        try? await Task { try await client.agentStopped(agent.id, instance: instance) }.value
+        // Bounded: a stopping container has little time (ECS gives 30 s), and the name frees itself after 45 s anyway.
+        try? await Task { try await client.agentStopped(agent.id, instance: instance, timeout: .seconds(5)) }.value
     }
 
     /// Picks up the runs an earlier process of this agent left in flight.

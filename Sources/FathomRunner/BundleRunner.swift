@@ -51,17 +51,7 @@ public struct BundleRunner: Sendable {
         let cached = (cacheDirectory as NSString).appendingPathComponent(version.bundleSHA256)
         // A cached file is only ever created by an atomic rename after its hash was checked.
         if FileManager.default.isExecutableFile(atPath: cached) { return cached }
-        switch StorageLocation(version.storageURL) {
-        case .local(let path)? where FileManager.default.fileExists(atPath: path):
-            try AtomicFile.copyVerified(from: path, to: cached, sha256: version.bundleSHA256)
-            return cached
-        case .s3(let bucket, let key)?:
-            let client = AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard())
-            try await S3FlowStorage.download(s3: S3Client(client: client), bucket: bucket, key: key, sha256: version.bundleSHA256, to: cached)
-            return cached
-        default:
-            break
-        }
+        if try await FlowStorages.fetchBundle(url: version.storageURL, sha256: version.bundleSHA256, to: cached) { return cached }
         let temporary = cached + ".partial-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         FileManager.default.createFile(atPath: temporary, contents: nil)

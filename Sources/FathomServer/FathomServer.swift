@@ -64,19 +64,14 @@ public struct FathomServer: Sendable {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("fathom.sqlite"))
         let storage: any FlowStorage
-        switch configuration.storageURL.flatMap(StorageLocation.init) {
-        case .s3(let bucket, let prefix)?:
-            storage = S3FlowStorage(
-                bucket: bucket, prefix: prefix,
-                client: AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard()))
-        case .local(let path)?:
-            storage = try LocalFlowStorage(root: path)
-        case nil:
-            if let given = configuration.storageURL {
+        if let given = configuration.storageURL {
+            guard let opened = try FlowStorages.open(given) else {
                 throw ValidationError(
                     code: "invalid_storage", field: "--storage", problem: "'\(given)' is not s3://bucket/prefix or a directory",
                     fix: "Pass s3://bucket/prefix, or leave it out for <data dir>/bundles.")
             }
+            storage = opened
+        } else {
             storage = try LocalFlowStorage(root: (configuration.dataDirectory as NSString).appendingPathComponent("bundles"))
         }
         self.configuration = configuration

@@ -58,26 +58,3 @@ public struct S3FlowStorage: FlowStorage {
         try AtomicFile.publishVerified(temporary, to: destination, sha256: sha256, source: "s3://\(bucket)/\(key)")
     }
 }
-
-/// Where a storage URL points.
-public enum StorageLocation: Equatable, Sendable {
-    case local(path: String)
-    case s3(bucket: String, key: String)
-
-    /// Parses `file:///path`, a plain path, or `s3://bucket/key-or-prefix`.
-    public init?(_ url: String) {
-        if url.hasPrefix("s3://") {
-            let rest = url.dropFirst(5)
-            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-            guard slash != rest.startIndex else { return nil }
-            let key = slash == rest.endIndex ? "" : String(rest[rest.index(after: slash)...])
-            self = .s3(bucket: String(rest[..<slash]), key: key)
-        } else if let parsed = URL(string: url), parsed.isFileURL {
-            self = .local(path: parsed.path)
-        } else if url.hasPrefix("/") {
-            self = .local(path: url)
-        } else {
-            return nil
-        }
-    }
-}

@@ -44,11 +44,10 @@ public struct BundleRegistrar: Sendable {
         let (sha256, size) = try FileHashing.sha256(ofFileAt: path)
         let storageURL: String
         if let storage {
-            guard case .s3(let bucket, let prefix)? = StorageLocation(storage) else {
+            // A directory here would not be one the agents' machines see: only S3 is shared.
+            guard let s3 = try FlowStorages.open(storage) as? S3FlowStorage else {
                 throw CLIError("--storage '\(storage)' is not s3://bucket/prefix; leave it out to store bundles in the coordinator")
             }
-            let aws = AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard())
-            let s3 = S3FlowStorage(bucket: bucket, prefix: prefix, client: aws)
             let build = ProcessInfo.processInfo.hostName + " " + Date().formatted(.iso8601)
             try await s3.store(fileAt: path, sha256: sha256, metadata: [
                 "flows": description.flows.map(\.name).joined(separator: ","), "build": build, "file": URL(fileURLWithPath: path).lastPathComponent,
