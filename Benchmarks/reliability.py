@@ -11,7 +11,7 @@
 Usage: Benchmarks/reliability.py [--runs 2000]
 Needs a release build: swift build -c release.
 """
-import argparse, json, os, signal, subprocess, tempfile, time, urllib.request
+import argparse, concurrent.futures, json, os, signal, subprocess, tempfile, time, urllib.request
 
 from common import free_port, get, post, stop, wait_http
 
@@ -61,7 +61,9 @@ def throughput(runs):
         stack.register("fathom-examples")
         time.sleep(1)
         started = time.time()
-        ids = [stack.run("hello")["id"] for _ in range(runs)]
+        # Four clients create the runs at once, as a scheduler or a fan-out would.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            ids = list(pool.map(lambda _: stack.run("hello")["id"], range(runs)))
         created = time.time() - started
         while True:
             active = get(f"{stack.url}/api/v1/flow-runs?active=true&limit=1")["total"]
@@ -71,7 +73,13 @@ def throughput(runs):
             time.sleep(0.2)
         elapsed = time.time() - started
         completed = get(f"{stack.url}/api/v1/flow-runs?state=Completed&limit=1")["total"]
-        return {"runs": runs, "completed": completed, "seconds": elapsed, "create_seconds": created, "runs_per_s": completed / elapsed}
+        others = {}
+        for state in ("Failed", "Crashed", "Cancelled"):
+            listed = get(f"{stack.url}/api/v1/flow-runs?state={state}&limit=3")
+            if listed["total"]:
+                others[state] = {"count": listed["total"], "examples": [r.get("stateMessage", "")[:300] for r in listed["runs"]]}
+        return {"runs": runs, "completed": completed, "not_completed": others, "seconds": elapsed, "create_seconds": created,
+                "runs_per_s": completed / elapsed}
     finally:
         stack.close()
 
@@ -119,10 +127,13 @@ def outage(timeout=10):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--throughput-only", action="store_true")
     args = parser.parse_args()
     if not os.path.exists(FATHOM):
         raise SystemExit("missing .build/release/fathom: run `swift build -c release` first")
-    results = {"throughput": throughput(args.runs), "head_of_line": head_of_line(), "outage": outage()}
+    results = {"throughput": throughput(args.runs)}
+    if not args.throughput_only:
+        results.update({"head_of_line": head_of_line(), "outage": outage()})
     print(json.dumps(results, indent=2))
 
 

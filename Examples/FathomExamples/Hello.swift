@@ -13,6 +13,8 @@ struct Hello: Flow {
         /// How many random bytes to write.
         var bytes = 1024
         var volume = "scratch"
+
+        static let ranges: [String: ClosedRange<Double>] = ["bytes": 0...67_108_864]
     }
 
     static func run(_ parameters: Parameters, context: FlowContext) async throws {
@@ -33,10 +35,14 @@ struct Hello: Flow {
         }
 
         let listing = try await context.task("list-folder") { task in
-            let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+            // Other runs write into the same folder at the same time: their files in the making (hidden,
+            // renamed into place when whole) are not listed, and a file gone between listing and reading is skipped.
+            let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
             var lines: [String] = []
             for name in names {
-                let attributes = try FileManager.default.attributesOfItem(atPath: (folder as NSString).appendingPathComponent(name))
+                guard let attributes = try? FileManager.default.attributesOfItem(atPath: (folder as NSString).appendingPathComponent(name)) else {
+                    continue
+                }
                 lines.append("\(name) \((attributes[.size] as? NSNumber)?.intValue ?? 0) bytes")
             }
             return lines
