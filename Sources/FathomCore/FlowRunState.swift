@@ -39,6 +39,13 @@ public enum FlowRunState: String, Codable, CaseIterable, Sendable, CustomStringC
         }
     }
 
+    /// The states of a run that holds an agent's slot and counts against concurrency limits:
+    /// claimed and not yet final. Spelled here once; queries use ``activeSQLList``.
+    public static let active: [FlowRunState] = [.pending, .running, .retrying, .cancelling]
+
+    /// ``active`` as an SQL list: `('Pending', 'Running', 'Retrying', 'Cancelling')`.
+    public static let activeSQLList = "(" + active.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+
     /// The states this state may legally move to.
     public var allowedNextStates: Set<FlowRunState> {
         switch self {

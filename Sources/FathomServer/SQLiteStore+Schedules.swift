@@ -162,7 +162,7 @@ extension SQLiteStore {
                 let scope: String = row["scope"], name: String = row["name"]
                 let column = scope == "queue" ? "queue" : "flow_name"
                 let active = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE \(column) = ? AND state IN \(ClaimRoom.activeStates)",
+                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE \(column) = ? AND state IN \(FlowRunState.activeSQLList)",
                     arguments: [name]) ?? 0
                 return ConcurrencyLimit(scope: scope, name: name, limit: row["max_active"], active: active)
             }

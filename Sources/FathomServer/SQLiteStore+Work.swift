@@ -120,9 +120,8 @@ extension SQLiteStore {
 
     static func fetchAgent(_ db: Database, id: AgentID) throws -> AgentInfo? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]) else { return nil }
-        let active = [FlowRunState.pending, .running, .retrying, .cancelling].map { "'\($0.rawValue)'" }.joined(separator: ",")
         let inFlight = try Int.fetchOne(
-            db, sql: "SELECT COUNT(*) FROM flow_runs WHERE agent_id = ? AND state IN (\(active))", arguments: [id]) ?? 0
+            db, sql: "SELECT COUNT(*) FROM flow_runs WHERE agent_id = ? AND state IN \(FlowRunState.activeSQLList)", arguments: [id]) ?? 0
         return AgentInfo(
             id: row["id"], name: row["name"], queue: row["queue"],
             labels: try SQLiteJSON.decode([String: String].self, row["labels"]), launcher: row["launcher"],
@@ -191,7 +190,6 @@ extension SQLiteStore {
 
 /// The concurrency limits as they stand inside one claim transaction.
 struct ClaimRoom {
-    static let activeStates = "('Pending', 'Running', 'Retrying', 'Cancelling')"
     private var queueLeft: Int?
     private var flowLeft: [String: Int] = [:]
 
@@ -201,11 +199,11 @@ struct ClaimRoom {
             let scope: String = row["scope"], name: String = row["name"], limit: Int = row["max_active"]
             if scope == "queue", name == queue {
                 let active = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE queue = ? AND state IN \(Self.activeStates)", arguments: [queue]) ?? 0
+                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE queue = ? AND state IN \(FlowRunState.activeSQLList)", arguments: [queue]) ?? 0
                 queueLeft = limit - active
             } else if scope == "flow" {
                 let active = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE flow_name = ? AND state IN \(Self.activeStates)", arguments: [name]) ?? 0
+                    db, sql: "SELECT COUNT(*) FROM flow_runs WHERE flow_name = ? AND state IN \(FlowRunState.activeSQLList)", arguments: [name]) ?? 0
                 flowLeft[name] = limit - active
             }
         }

@@ -190,7 +190,7 @@ public final class SQLiteStore: Store {
                 arguments += [agent]
             }
             if filter.activeOnly {
-                conditions.append("state IN ('Pending', 'Running', 'Retrying', 'Cancelling')")
+                conditions.append("state IN \(FlowRunState.activeSQLList)")
             }
             if let schedule = filter.scheduleID {
                 conditions.append("schedule_id = ?")
