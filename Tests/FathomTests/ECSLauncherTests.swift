@@ -218,9 +218,9 @@ struct ECSLauncherTests {
         let stoppedAt = ContinuousClock.now
         #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(5)))
         let elapsed = ContinuousClock.now - stoppedAt
-        // A poll interval plus the coordinator round trip; the margin is for the shared 2-core machines, where the
-        // parallel suites load the CPU (Benchmarks/ecs.py measures the p50: 959 ms at a 1 s poll).
-        #expect(elapsed < stack.pollInterval * 5, "crashed within a poll interval (plus the coordinator round trip): \(elapsed)")
+        // A poll interval plus the coordinator round trip; the margin (2 s at a 0.2 s poll) is for the shared 2-core
+        // machines, where the parallel suites load the CPU (Benchmarks/ecs.py measures the p50: 959 ms at a 1 s poll).
+        #expect(elapsed < stack.pollInterval * 10, "crashed within a poll interval (plus the coordinator round trip): \(elapsed)")
         let crashed = try await stack.api.run(run.id)
         #expect(crashed.stateMessage.contains(reason))
         #expect(crashed.stateMessage.contains("hint: The image could not be pulled"))
