@@ -132,7 +132,7 @@ import Testing
         let url = try #require(BackgroundProcess.url(in: try await server.waitForLine { $0.contains("listening on http://") }))
         let client = APIClient(baseURL: url)
         try await registerTestFlows(client)
-        let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": .double(8)]))
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": .double(15)]))
         func agent() -> BackgroundProcess {
             BackgroundProcess(TestPaths.fathom, ["agent", "--name", "twin", "--cache-dir", data.path + "/cache"], environment: ["FATHOM_API_URL": url])
         }
@@ -143,7 +143,8 @@ import Testing
         let second = agent()
         defer { Task { await second.stop() } }
         _ = try await second.waitForLine(timeout: .seconds(20)) { $0.contains("is live in another process") }
-        #expect(try await client.run(run.id).state == .running, "the second agent did not touch the first's run")
+        let state = try await client.run(run.id).state
+        #expect(state == .running || state == .completed, "the second agent did not touch the first's run: \(state)")
         #expect(await eventually(timeout: .seconds(30)) { (try? await client.run(run.id).state) == .completed })
         // The first stops cleanly: the second takes the name at once.
         await first.stop()
