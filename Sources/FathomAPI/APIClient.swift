@@ -73,7 +73,9 @@ public struct APIClient: Sendable {
     public func uploadBundle(at path: String, sha256: String, size: Int64) async throws -> StoredBundleInfo {
         var request = makeRequest(.PUT, "/api/v1/bundles/\(sha256)")
         request.headers.add(name: "Content-Type", value: "application/octet-stream")
-        let data = try await OwnThread.run { try Data(contentsOf: URL(fileURLWithPath: path)) }
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let data = try handle.readToEnd() ?? Data()
         request.body = .bytes(ByteBuffer(bytes: data))
         return try await perform(request, timeout: .minutes(10))
     }

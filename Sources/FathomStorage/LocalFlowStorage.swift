@@ -1,4 +1,3 @@
-import FathomCore
 import Foundation
 
 /// Bundles in a local directory: `<root>/<sha256>`, written atomically, read-only once stored.
@@ -38,18 +37,15 @@ public struct LocalFlowStorage: FlowStorage {
         guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
         if try await contains(sha256: sha256) { return }
         let temporary = (root as NSString).appendingPathComponent(".incoming-\(UUID().uuidString)")
-        let destination = path(forSHA256: sha256)
-        try await OwnThread.run {
-            defer { try? FileManager.default.removeItem(atPath: temporary) }
-            try FileManager.default.copyItem(atPath: source, toPath: temporary)
-            try AtomicFile.publishVerified(temporary, to: destination, sha256: sha256, source: source)
-        }
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        try AtomicFile.publishVerified(temporary, to: path(forSHA256: sha256), sha256: sha256, source: source)
     }
 
     public func fetch(sha256: String, to destination: String) async throws {
         let source = path(forSHA256: sha256)
         guard try await contains(sha256: sha256) else { throw StorageError.missing(sha256: sha256, location: root) }
-        try await OwnThread.run { try AtomicFile.copyVerified(from: source, to: destination, sha256: sha256) }
+        try AtomicFile.copyVerified(from: source, to: destination, sha256: sha256)
     }
 }
 

@@ -41,7 +41,7 @@ public struct BundleRegistrar: Sendable {
         retryPolicy: RunRetryPolicy? = nil
     ) async throws -> [FlowVersion] {
         let description = try await Self.describe(bundleAt: path)
-        let (sha256, size) = try await OwnThread.run { try FileHashing.sha256(ofFileAt: path) }
+        let (sha256, size) = try FileHashing.sha256(ofFileAt: path)
         let storageURL: String
         if let storage {
             // A directory here would not be one the agents' machines see: only S3 is shared.

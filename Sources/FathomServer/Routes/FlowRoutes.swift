@@ -59,7 +59,7 @@ struct FlowRoutes {
             try? handle.close()
             throw error
         }
-        let (actual, size) = try await OwnThread.run { try FileHashing.sha256(ofFileAt: temporary) }
+        let (actual, size) = try FileHashing.sha256(ofFileAt: temporary)
         guard actual == sha256 else {
             throw APIError(
                 .unprocessableContent, code: "hash_mismatch",
@@ -78,7 +78,7 @@ struct FlowRoutes {
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("fathom-download-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         try await coordinator.storage.fetch(sha256: sha256, to: temporary)
-        let data = try await OwnThread.run { try Data(contentsOf: URL(fileURLWithPath: temporary)) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: temporary))
         return Response(
             status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
