@@ -167,15 +167,8 @@ public struct APIClient: Sendable {
         request.body = .string("{}")
         let response = try httpClient.execute(request: request, deadline: .now() + timeout).wait()
         let data = response.body.map { Data($0.readableBytesView) } ?? Data()
-        guard (200..<300).contains(response.status.code) else {
-            let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)
-            throw APIClientError.server(status: Int(response.status.code), body: decoded, raw: String(decoding: data, as: UTF8.self))
-        }
-        do {
-            return try APICoding.makeDecoder().decode(HeartbeatResponse.self, from: data)
-        } catch {
-            throw APIClientError.badResponse("\(error)")
-        }
+        guard (200..<300).contains(response.status.code) else { throw Self.serverError(status: Int(response.status.code), data) }
+        return try Self.decodeAnswer(data)
     }
 
     @discardableResult
@@ -276,17 +269,26 @@ public struct APIClient: Sendable {
         let response = try await execute(request, timeout: timeout)
         guard (200..<300).contains(response.status.code) else { throw try await errorFrom(response) }
         let body = try await response.body.collect(upTo: 256 << 20)
+        return try Self.decodeAnswer(Data(body.readableBytesView))
+    }
+
+    func errorFrom(_ response: HTTPClientResponse) async throws -> APIClientError {
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return Self.serverError(status: Int(response.status.code), Data(body.readableBytesView))
+    }
+
+    /// A 2xx answer's JSON, or `badResponse`.
+    static func decodeAnswer<Response: Decodable>(_ data: Data) throws -> Response {
         do {
-            return try APICoding.makeDecoder().decode(Response.self, from: Data(body.readableBytesView))
+            return try APICoding.makeDecoder().decode(Response.self, from: data)
         } catch {
             throw APIClientError.badResponse("\(error)")
         }
     }
 
-    func errorFrom(_ response: HTTPClientResponse) async throws -> APIClientError {
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let data = Data(body.readableBytesView)
+    /// An error answer, with its `ErrorBody` when it has one.
+    static func serverError(status: Int, _ data: Data) -> APIClientError {
         let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)
-        return .server(status: Int(response.status.code), body: decoded, raw: String(decoding: data, as: UTF8.self))
+        return .server(status: status, body: decoded, raw: String(decoding: data, as: UTF8.self))
     }
 }

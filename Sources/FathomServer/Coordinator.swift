@@ -376,7 +376,7 @@ public final class Coordinator: Sendable {
             if silent < takeover {
                 throw APIError(
                     .conflict, code: "agent_name_in_use",
-                    message: "agent '\(registration.name)' on queue '\(registration.queue)' is live in another process (host \(existing.host ?? "unknown"), last seen \(Int(silent)) s ago)",
+                    message: "agent '\(registration.name)' on queue '\(registration.queue)' is live in another process (host \(existing.host ?? "unknown"), last seen \(Int(saturating: silent)) s ago)",
                     field: "name",
                     fix: "Give each agent its own --name (the default is the host name), or stop the other one; a name whose agent stopped without a word is free after \(Int(takeover)) s.")
             }
