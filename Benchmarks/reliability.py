@@ -7,8 +7,11 @@
     claims one run it can serve, created after them
   * outage: a Running flow while the coordinator is SIGKILLed and restarted after 2x the heartbeat
     timeout; whether the run still completes
+  * bundle transfer: a 1 GiB bundle uploaded (PUT, streamed) and fetched (GET) through the coordinator;
+    its peak RSS before and after (VmHWM), and each transfer's time as a ratio to `cp` of the same
+    file in the same run
 
-Usage: Benchmarks/reliability.py [--runs 2000]
+Usage: Benchmarks/reliability.py [--runs 2000] [--throughput-only | --bundle-only]
 Needs a release build: swift build -c release.
 """
 import argparse, concurrent.futures, json, os, signal, subprocess, tempfile, time, urllib.request
@@ -124,16 +127,56 @@ def outage(timeout=10):
         stack.close()
 
 
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def timed(command):
+    started = time.time()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.time() - started
+
+
+def bundle_transfer(size_mib=1024):
+    stack = Stack()
+    try:
+        source = f"{stack.work}/bundle"
+        subprocess.run(["head", "-c", f"{size_mib}M", "/dev/urandom"], stdout=open(source, "wb"), check=True)
+        sha = subprocess.run(["sha256sum", source], capture_output=True, text=True, check=True).stdout.split()[0]
+        reference = timed(["cp", source, f"{stack.work}/copy"])
+        before = peak_rss_mib(stack.server.pid)
+        url = f"{stack.url}/api/v1/bundles/{sha}"
+        upload = timed(["curl", "-sf", "-T", source, "-H", "Content-Type: application/octet-stream", url])
+        after_upload = peak_rss_mib(stack.server.pid)
+        download = timed(["curl", "-sf", "-o", f"{stack.work}/fetched", url])
+        after_download = peak_rss_mib(stack.server.pid)
+        fetched = subprocess.run(["sha256sum", f"{stack.work}/fetched"], capture_output=True, text=True, check=True).stdout.split()[0]
+        return {
+            "size_mib": size_mib, "identical": fetched == sha,
+            "server_peak_rss_mib": {"before": round(before, 1), "after_upload": round(after_upload, 1), "after_download": round(after_download, 1)},
+            "seconds": {"cp": round(reference, 2), "upload": round(upload, 2), "download": round(download, 2)},
+            "ratio_to_cp": {"upload": round(upload / reference, 2), "download": round(download / reference, 2)},
+        }
+    finally:
+        stack.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--bundle-only", action="store_true")
     args = parser.parse_args()
     if not os.path.exists(FATHOM):
         raise SystemExit("missing .build/release/fathom: run `swift build -c release` first")
+    if args.bundle_only:
+        print(json.dumps({"bundle_transfer": bundle_transfer()}, indent=2))
+        return
     results = {"throughput": throughput(args.runs)}
     if not args.throughput_only:
-        results.update({"head_of_line": head_of_line(), "outage": outage()})
+        results.update({"head_of_line": head_of_line(), "outage": outage(), "bundle_transfer": bundle_transfer()})
     print(json.dumps(results, indent=2))
 
 

@@ -69,27 +69,24 @@ public struct APIClient: Sendable {
 
     // MARK: Flows and bundles
 
-    /// Uploads a bundle file into the coordinator's storage, verified by its sha256.
-    public func uploadBundle(at path: String, sha256: String, size: Int64) async throws -> StoredBundleInfo {
+    /// Uploads a bundle into the coordinator's storage as a stream of `size` bytes (a file's chunks:
+    /// `BundleFiles.withChunks`); the coordinator stores it only if it hashes to `sha256`.
+    public func uploadBundle<Chunks: AsyncSequence & Sendable>(
+        _ chunks: Chunks, size: Int64, sha256: String
+    ) async throws -> StoredBundleInfo where Chunks.Element == ByteBuffer {
         var request = makeRequest(.PUT, "/api/v1/bundles/\(sha256)")
         request.headers.add(name: "Content-Type", value: "application/octet-stream")
-        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        let data = try handle.readToEnd() ?? Data()
-        request.body = .bytes(ByteBuffer(bytes: data))
+        request.body = .stream(chunks, length: .known(size))
         return try await perform(request, timeout: .minutes(10))
     }
 
-    /// Downloads a bundle from the coordinator's storage into `destination`.
-    public func downloadBundle(sha256: String, to destination: String) async throws {
+    /// Downloads a bundle from the coordinator's storage: `consume` gets the body as it arrives
+    /// (to stream it into a file, hashing it: `BundleFiles.write`).
+    public func downloadBundle<Result>(sha256: String, _ consume: (HTTPClientResponse.Body) async throws -> Result) async throws -> Result {
         let request = makeRequest(.GET, "/api/v1/bundles/\(sha256)")
         let response = try await execute(request, timeout: .minutes(10))
         guard response.status == .ok else { throw try await errorFrom(response) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: destination))
-        defer { try? handle.close() }
-        for try await buffer in response.body {
-            handle.write(Data(buffer.readableBytesView))
-        }
+        return try await consume(response.body)
     }
 
     public func registerFlows(_ body: RegisterFlowsRequest) async throws -> RegisterFlowsResponse {
@@ -178,8 +175,13 @@ public struct APIClient: Sendable {
 
     @discardableResult
     /// Appends lines to a run's logs; `infrastructure` facts (a read position) are stored with them atomically.
-    public func sendLogs(_ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]? = nil) async throws -> LogAccepted {
-        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/logs", body: LogBatch(logs: logs, infrastructure: infrastructure))
+    /// Appends log lines. `processOutput`: the lines are the process's own output as its agent copies it,
+    /// kept after the run ended (marked late); other lines sent to an ended run are refused (409 `run_final`).
+    public func sendLogs(
+        _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool = false
+    ) async throws -> LogAccepted {
+        try await send(
+            .POST, "/api/v1/flow-runs/\(escape(id))/logs", body: LogBatch(logs: logs, infrastructure: infrastructure, processOutput: processOutput))
     }
 
     /// Log lines after `after`; with `waitSeconds`, holds until there is a line or the run's state changes.

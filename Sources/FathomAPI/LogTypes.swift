@@ -26,10 +26,16 @@ public struct LogBatch: Codable, Sendable {
     /// Facts merged into the run's infrastructure in the same transaction as the lines: where they were
     /// read up to (a CloudWatch stream and token), so a restarted agent resumes after the last accepted line.
     public var infrastructure: [String: String]?
+    /// True when the lines are the run's process output as its agent copies it (standard output and
+    /// error, the container's CloudWatch stream, the agent's own notes on the process). Such lines are
+    /// kept after the run ended, marked ``LogLine/late``; any other line sent to an ended run is
+    /// refused with 409 `run_final`.
+    public var processOutput: Bool?
 
-    public init(logs: [LogEntry], infrastructure: [String: String]? = nil) {
+    public init(logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool? = nil) {
         self.logs = logs
         self.infrastructure = infrastructure
+        self.processOutput = processOutput == true ? true : nil
     }
 }
 
@@ -42,14 +48,18 @@ public struct LogLine: Codable, Sendable, Equatable {
     public var message: String
     public var taskRunID: TaskRunID?
     public var source: String
+    /// True for a line of the process's own output that its agent delivered after the run had ended
+    /// (CloudWatch lags; a process prints while it stops); absent otherwise.
+    public var late: Bool?
 
-    public init(seq: Int64, timestamp: Date, level: String, message: String, taskRunID: TaskRunID?, source: String) {
+    public init(seq: Int64, timestamp: Date, level: String, message: String, taskRunID: TaskRunID?, source: String, late: Bool? = nil) {
         self.seq = seq
         self.timestamp = timestamp
         self.level = level
         self.message = message
         self.taskRunID = taskRunID
         self.source = source
+        self.late = late == true ? true : nil
     }
 }
 

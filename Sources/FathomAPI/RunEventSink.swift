@@ -14,6 +14,8 @@ public protocol RunEventSink: Sendable {
 
 /// Ships records to the coordinator in batches: every `interval`, or at once when `batchSize`
 /// records are waiting. A failed send is retried with backoff; records are kept until accepted.
+/// Once the coordinator says the run has ended (409 `run_final`), log records go to `onRefused`
+/// instead, for the process's standard error, which its agent copies as late process output.
 public final class CoordinatorEventSink: RunEventSink {
     private struct Pending {
         var logs: [LogEntry] = []
@@ -23,6 +25,8 @@ public final class CoordinatorEventSink: RunEventSink {
         var wake: CheckedContinuation<Void, Never>?
         var sendsInFlight = 0
         var flushWaiters: [CheckedContinuation<Void, Never>] = []
+        /// The coordinator refused lines because the run had ended: no more are sent.
+        var runEnded = false
         var isEmpty: Bool { logs.isEmpty && taskRuns.isEmpty }
 
         mutating func takeWake() -> CheckedContinuation<Void, Never>? {
@@ -37,12 +41,23 @@ public final class CoordinatorEventSink: RunEventSink {
     private let interval: Duration
     private let pending = Mutex(Pending())
     private let shipper = Mutex<Task<Void, Never>?>(nil)
+    private let processOutput: Bool
+    private let onRefused: @Sendable ([LogEntry]) -> Void
 
-    public init(client: APIClient, runID: FlowRunID, batchSize: Int = 1000, interval: Duration = .milliseconds(50)) {
+    /// - Parameters:
+    ///   - processOutput: the records are the process's own output as its agent copies it; the coordinator
+    ///     keeps them after the run ended, marked late.
+    ///   - onRefused: gets the log records the coordinator refused because the run had ended.
+    public init(
+        client: APIClient, runID: FlowRunID, batchSize: Int = 1000, interval: Duration = .milliseconds(50), processOutput: Bool = false,
+        onRefused: @escaping @Sendable ([LogEntry]) -> Void = { _ in }
+    ) {
         self.client = client
         self.runID = runID
         self.batchSize = batchSize
         self.interval = interval
+        self.processOutput = processOutput
+        self.onRefused = onRefused
         let task = Task { [weak self] in _ = await self?.shipLoop() }
         shipper.withLock { $0 = task }
     }
@@ -52,10 +67,12 @@ public final class CoordinatorEventSink: RunEventSink {
     }
 
     public func log(_ entry: LogEntry) {
-        let wake = pending.withLock { state -> CheckedContinuation<Void, Never>? in
+        let (wake, ended) = pending.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
+            if state.runEnded { return (nil, true) }
             state.logs.append(entry)
-            return state.logs.count >= batchSize ? state.takeWake() : nil
+            return (state.logs.count >= batchSize ? state.takeWake() : nil, false)
         }
+        if ended { onRefused([entry]) }
         wake?.resume()
     }
 
@@ -171,11 +188,20 @@ public final class CoordinatorEventSink: RunEventSink {
                     sentUpdates = true
                 }
                 if !sentLogs {
-                    try await client.sendLogs(runID, logs)
+                    try await client.sendLogs(runID, logs, processOutput: processOutput)
                     sentLogs = true
                 }
             } catch let error as APIClientError where error.status == 404 {
                 break  // The run is gone; nothing can accept these records.
+            } catch let error as APIClientError where error.code == "run_final" {
+                // The run has ended: these lines and every later one go where the agent copies them from.
+                let queued = pending.withLock { state -> [LogEntry] in
+                    state.runEnded = true
+                    defer { state.logs = [] }
+                    return state.logs
+                }
+                onRefused(logs + queued)
+                sentLogs = true
             } catch {
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))

@@ -120,7 +120,7 @@ final class ECSLogStreamer: Sendable {
 
     /// Sends lines, with the read position after them, to the coordinator, a few tries; false if they did not arrive.
     private func deliver(_ entries: [LogEntry], position: [String: String]?) async -> Bool {
-        await Retrying(attempts: 5).run { try await api.sendLogs(runID, entries, infrastructure: position) } != nil
+        await Retrying(attempts: 5).run { try await api.sendLogs(runID, entries, infrastructure: position, processOutput: true) } != nil
     }
 
     private func reportIfDenied(_ error: AWSError) async {
@@ -132,6 +132,6 @@ final class ECSLogStreamer: Sendable {
         guard first else { return }
         _ = try? await api.sendLogs(runID, [LogEntry(
             timestamp: Date(), level: "error",
-            message: "cannot copy the container's CloudWatch output into these logs: \(error.explained)", source: "agent")])
+            message: "cannot copy the container's CloudWatch output into these logs: \(error.explained)", source: "agent")], processOutput: true)
     }
 }

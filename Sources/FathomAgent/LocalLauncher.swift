@@ -139,7 +139,8 @@ final class LocalLaunchedRun: LaunchedRun {
 
     /// Starts the process and returns once it has a process id (or failed to start).
     static func start(_ process: ChildProcess, runID: FlowRunID, client: APIClient) async throws -> LocalLaunchedRun {
-        let sink = CoordinatorEventSink(client: client, runID: runID)
+        // The process's own output: kept even when it arrives after the run ended (marked late).
+        let sink = CoordinatorEventSink(client: client, runID: runID, processOutput: true)
         let (started, startedContinuation) = AsyncStream<Result<Int32, any Error>>.makeStream()
         let watcher = Task<LaunchOutcome, Never> {
             do {

@@ -53,10 +53,10 @@ public struct BundleRunner: Sendable {
         if FileManager.default.isExecutableFile(atPath: cached) { return cached }
         if try await FlowStorages.fetchBundle(url: version.storageURL, sha256: version.bundleSHA256, to: cached) { return cached }
         let temporary = cached + ".partial-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
-        FileManager.default.createFile(atPath: temporary, contents: nil)
-        try await client.downloadBundle(sha256: version.bundleSHA256, to: temporary)
-        try AtomicFile.publishVerified(temporary, to: cached, sha256: version.bundleSHA256, source: version.storageURL)
+        let actual = try await client.downloadBundle(sha256: version.bundleSHA256) { body in
+            try await BundleFiles.write(body, to: temporary, permissions: .bundle).sha256
+        }
+        try BundleFiles.publish(temporary, to: cached, ifItHashes: actual, to: version.bundleSHA256, source: version.storageURL)
         return cached
     }
 

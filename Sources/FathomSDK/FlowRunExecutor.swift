@@ -44,7 +44,11 @@ struct FlowRunExecutor {
         }
         // One line on stdout for whoever reads the container's output (CloudWatch): which run this process is.
         FileHandle.standardOutput.write(Data("fathom: flow run \(runID) (\(flow.name)) starting in pid \(getpid())\n".utf8))
-        let sink = CoordinatorEventSink(client: client, runID: runID)
+        // Lines the coordinator refuses because the run already ended (cancelled or crashed by someone else)
+        // go to standard error, which the agent copies into the run's log marked late.
+        let sink = CoordinatorEventSink(client: client, runID: runID) { refused in
+            for entry in refused { Self.writeToStandardError(entry) }
+        }
         let context = FlowContext(
             runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
             coordinator: client)
@@ -79,7 +83,7 @@ struct FlowRunExecutor {
         let undelivered = await sink.close(giveUpAfter: .seconds(grace))
         if !undelivered.isEmpty {
             stderr("the coordinator did not take the last \(undelivered.count) log records; they follow")
-            for entry in undelivered { stderr("[\(entry.level)] \(entry.message)") }
+            for entry in undelivered { Self.writeToStandardError(entry) }
         }
         await finish(state, message, deadline: deadline)
     }
@@ -110,6 +114,11 @@ struct FlowRunExecutor {
                 delay = min(delay * 2, .seconds(10))
             }
         }
+    }
+
+    /// A log record the coordinator did not take, as one line for whoever keeps the process's output.
+    static func writeToStandardError(_ entry: LogEntry) {
+        FileHandle.standardError.write(Data("[\(entry.level)] \(entry.message)\n".utf8))
     }
 
     func stderr(_ message: String) {

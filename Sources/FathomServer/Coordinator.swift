@@ -269,10 +269,22 @@ public final class Coordinator: Sendable {
         }
     }
 
-    /// Records a heartbeat and returns the run's state, so the flow learns of a cancel.
+    /// Records a heartbeat and answers the run's state. A run the reaper crashed on silence alone is alive
+    /// after all when its own flow speaks again (a partition, a stalled host): it becomes Running again,
+    /// unless a later attempt of it has already been taken.
     public func heartbeat(_ id: FlowRunID) async throws -> FlowRunState {
-        guard let state = try await store.recordHeartbeat(runID: id, at: clock()) else { throw APIError.runNotFound(id) }
-        return state
+        let now = clock()
+        guard let state = try await store.recordHeartbeat(runID: id, at: now) else { throw APIError.runNotFound(id) }
+        guard state == .crashed else { return state }
+        let crashedAt = try await store.run(id: id, includeHistory: false)?.endedAt ?? now
+        let message = "its heartbeat came back \(Int(now.timeIntervalSince(crashedAt))) s after it was crashed for silence: the flow was alive; running again"
+        guard let (revived, withdrawn) = try await store.revive(runID: id, message: message, at: now) else { return state }
+        logger.warning("flow run revived", metadata: ["run": "\(id)", "withdrawn retries": "\(withdrawn)"])
+        let retries = withdrawn.isEmpty ? "" : " (the retry made for the crash, \(withdrawn.joined(separator: ", ")), never ran and was withdrawn)"
+        _ = try await store.appendLogs(
+            runID: id, [LogEntry(timestamp: now, level: "warning", message: "Running again: \(message)\(retries)", source: "coordinator")])
+        await transitioned(revived)
+        return revived.state
     }
 
     public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
@@ -285,14 +297,25 @@ public final class Coordinator: Sendable {
     // MARK: Logs and task runs
 
     /// Appends lines; `infrastructure` facts are merged into the run's in the same transaction.
-    public func appendLogs(_ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:]) async throws -> LogAccepted {
+    /// Once the run has ended only its process output (`processOutput`, sent by its agent) is kept,
+    /// marked late; other lines are refused with 409 `run_final`.
+    public func appendLogs(
+        _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:], processOutput: Bool = false
+    ) async throws -> LogAccepted {
         do {
-            let accepted = try await store.appendLogs(runID: id, logs, infrastructure: infrastructure)
+            let accepted = try await store.appendLogs(
+                runID: id, logs, infrastructure: infrastructure, afterEnd: processOutput ? .markLate : .refuse)
             metrics.logLines.increment(by: logs.count)
             notifier.signal("run:\(id)")
             return accepted
         } catch StoreError.runNotFound {
             throw APIError.runNotFound(id)
+        } catch StoreError.runFinal(_, let state) {
+            throw APIError(
+                .conflict, code: "run_final",
+                message: "flow run \(id) has ended (\(state)): its log takes no more lines; these \(logs.count) were not stored",
+                field: "logs",
+                fix: "Send a run's lines before its final state. An agent copying the process's own output sends them with processOutput: true; they are kept, marked late.")
         }
     }
 
@@ -454,7 +477,7 @@ public final class Coordinator: Sendable {
         for run in stale where now.timeIntervalSince(since) >= timeout {
             let last = run.heartbeatAt ?? run.startedAt ?? run.updatedAt
             let message = "no heartbeat for \(Int(now.timeIntervalSince(last))) s (timeout \(Int(timeout)) s; last at \(last.formatted(.iso8601))): the flow process or its host died without reporting a final state"
-            if let updated = try await crash(run, message: message, at: now) { crashed.append(updated) }
+            if let updated = try await crash(run, message: message, at: now, revivable: true) { crashed.append(updated) }
         }
         for run in try await store.runsWithExpiredLease(now: now) {
             let message = "agent \(run.agentID ?? "?") claimed the run but did not start it before its lease ran out; the agent may have died"
@@ -463,8 +486,9 @@ public final class Coordinator: Sendable {
         return crashed
     }
 
-    private func crash(_ run: FlowRun, message: String, at now: Date) async throws -> FlowRun? {
-        let write = StateWrite(runID: run.id, from: run.state, to: .crashed, message: message, at: now, agentID: run.agentID)
+    private func crash(_ run: FlowRun, message: String, at now: Date, revivable: Bool = false) async throws -> FlowRun? {
+        let write = StateWrite(
+            runID: run.id, from: run.state, to: .crashed, message: message, at: now, agentID: run.agentID, revivable: revivable)
         guard let updated = try await store.compareAndSetState(write) else { return nil }
         logger.warning("flow run crashed", metadata: ["run": "\(run.id)", "reason": "\(message)"])
         _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: "error", message: "Crashed: \(message)", source: "coordinator")])

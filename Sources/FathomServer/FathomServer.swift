@@ -61,6 +61,7 @@ public struct FathomServer: Sendable {
     /// Opens the data directory (`fathom.sqlite`, `bundles/`) and checks the configuration.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "fathom.server")) throws {
         try configuration.validate()
+        ServerMemory.returnLargeBlocks
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("fathom.sqlite"))
         let storage: any FlowStorage

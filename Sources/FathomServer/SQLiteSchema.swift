@@ -69,6 +69,12 @@ enum SQLiteSchema {
             try db.execute(sql: "ALTER TABLE agents ADD COLUMN instance TEXT")
             try db.execute(sql: "ALTER TABLE agents ADD COLUMN host TEXT")
         }
+        migrator.registerMigration("v5-late-lines-revivable-runs") { db in
+            // A line of the process's own output that the agent delivered after the run had ended.
+            try db.execute(sql: "ALTER TABLE logs ADD COLUMN late INTEGER NOT NULL DEFAULT 0")
+            // A run crashed on silence alone, which its own heartbeat may bring back.
+            try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN revivable INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -6,22 +6,33 @@ import GRDB
 extension SQLiteStore {
     // MARK: Logs
 
-    public func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:]) async throws -> LogAccepted {
+    public func appendLogs(
+        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd
+    ) async throws -> LogAccepted {
         try await pool.write { db in
             if !infrastructure.isEmpty {
                 guard try Self.mergeInfrastructure(db, runID: runID, facts: infrastructure, at: nil) else { throw StoreError.runNotFound(runID) }
             }
-            guard let last = try Int64.fetchOne(
-                db, sql: "UPDATE flow_runs SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
+            guard let row = try Row.fetchOne(
+                db, sql: "UPDATE flow_runs SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq, state",
                 arguments: [logs.count, runID])
             else { throw StoreError.runNotFound(runID) }
+            let last: Int64 = row["log_seq"]
+            var late = false
+            if let state = FlowRunState(rawValue: row["state"]), state.isFinal {
+                switch afterEnd {
+                case .keep: break
+                case .markLate: late = true
+                case .refuse: throw StoreError.runFinal(runID, state)  // rolls back the sequence and the facts
+                }
+            }
             var seq = last - Int64(logs.count)
             let statement = try db.cachedStatement(
-                sql: "INSERT INTO logs (run_id, seq, ts, level, message, task_run_id, source) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                sql: "INSERT INTO logs (run_id, seq, ts, level, message, task_run_id, source, late) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             for entry in logs {
                 seq += 1
                 try statement.execute(arguments: [
-                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level, entry.message, entry.taskRunID, entry.source,
+                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level, entry.message, entry.taskRunID, entry.source, late,
                 ])
             }
             return LogAccepted(accepted: logs.count, lastSeq: last)
@@ -47,7 +58,7 @@ extension SQLiteStore {
     static func logLine(_ row: Row) -> LogLine {
         LogLine(
             seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: row["level"],
-            message: row["message"], taskRunID: row["task_run_id"], source: row["source"])
+            message: row["message"], taskRunID: row["task_run_id"], source: row["source"], late: row["late"])
     }
 
     // MARK: Task runs
@@ -224,4 +235,16 @@ struct ClaimRoom {
 public enum StoreError: Error, Sendable {
     case runNotFound(FlowRunID)
     case conflict(String)
+    /// Lines were sent to a run that had already ended, by a writer whose lines are refused then.
+    case runFinal(FlowRunID, FlowRunState)
+}
+
+/// What happens to log lines that reach a run after it ended.
+public enum LinesAfterEnd: Sendable {
+    /// Kept as they are: the coordinator's own notes (a crash reason, a retry's link).
+    case keep
+    /// Kept and marked late: the process's own output as its agent copies it.
+    case markLate
+    /// Refused: anyone else's lines, e.g. a flow still logging after it was cancelled.
+    case refuse
 }

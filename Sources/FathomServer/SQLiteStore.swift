@@ -227,8 +227,8 @@ public final class SQLiteStore: Store {
 
     static func applyStateWrite(_ db: Database, _ write: StateWrite) throws -> FlowRun? {
         let at = write.at.timeIntervalSince1970
-        var assignments = ["state = ?", "state_message = ?", "updated_at = ?"]
-        var arguments: StatementArguments = [write.to.rawValue, write.message, at]
+        var assignments = ["state = ?", "state_message = ?", "updated_at = ?", "revivable = ?"]
+        var arguments: StatementArguments = [write.to.rawValue, write.message, at, write.revivable]
         if write.to == .running {
             assignments.append("started_at = COALESCE(started_at, ?)")
             assignments.append("heartbeat_at = ?")
@@ -253,6 +253,39 @@ public final class SQLiteStore: Store {
         guard db.changesCount == 1 else { return nil }
         try appendHistory(db, runID: write.runID, state: write.to, message: write.message, at: at)
         return try fetchRun(db, id: write.runID, includeHistory: true)
+    }
+
+    public func revive(runID: FlowRunID, message: String, at: Date) async throws -> (run: FlowRun, withdrawn: [FlowRunID])? {
+        try await pool.write { db in
+            guard let run = try Row.fetchOne(
+                db, sql: "SELECT attempt, COALESCE(retry_of, id) AS first FROM flow_runs WHERE id = ? AND state = ? AND revivable = 1",
+                arguments: [runID, FlowRunState.crashed.rawValue])
+            else { return nil }
+            let attempt: Int = run["attempt"]
+            let later = try Row.fetchAll(
+                db, sql: "SELECT id, state FROM flow_runs WHERE retry_of = ? AND attempt > ?", arguments: [run["first"] as String, attempt])
+            // A later attempt that an agent took holds the work now: this one stays crashed.
+            guard later.allSatisfy({ ($0["state"] as String) == FlowRunState.scheduled.rawValue }) else { return nil }
+            // The retry made for the crash never ran: it is withdrawn, so that the next attempt, if one is
+            // needed, keeps its number.
+            let withdrawn: [FlowRunID] = later.map { $0["id"] }
+            for id in withdrawn {
+                for table in ["logs", "state_history", "task_runs"] {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE run_id = ?", arguments: [id])
+                }
+                try db.execute(sql: "DELETE FROM flow_runs WHERE id = ?", arguments: [id])
+            }
+            let seconds = at.timeIntervalSince1970
+            try db.execute(
+                sql: """
+                    UPDATE flow_runs SET state = ?, state_message = ?, ended_at = NULL, heartbeat_at = ?, updated_at = ?, revivable = 0
+                    WHERE id = ? AND state = ?
+                    """,
+                arguments: [FlowRunState.running.rawValue, message, seconds, seconds, runID, FlowRunState.crashed.rawValue])
+            try Self.appendHistory(db, runID: runID, state: .running, message: message, at: seconds)
+            guard let revived = try Self.fetchRun(db, id: runID, includeHistory: true) else { return nil }
+            return (revived, withdrawn)
+        }
     }
 
     public func recordHeartbeat(runID: FlowRunID, at: Date) async throws -> FlowRunState? {

@@ -29,10 +29,12 @@ public struct StateWrite: Sendable {
     /// Set the claiming agent and lease (on Pending).
     public var agentID: AgentID?
     public var leaseExpiresAt: Date?
+    /// A crash judged on silence alone: the run's own heartbeat, should it come back, makes it Running again.
+    public var revivable: Bool
 
     public init(
         runID: FlowRunID, from: FlowRunState, to: FlowRunState, message: String, at: Date, agentID: AgentID? = nil,
-        leaseExpiresAt: Date? = nil
+        leaseExpiresAt: Date? = nil, revivable: Bool = false
     ) {
         self.runID = runID
         self.from = from
@@ -41,6 +43,7 @@ public struct StateWrite: Sendable {
         self.at = at
         self.agentID = agentID
         self.leaseExpiresAt = leaseExpiresAt
+        self.revivable = revivable && to == .crashed
     }
 }
 
@@ -124,11 +127,17 @@ public protocol Store: Sendable {
     /// attempt left, yet no next attempt exists (the process stopped between the end and the retry).
     func runsMissingRetry(endedAfter: Date) async throws -> [FlowRun]
 
+    /// Makes a run crashed on silence alone (``StateWrite/revivable``) Running again, in one transaction, unless a
+    /// later attempt of it has left Scheduled; later attempts still Scheduled never ran and are withdrawn (deleted).
+    /// Nil when the run cannot be revived.
+    func revive(runID: FlowRunID, message: String, at: Date) async throws -> (run: FlowRun, withdrawn: [FlowRunID])?
+
     // Logs and task runs
     /// Proves the store takes writes now (`/readyz`).
     func checkWritable() async throws
-    /// Appends lines and merges `infrastructure` facts into the run's, in one transaction.
-    func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]) async throws -> LogAccepted
+    /// Appends lines and merges `infrastructure` facts into the run's, in one transaction. Lines reaching a
+    /// run that has ended are kept, marked late or refused (``StoreError/runFinal``) as `afterEnd` says.
+    func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd) async throws -> LogAccepted
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]
     /// The last `limit` lines, oldest first.
     func logTail(runID: FlowRunID, limit: Int) async throws -> [LogLine]
@@ -162,8 +171,8 @@ public protocol Store: Sendable {
 }
 
 extension Store {
-    /// Appends lines without infrastructure facts.
+    /// Appends the coordinator's own lines, kept whatever the run's state.
     func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
-        try await appendLogs(runID: runID, logs, infrastructure: [:])
+        try await appendLogs(runID: runID, logs, infrastructure: [:], afterEnd: .keep)
     }
 }

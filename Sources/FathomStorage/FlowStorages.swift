@@ -24,7 +24,7 @@ public enum FlowStorages {
     public static func fetchBundle(url: String, sha256: String, to destination: String) async throws -> Bool {
         switch StorageLocation(url) {
         case .local(let path)? where FileManager.default.fileExists(atPath: path):
-            try AtomicFile.copyVerified(from: path, to: destination, sha256: sha256)
+            try await BundleFiles.copyVerified(from: path, to: destination, sha256: sha256, permissions: .bundle)
             return true
         case .s3(let bucket, let key)?:
             try await S3FlowStorage.download(s3: S3Client(client: try defaultAWSClient()), bucket: bucket, key: key, sha256: sha256, to: destination)

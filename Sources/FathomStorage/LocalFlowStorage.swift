@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Bundles in a local directory: `<root>/<sha256>`, written atomically, read-only once stored.
 public struct LocalFlowStorage: FlowStorage {
@@ -33,19 +34,36 @@ public struct LocalFlowStorage: FlowStorage {
         return FileManager.default.fileExists(atPath: path(forSHA256: sha256))
     }
 
+    public func size(sha256: String) async throws -> Int64? {
+        guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
+        return try await BundleFiles.size(ofFileAt: path(forSHA256: sha256))
+    }
+
     public func store(fileAt source: String, sha256: String) async throws {
         guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
         if try await contains(sha256: sha256) { return }
+        try await BundleFiles.copyVerified(from: source, to: path(forSHA256: sha256), sha256: sha256, permissions: .bundle)
+    }
+
+    /// Streams the chunks into a new file beside the bundles and renames it into place once its hash
+    /// is checked: no copy, no second read.
+    public func store(chunks: some AsyncSequence<ByteBuffer, any Error>, sha256: String, maxBytes: Int64) async throws -> Int64 {
+        guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
         let temporary = (root as NSString).appendingPathComponent(".incoming-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
-        try FileManager.default.copyItem(atPath: source, toPath: temporary)
-        try AtomicFile.publishVerified(temporary, to: path(forSHA256: sha256), sha256: sha256, source: source)
+        let (actual, size) = try await BundleFiles.write(chunks, to: temporary, maxBytes: maxBytes, permissions: .bundle)
+        try BundleFiles.publish(temporary, to: path(forSHA256: sha256), ifItHashes: actual, to: sha256, source: "the upload")
+        return size
     }
 
     public func fetch(sha256: String, to destination: String) async throws {
-        let source = path(forSHA256: sha256)
         guard try await contains(sha256: sha256) else { throw StorageError.missing(sha256: sha256, location: root) }
-        try AtomicFile.copyVerified(from: source, to: destination, sha256: sha256)
+        try await BundleFiles.copyVerified(from: path(forSHA256: sha256), to: destination, sha256: sha256, permissions: .bundle)
+    }
+
+    /// Streams the stored file itself: it was verified when it was stored and is read-only since.
+    public func read(sha256: String, _ body: (ByteBuffer) async throws -> Void) async throws {
+        guard try await contains(sha256: sha256) else { throw StorageError.missing(sha256: sha256, location: root) }
+        try await BundleFiles.read(path(forSHA256: sha256), body)
     }
 }
 
@@ -56,14 +74,6 @@ public enum AtomicFile {
         guard Foundation.rename(source, destination) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination, "errno": errno])
         }
-    }
-
-    /// Copies `source` to `destination` through a temporary name, checking the copy's sha256 first.
-    public static func copyVerified(from source: String, to destination: String, sha256: String, permissions: Int = 0o555) throws {
-        let temporary = destination + ".partial-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
-        try FileManager.default.copyItem(atPath: source, toPath: temporary)
-        try publishVerified(temporary, to: destination, sha256: sha256, source: source, permissions: permissions)
     }
 
     /// Checks that `temporary` hashes to `sha256`, makes it read-only (and executable), and renames

@@ -29,6 +29,14 @@ public struct S3FlowStorage: FlowStorage {
         return try await s3.headObject(bucket: bucket, key: key(forSHA256: sha256))?.metadata["sha256"] == sha256
     }
 
+    public func size(sha256: String) async throws -> Int64? {
+        guard StorageError.isValidSHA256(sha256) else { throw StorageError.invalidHash(sha256) }
+        guard let object = try await s3.headObject(bucket: bucket, key: key(forSHA256: sha256)), object.metadata["sha256"] == sha256 else {
+            return nil
+        }
+        return object.size
+    }
+
     public func store(fileAt path: String, sha256: String) async throws {
         try await store(fileAt: path, sha256: sha256, metadata: [:])
     }

@@ -43,6 +43,69 @@ import Testing
         #expect(try await after.coordinator.reap().map(\.id) == [pending.id], "its agent never came back to renew the claim")
     }
 
+    /// A flow cut off from its coordinator for longer than the timeout (a partition, a stalled host) is crashed
+    /// on silence; when its own heartbeat comes back the run was alive all along and runs on.
+    @Test func aRunCrashedOnSilenceIsRevivedByItsOwnHeartbeat() async throws {
+        let directory = TemporaryDirectory("revive")
+        let clock = TestClock(date("2026-11-30T10:00:00Z"))
+        var settings = CoordinatorSettings()
+        settings.heartbeatTimeout = .seconds(30)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
+        try await server.register([flow], retryPolicy: RunRetryPolicy(retries: 2, delaySeconds: 60))
+        let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
+        let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "job"))
+        _ = try await server.coordinator.claim(agentID: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+        _ = try await server.coordinator.setState(run.id, SetStateRequest(state: .running, expected: .pending))
+        await server.coordinator.housekeeping()  // the first round after start only notes when it began watching
+        clock.advance(31)
+        #expect(try await server.coordinator.reap().map(\.id) == [run.id])
+        let retry = try #require(try await server.store.runs(RunFilter(attemptsOf: run.id, limit: 10)).runs.first { $0.id != run.id })
+        #expect(retry.state == .scheduled)
+
+        clock.advance(5)
+        #expect(try await server.coordinator.heartbeat(run.id) == .running, "the flow is told to go on, not to cancel itself")
+        let revived = try #require(try await server.store.run(id: run.id, includeHistory: true))
+        #expect(revived.state == .running && revived.endedAt == nil && revived.stateMessage.contains("came back 5 s after"))
+        #expect(Array((revived.history ?? []).map(\.state).suffix(2)) == [FlowRunState.crashed, .running])
+        #expect(try await server.store.run(id: retry.id, includeHistory: false) == nil, "the retry that never ran is withdrawn")
+        let logs = try await server.store.logs(runID: run.id, after: 0, limit: 100).map(\.message)
+        #expect(logs.contains { $0.hasPrefix("Running again") && $0.contains(retry.id) }, "\(logs)")
+
+        // If it really stops later, it is crashed again and its retry keeps the number 2.
+        clock.advance(31)
+        #expect(try await server.coordinator.reap().map(\.id) == [run.id])
+        let attempts = try await server.store.runs(RunFilter(attemptsOf: run.id, limit: 10)).runs
+        #expect(attempts.map(\.attempt).sorted() == [1, 2], "\(attempts.map { ($0.attempt, $0.state) })")
+    }
+
+    @Test func aRunIsNotRevivedWhenItsRetryWasTakenOrItsEndWasNotSilence() async throws {
+        let directory = TemporaryDirectory("no-revive")
+        let clock = TestClock(date("2026-11-30T10:00:00Z"))
+        var settings = CoordinatorSettings()
+        settings.heartbeatTimeout = .seconds(30)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
+        try await server.register([flow], retryPolicy: RunRetryPolicy(retries: 1, delaySeconds: 0))
+        let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
+        await server.coordinator.housekeeping()
+        func startRun() async throws -> FlowRun {
+            let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "job"))
+            _ = try await server.coordinator.claim(agentID: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+            return try await server.coordinator.setState(run.id, SetStateRequest(state: .running, expected: .pending))
+        }
+        // Crashed on silence, but its retry was claimed before the heartbeat came back: the retry holds the work.
+        let first = try await startRun()
+        clock.advance(31)
+        #expect(try await server.coordinator.reap().map(\.id) == [first.id])
+        _ = try await server.coordinator.claim(agentID: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+        #expect(try await server.coordinator.heartbeat(first.id) == .crashed)
+
+        // Crashed for another reason (its agent saw the process die): a heartbeat does not undo that.
+        let second = try await startRun()
+        _ = try await server.coordinator.setState(second.id, SetStateRequest(state: .crashed, message: "the flow process was killed by signal 9"))
+        #expect(try await server.coordinator.heartbeat(second.id) == .crashed)
+        #expect(try await server.store.run(id: second.id, includeHistory: false)?.state == .crashed)
+    }
+
     @Test func aRetryTheCoordinatorDidNotGetToMakeIsMadeByTheNextRound() async throws {
         let directory = TemporaryDirectory("lost-retry")
         let clock = TestClock(date("2026-11-30T10:00:00Z"))

@@ -135,9 +135,10 @@ struct HardeningRequestTests {
         let ownLines = try await server.client.logs(run.id, limit: 1000).lines.count
         let lineCount = 400_000
         for batch in 0..<(lineCount / 10_000) {
+            // Process output, as an agent copies it: kept although the run has ended.
             _ = try await server.client.sendLogs(run.id, (0..<10_000).map {
                 LogEntry(timestamp: Date(), level: "info", message: "line \(batch * 10_000 + $0) " + String(repeating: "x", count: 60))
-            })
+            }, processOutput: true)
         }
         func peakKiB() throws -> Int {
             let status = try String(contentsOfFile: "/proc/\(try #require(server.process.pid))/status", encoding: .utf8)

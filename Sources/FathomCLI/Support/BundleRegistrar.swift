@@ -41,7 +41,7 @@ public struct BundleRegistrar: Sendable {
         retryPolicy: RunRetryPolicy? = nil
     ) async throws -> [FlowVersion] {
         let description = try await Self.describe(bundleAt: path)
-        let (sha256, size) = try FileHashing.sha256(ofFileAt: path)
+        let sha256 = try FileHashing.sha256(ofFileAt: path).sha256
         let storageURL: String
         if let storage {
             // A directory here would not be one the agents' machines see: only S3 is shared.
@@ -54,7 +54,9 @@ public struct BundleRegistrar: Sendable {
             ])
             storageURL = s3.url(forSHA256: sha256)
         } else {
-            storageURL = try await client.uploadBundle(at: path, sha256: sha256, size: size).storageURL
+            storageURL = try await BundleFiles.withChunks(of: path) { chunks, size in
+                try await client.uploadBundle(chunks, size: size, sha256: sha256)
+            }.storageURL
         }
         let response = try await client.registerFlows(RegisterFlowsRequest(
             bundleSHA256: sha256, storageURL: storageURL, flows: description.flows, runConfig: runConfig,

@@ -64,7 +64,9 @@ public struct RunFollower: Sendable {
     }
 
     func format(_ line: LogLine, _ formatter: DateFormatter) -> String {
-        let source = line.source == "flow" ? "" : "[\(line.source)] "
+        let late = line.late == true ? "after the end" : nil
+        let tags = [line.source == "flow" ? nil : line.source, late].compactMap { $0 }
+        let source = tags.isEmpty ? "" : "[\(tags.joined(separator: ", "))] "
         return "\(formatter.string(from: line.timestamp)) \(line.level.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(source)\(line.message)"
     }
 

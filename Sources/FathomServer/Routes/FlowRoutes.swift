@@ -32,7 +32,8 @@ struct FlowRoutes {
         }
     }
 
-    /// Streams the body to a temporary file, then stores it only if its hash matches the URL's.
+    /// Streams the body into the storage, hashing it on the way; stored only if its hash matches the URL's.
+    /// Memory stays bounded by a chunk, whatever the bundle's size.
     func uploadBundle(_ request: Request, sha256: String) async throws -> Response {
         guard StorageError.isValidSHA256(sha256) else {
             throw APIError(
@@ -43,43 +44,31 @@ struct FlowRoutes {
             .contentTooLarge, code: "bundle_too_large", message: "the bundle is larger than this coordinator accepts (\(limit) bytes); nothing was stored",
             field: "body", fix: "Make the bundle smaller (a release build, stripped), or start the server with a larger --max-bundle-size.")
         if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > limit { throw tooLarge }
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("fathom-upload-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: temporary, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        let size: Int64
         do {
-            var received: Int64 = 0
-            for try await buffer in request.body {
-                received += Int64(buffer.readableBytes)
-                if received > limit { throw tooLarge }
-                handle.write(Data(buffer.readableBytesView))
-            }
-            try handle.close()
-        } catch {
-            try? handle.close()
-            throw error
-        }
-        let (actual, size) = try FileHashing.sha256(ofFileAt: temporary)
-        guard actual == sha256 else {
+            size = try await coordinator.storage.store(chunks: request.body, sha256: sha256, maxBytes: limit)
+        } catch StorageError.tooLarge {
+            throw tooLarge
+        } catch StorageError.hashMismatch(_, let actual, _) {
             throw APIError(
                 .unprocessableContent, code: "hash_mismatch",
                 message: "bundle hash mismatch: the URL says sha256 \(sha256) but the uploaded bytes hash to \(actual); nothing was stored",
                 field: "sha256", fix: "Upload the file whose sha256 is in the URL.")
         }
-        try await coordinator.storage.store(fileAt: temporary, sha256: sha256)
         return try HTTPJSON.response(
             StoredBundleInfo(sha256: sha256, size: size, storageURL: coordinator.storage.url(forSHA256: sha256)), status: .created)
     }
 
+    /// Streams the stored bundle in bounded chunks, with its length announced.
     func downloadBundle(sha256: String) async throws -> Response {
-        guard StorageError.isValidSHA256(sha256), try await coordinator.storage.contains(sha256: sha256) else {
+        guard StorageError.isValidSHA256(sha256), let size = try await coordinator.storage.size(sha256: sha256) else {
             throw APIError.notFound("bundle", sha256, fix: "Register the flow again with 'fathom register'.")
         }
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("fathom-download-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
-        try await coordinator.storage.fetch(sha256: sha256, to: temporary)
-        let data = try Data(contentsOf: URL(fileURLWithPath: temporary))
-        return Response(
-            status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let storage = coordinator.storage
+        let body = ResponseBody(contentLength: Int(clamping: size)) { writer in
+            try await storage.read(sha256: sha256) { chunk in try await writer.write(chunk) }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
     }
 }

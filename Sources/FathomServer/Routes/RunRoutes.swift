@@ -59,7 +59,8 @@ struct RunRoutes {
         group.post("flow-runs/:id/logs") { request, context in
             let body = try await HTTPJSON.decode(LogBatch.self, from: request)
             return try HTTPJSON.response(
-                try await coordinator.appendLogs(try context.parameters.require("id"), body.logs, infrastructure: body.infrastructure ?? [:]),
+                try await coordinator.appendLogs(
+                    try context.parameters.require("id"), body.logs, infrastructure: body.infrastructure ?? [:], processOutput: body.processOutput ?? false),
                 status: .created)
         }
         group.get("flow-runs/:id/logs") { request, context in

@@ -148,7 +148,8 @@ public struct RunPage: WebPage {
         public init(_ line: LogLine) {
             level = line.level
             let task = line.taskRunID.map { " [\(Formatting.shortID($0))]" } ?? ""
-            self.line = "\(Formatting.time(line.timestamp)) \(line.level.uppercased()) \(line.source)\(task): \(line.message)"
+            let late = line.late == true ? " (after the end)" : ""
+            self.line = "\(Formatting.time(line.timestamp)) \(line.level.uppercased()) \(line.source)\(task)\(late): \(line.message)"
         }
     }
 

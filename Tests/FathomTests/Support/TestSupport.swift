@@ -91,6 +91,16 @@ enum FathomStorageHash {
     }
 }
 
+extension APIClient {
+    /// Uploads the bundle file at `path`, streamed as `fathom register` does.
+    func uploadBundle(at path: String, sha256: String, size: Int64) async throws -> StoredBundleInfo {
+        try await BundleFiles.withChunks(of: path) { chunks, actualSize in
+            precondition(actualSize == size, "the test's size is the file's")
+            return try await uploadBundle(chunks, size: actualSize, sha256: sha256)
+        }
+    }
+}
+
 /// Runs blocking, CPU-heavy work (the toolkit's synchronous calls, test data) on a thread of its own at the lowest
 /// priority, so that it neither holds one of the few threads of Swift's cooperative pool that every other test
 /// shares nor slows the tests that measure time. Threads it starts inherit the priority.
