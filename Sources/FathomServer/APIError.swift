@@ -5,6 +5,8 @@ import Hummingbird
 import NIOCore
 
 /// An error answer of the API: an HTTP status and a JSON ``APIErrorBody``.
+/// The HTTP layer's own refusals (a malformed request, a missing token, a body too large); the
+/// coordinator's rules answer with ``CoordinatorError``.
 public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     public var status: HTTPResponse.Status
     public var body: APIErrorBody
@@ -14,23 +16,7 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
         self.body = APIErrorBody(code: code, message: message, field: field, fix: fix)
     }
 
-    /// 422 with every validation problem.
-    public init(validation errors: ValidationErrors) {
-        self.status = .unprocessableContent
-        let first = errors.errors.first
-        self.body = APIErrorBody(
-            code: first?.code ?? "invalid", message: errors.description, field: first?.field, fix: first?.fix,
-            problems: errors.errors)
-    }
-
     public var description: String { body.error.message }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = (try? APICoding.encode(body)) ?? Data()
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
 
     static func notFound(_ what: String, _ id: String, fix: String) -> APIError {
         APIError(.notFound, code: "not_found", message: "\(what) '\(id)' does not exist. \(fix)", fix: fix)

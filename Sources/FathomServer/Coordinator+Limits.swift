@@ -7,13 +7,13 @@ extension Coordinator {
     public func setConcurrencyLimit(scope: String, name: String, limit: Int) async throws -> ConcurrencyLimit {
         try Self.checkScope(scope)
         guard Names.isValid(name) else {
-            throw APIError(
-                .unprocessableContent, code: "invalid_name", message: "'\(name)' is not a valid \(scope) name", field: "name",
+            throw CoordinatorError(
+                .invalid, code: "invalid_name", message: "'\(name)' is not a valid \(scope) name", field: "name",
                 fix: "Use letters, digits, '.', '_' and '-'.")
         }
         guard (0...100_000).contains(limit) else {
-            throw APIError(
-                .unprocessableContent, code: "invalid_limit", message: "limit \(limit) is outside 0-100000", field: "limit",
+            throw CoordinatorError(
+                .invalid, code: "invalid_limit", message: "limit \(limit) is outside 0-100000", field: "limit",
                 fix: "Use 0 (hold every run) or a positive count.")
         }
         try await store.setConcurrencyLimit(scope: scope, name: name, limit: limit)
@@ -31,7 +31,7 @@ extension Coordinator {
     public func deleteConcurrencyLimit(scope: String, name: String) async throws -> ConcurrencyLimitList {
         try Self.checkScope(scope)
         guard try await store.deleteConcurrencyLimit(scope: scope, name: name) else {
-            throw APIError.notFound("\(scope) concurrency limit", name, fix: "List limits with 'fathom limit list'.")
+            throw CoordinatorError.notFound("\(scope) concurrency limit", name, fix: "List limits with 'fathom limit list'.")
         }
         if scope == "queue" { notifier.signal("queue:\(name)") }
         return ConcurrencyLimitList(limits: try await store.concurrencyLimits())
@@ -39,8 +39,8 @@ extension Coordinator {
 
     static func checkScope(_ scope: String) throws {
         guard ConcurrencyLimit.scopes.contains(scope) else {
-            throw APIError(
-                .unprocessableContent, code: "invalid_scope", message: "'\(scope)' is not a limit scope", field: "scope",
+            throw CoordinatorError(
+                .invalid, code: "invalid_scope", message: "'\(scope)' is not a limit scope", field: "scope",
                 fix: "Use flow or queue.")
         }
     }

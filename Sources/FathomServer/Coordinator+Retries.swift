@@ -47,12 +47,12 @@ extension Coordinator {
     public func retryRun(_ id: FlowRunID) async throws -> FlowRun {
         let run = try await run(id)
         guard run.state.isFinal else {
-            throw APIError(
+            throw CoordinatorError(
                 .conflict, code: "not_final", message: "flow run \(id) is \(run.state); only a finished run can be retried",
                 field: "state", fix: "Cancel it first, or wait for it to end.")
         }
         guard let version = try await store.version(id: run.versionID) else {
-            throw APIError.notFound("flow version", run.versionID, fix: "Register the flow again.")
+            throw CoordinatorError.notFound("flow version", run.versionID, fix: "Register the flow again.")
         }
         let first = run.retryOf ?? run.id
         let attempts = try await store.runs(RunFilter(attemptsOf: first, limit: 10_000)).runs

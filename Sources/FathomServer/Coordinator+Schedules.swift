@@ -9,7 +9,7 @@ extension Coordinator {
     /// Creates a schedule after checking its flow, name, timing and parameters.
     public func createSchedule(_ request: CreateScheduleRequest) async throws -> Schedule {
         guard let version = try await store.version(flowName: request.flow, number: nil) else {
-            throw APIError.notFound("flow", request.flow, fix: "Register it with 'fathom register BUNDLE', or list flows with 'fathom flows'.")
+            throw CoordinatorError.notFound("flow", request.flow, fix: "Register it with 'fathom register BUNDLE', or list flows with 'fathom flows'.")
         }
         var problems: [ValidationError] = []
         let name = request.name ?? request.flow
@@ -35,7 +35,7 @@ extension Coordinator {
         } catch {
             problems += error.errors
         }
-        if !problems.isEmpty { throw APIError(validation: ValidationErrors(problems)) }
+        if !problems.isEmpty { throw CoordinatorError(validation: ValidationErrors(problems)) }
         let schedule = Schedule(
             id: Identifier.make(), name: name, flowName: request.flow, cron: request.cron,
             timezone: request.cron == nil ? nil : (request.timezone ?? "UTC"), intervalSeconds: request.intervalSeconds,
@@ -49,7 +49,7 @@ extension Coordinator {
     /// One schedule, by id or name, with its next slots.
     public func schedule(_ key: String) async throws -> Schedule {
         guard let found = try await store.schedule(key) else {
-            throw APIError.notFound("schedule", key, fix: "List schedules with 'fathom schedule list'.")
+            throw CoordinatorError.notFound("schedule", key, fix: "List schedules with 'fathom schedule list'.")
         }
         return withNextRuns(found)
     }
@@ -70,7 +70,7 @@ extension Coordinator {
         let found = try await schedule(key)
         let now = clock()
         guard let updated = try await store.setSchedulePaused(id: found.id, paused: paused, at: now) else {
-            throw APIError.notFound("schedule", key, fix: "List schedules with 'fathom schedule list'.")
+            throw CoordinatorError.notFound("schedule", key, fix: "List schedules with 'fathom schedule list'.")
         }
         scheduledThrough.withLock { $0[found.id] = nil }
         if paused {

@@ -110,12 +110,12 @@ public final class Coordinator: Sendable {
                 problems += error.errors
             }
         }
-        if !problems.isEmpty { throw APIError(validation: ValidationErrors(problems)) }
+        if !problems.isEmpty { throw CoordinatorError(validation: ValidationErrors(problems)) }
         let storageURL: String
         if let given = request.storageURL, given != storage.url(forSHA256: request.bundleSHA256) {
             guard settings.bundleURLPrefixes.contains(where: { !$0.isEmpty && given.hasPrefix($0) }) else {
-                throw APIError(
-                    .unprocessableContent, code: "storage_url_not_allowed",
+                throw CoordinatorError(
+                    .invalid, code: "storage_url_not_allowed",
                     message: "storageURL '\(given.prefix(300))' is neither this coordinator's storage nor an allowed bundle prefix: agents execute what it names",
                     field: "storageURL",
                     fix: "Upload the bundle (PUT /api/v1/bundles/{sha256}; 'fathom register' does it), or start the server with --allow-bundle-prefix \(Self.prefixSuggestion(given)).")
@@ -123,8 +123,8 @@ public final class Coordinator: Sendable {
             storageURL = given
         } else {
             guard try await storage.contains(sha256: request.bundleSHA256) else {
-                throw APIError(
-                    .unprocessableContent, code: "bundle_missing",
+                throw CoordinatorError(
+                    .invalid, code: "bundle_missing",
                     message: "bundle \(request.bundleSHA256) is not in the coordinator's storage. Upload it first (PUT /api/v1/bundles/{sha256}); 'fathom register' does this for you.",
                     field: "bundleSHA256")
             }
@@ -163,16 +163,16 @@ public final class Coordinator: Sendable {
     public func createRun(_ request: CreateFlowRunRequest) async throws -> FlowRun {
         guard let version = try await store.version(flowName: request.flow, number: request.version) else {
             if request.version != nil, try await store.version(flowName: request.flow, number: nil) != nil {
-                throw APIError.notFound(
+                throw CoordinatorError.notFound(
                     "version \(request.version!) of flow", request.flow, fix: "List versions with 'fathom flows'.")
             }
-            throw APIError.notFound("flow", request.flow, fix: "Register it with 'fathom register BUNDLE', or list flows with 'fathom flows'.")
+            throw CoordinatorError.notFound("flow", request.flow, fix: "Register it with 'fathom register BUNDLE', or list flows with 'fathom flows'.")
         }
         let parameters: [String: JSONValue]
         do {
             parameters = try ParameterValidator.resolve(request.parameters ?? [:], against: version.parameters, flowName: version.flowName)
         } catch {
-            throw APIError(validation: error)
+            throw CoordinatorError(validation: error)
         }
         let id = Identifier.make()
         let run = try await store.insertRun(NewFlowRun(
@@ -183,7 +183,7 @@ public final class Coordinator: Sendable {
             guard run.flowName == version.flowName, run.parameters == parameters,
                   request.version == nil || run.versionID == version.id
             else {
-                throw APIError(
+                throw CoordinatorError(
                     .conflict, code: "idempotency_key_reused", message: "the idempotency key '\(key)' was used for run \(run.id) of flow '\(run.flowName)' with other parameters or another version",
                     field: "idempotencyKey", fix: "Use a new key for a different run, or send the same request again to get run \(run.id).")
             }
@@ -201,7 +201,7 @@ public final class Coordinator: Sendable {
     }
 
     public func run(_ id: FlowRunID) async throws -> FlowRun {
-        guard let run = try await store.run(id: id, includeHistory: true) else { throw APIError.runNotFound(id) }
+        guard let run = try await store.run(id: id, includeHistory: true) else { throw CoordinatorError.runNotFound(id) }
         return run
     }
 
@@ -210,14 +210,14 @@ public final class Coordinator: Sendable {
         while true {
             let current = try await run(id)
             if let expected = request.expected, expected != current.state {
-                throw APIError(
+                throw CoordinatorError(
                     .conflict, code: "state_changed",
                     message: "flow run \(id) is \(current.state), not \(expected) as expected; it was not moved to \(request.state).",
                     field: "expected")
             }
             guard current.state.canTransition(to: request.state) else {
                 let allowed = current.state.allowedNextStates.map(\.rawValue).sorted()
-                throw APIError(
+                throw CoordinatorError(
                     .conflict, code: "illegal_transition",
                     message: "flow run \(id) cannot move from \(current.state) to \(request.state). "
                         + (allowed.isEmpty ? "\(current.state) is final." : "From \(current.state) it may move to: \(allowed.joined(separator: ", ")).") ,
@@ -245,7 +245,7 @@ public final class Coordinator: Sendable {
         case .cancelling:
             return current
         case .completed, .failed, .crashed, .cancelled:
-            throw APIError(
+            throw CoordinatorError(
                 .conflict, code: "illegal_transition",
                 message: "flow run \(id) is already \(current.state) and cannot be cancelled.", field: "state")
         }
@@ -274,7 +274,7 @@ public final class Coordinator: Sendable {
     /// unless a later attempt of it has already been taken.
     public func heartbeat(_ id: FlowRunID) async throws -> FlowRunState {
         let now = clock()
-        guard let state = try await store.recordHeartbeat(runID: id, at: now) else { throw APIError.runNotFound(id) }
+        guard let state = try await store.recordHeartbeat(runID: id, at: now) else { throw CoordinatorError.runNotFound(id) }
         guard state == .crashed else { return state }
         let crashedAt = try await store.run(id: id, includeHistory: false)?.endedAt ?? now
         let message = "its heartbeat came back \(Int(now.timeIntervalSince(crashedAt))) s after it was crashed for silence: the flow was alive; running again"
@@ -289,7 +289,7 @@ public final class Coordinator: Sendable {
 
     public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
         guard let run = try await store.mergeInfrastructure(runID: id, facts: facts, at: clock()) else {
-            throw APIError.runNotFound(id)
+            throw CoordinatorError.runNotFound(id)
         }
         return run
     }
@@ -309,9 +309,9 @@ public final class Coordinator: Sendable {
             notifier.signal("run:\(id)")
             return accepted
         } catch StoreError.runNotFound {
-            throw APIError.runNotFound(id)
+            throw CoordinatorError.runNotFound(id)
         } catch StoreError.runFinal(_, let state) {
-            throw APIError(
+            throw CoordinatorError(
                 .conflict, code: "run_final",
                 message: "flow run \(id) has ended (\(state)): its log takes no more lines; these \(logs.count) were not stored",
                 field: "logs",
@@ -345,18 +345,18 @@ public final class Coordinator: Sendable {
         do {
             try await store.upsertTaskRuns(runID: id, updates)
         } catch StoreError.runNotFound {
-            throw APIError.runNotFound(id)
+            throw CoordinatorError.runNotFound(id)
         }
     }
 
     /// Task runs as the SDK sends them: an id and a name, an attempt from 1, a bounded batch.
     static func checkTaskRuns(_ updates: [TaskRunUpdate]) throws {
-        func refuse(_ index: Int, _ field: String, _ problem: String, _ fix: String) -> APIError {
-            APIError(.unprocessableContent, code: "invalid_task_run", message: "taskRuns[\(index)].\(field) \(problem)",
+        func refuse(_ index: Int, _ field: String, _ problem: String, _ fix: String) -> CoordinatorError {
+            CoordinatorError(.invalid, code: "invalid_task_run", message: "taskRuns[\(index)].\(field) \(problem)",
                      field: "taskRuns[\(index)].\(field)", fix: fix)
         }
         guard updates.count <= 10_000 else {
-            throw APIError(.unprocessableContent, code: "too_many_task_runs", message: "\(updates.count) task runs in one batch",
+            throw CoordinatorError(.invalid, code: "too_many_task_runs", message: "\(updates.count) task runs in one batch",
                            field: "taskRuns", fix: "Send at most 10,000 task runs per request.")
         }
         for (index, update) in updates.enumerated() {
@@ -376,18 +376,18 @@ public final class Coordinator: Sendable {
 
     public func registerAgent(_ registration: AgentRegistration) async throws -> AgentInfo {
         guard Names.isValid(registration.name) else {
-            throw APIError(
-                .unprocessableContent, code: "invalid_agent_name", message: "agent name '\(registration.name)' is not valid",
+            throw CoordinatorError(
+                .invalid, code: "invalid_agent_name", message: "agent name '\(registration.name)' is not valid",
                 field: "name", fix: "Use letters, digits, '.', '_' and '-'.")
         }
         guard Names.isValid(registration.queue) else {
-            throw APIError(
-                .unprocessableContent, code: "invalid_queue", message: "queue name '\(registration.queue.prefix(200))' is not valid",
+            throw CoordinatorError(
+                .invalid, code: "invalid_queue", message: "queue name '\(registration.queue.prefix(200))' is not valid",
                 field: "queue", fix: "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
         }
         guard RunConfig.knownLaunchers.contains(registration.launcher) else {
-            throw APIError(
-                .unprocessableContent, code: "unknown_launcher", message: "launcher '\(registration.launcher.prefix(200))' is not one Fathom has",
+            throw CoordinatorError(
+                .invalid, code: "unknown_launcher", message: "launcher '\(registration.launcher.prefix(200))' is not one Fathom has",
                 field: "launcher", fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", ")).")
         }
         // The same agent name on the same queue keeps its id, so a restarted agent still owns its runs...
@@ -397,7 +397,7 @@ public final class Coordinator: Sendable {
             let silent = clock().timeIntervalSince(existing.lastSeenAt)
             let takeover = settings.agentTakeoverAfter.inSeconds
             if silent < takeover {
-                throw APIError(
+                throw CoordinatorError(
                     .conflict, code: "agent_name_in_use",
                     message: "agent '\(registration.name)' on queue '\(registration.queue)' is live in another process (host \(existing.host ?? "unknown"), last seen \(Int(saturating: silent)) s ago)",
                     field: "name",
@@ -410,14 +410,14 @@ public final class Coordinator: Sendable {
     /// An agent process that stops cleanly frees its name at once.
     public func agentStopped(_ id: AgentID, instance: String) async throws -> AgentInfo {
         _ = try await store.agentStopped(id: id, instance: instance)
-        guard let agent = try await store.agent(id: id) else { throw APIError.notFound("agent", id, fix: "Nothing to stop.") }
+        guard let agent = try await store.agent(id: id) else { throw CoordinatorError.notFound("agent", id, fix: "Nothing to stop.") }
         return agent
     }
 
     /// Hands scheduled runs to an agent, waiting up to `request.waitSeconds` when there are none.
     public func claim(agentID: AgentID, _ request: ClaimRequest) async throws -> ClaimResponse {
         guard let agent = try await store.agent(id: agentID) else {
-            throw APIError.notFound("agent", agentID, fix: "Register the agent again (restart 'fathom agent').")
+            throw CoordinatorError.notFound("agent", agentID, fix: "Register the agent again (restart 'fathom agent').")
         }
         let wait = min(try checked { try NumberCheck.seconds(request.waitSeconds, field: "waitSeconds", in: 0...3600) }, settings.maxWait)
         let lease = try request.leaseSeconds.map { seconds in

@@ -183,7 +183,7 @@ import Testing
         let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         _ = try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "one"))
         clock.advance(30)
-        await #expect(throws: APIError.self) { try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")) }
+        await #expect(throws: CoordinatorError.self) { try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")) }
         clock.advance(16)
         #expect(try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")).instance == "two")
     }

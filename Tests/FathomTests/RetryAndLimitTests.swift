@@ -75,7 +75,7 @@ import Testing
         #expect(again.attempt == 2 && again.retryOf == cancelled.id && again.state == .scheduled)
         let third = try await server.coordinator.retryRun(cancelled.id)
         #expect(third.attempt == 3 && third.retryOf == cancelled.id)
-        await #expect(throws: APIError.self, "a run still going cannot be retried") { try await server.coordinator.retryRun(third.id) }
+        await #expect(throws: CoordinatorError.self, "a run still going cannot be retried") { try await server.coordinator.retryRun(third.id) }
     }
 
     @Test func flowAndQueueLimitsHoldRunsAtClaimAndReleaseThemAsRunsEnd() async throws {
@@ -110,8 +110,8 @@ import Testing
         _ = try await server.coordinator.deleteConcurrencyLimit(scope: "queue", name: "default")
         claimed = try await claim()
         #expect(claimed.allSatisfy { $0.flowName == "other" } && claimed.count == 2)
-        await #expect(throws: APIError.self) { try await server.coordinator.setConcurrencyLimit(scope: "team", name: "x", limit: 1) }
-        await #expect(throws: APIError.self) { try await server.coordinator.setConcurrencyLimit(scope: "flow", name: "x", limit: -1) }
+        await #expect(throws: CoordinatorError.self) { try await server.coordinator.setConcurrencyLimit(scope: "team", name: "x", limit: 1) }
+        await #expect(throws: CoordinatorError.self) { try await server.coordinator.setConcurrencyLimit(scope: "flow", name: "x", limit: -1) }
     }
 
     @Test func aRaisedLimitWakesAWaitingAgent() async throws {

@@ -100,7 +100,7 @@ import Testing
 
         _ = try await server.coordinator.deleteSchedule("nightly")
         #expect(try await server.runs(ofSchedule: schedule.id).isEmpty)
-        await #expect(throws: APIError.self) { try await server.coordinator.schedule("nightly") }
+        await #expect(throws: CoordinatorError.self) { try await server.coordinator.schedule("nightly") }
     }
 
     @Test func cronSlotsFollowTheTimeZoneThroughDaylightSaving() async throws {
@@ -170,7 +170,7 @@ import Testing
             do {
                 _ = try await server.coordinator.createSchedule(request)
                 return []
-            } catch let error as APIError {
+            } catch let error as CoordinatorError {
                 return (error.body.error.problems ?? []).map { "\($0.field): \($0.problem)" }
             } catch {
                 return ["\(error)"]

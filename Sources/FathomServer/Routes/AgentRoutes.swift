@@ -13,7 +13,7 @@ struct AgentRoutes {
             return try HTTPJSON.response(try await coordinator.registerAgent(body), status: .created)
         }
         group.get("agents") { _, _ in
-            try HTTPJSON.response(AgentList(agents: try await coordinator.store.agents()))
+            try HTTPJSON.response(AgentList(agents: try await coordinator.agents()))
         }
         group.post("agents/:id/claim") { request, context in
             let body = try await HTTPJSON.decode(ClaimRequest.self, from: request)

@@ -15,14 +15,10 @@ struct FlowRoutes {
             return try HTTPJSON.response(RegisterFlowsResponse(versions: try await coordinator.register(body)), status: .created)
         }
         group.get("flows") { _, _ in
-            try HTTPJSON.response(try await coordinator.store.flowSummaries())
+            try HTTPJSON.response(try await coordinator.flows())
         }
         group.get("flows/:name") { _, context in
-            let name = try context.parameters.require("name")
-            guard let summary = try await coordinator.store.flowSummary(named: name) else {
-                throw APIError.notFound("flow", name, fix: "Register it with 'fathom register BUNDLE'.")
-            }
-            return try HTTPJSON.response(summary)
+            try HTTPJSON.response(try await coordinator.flow(named: try context.parameters.require("name")))
         }
         group.put("bundles/:sha256") { request, context in
             try await uploadBundle(request, sha256: try context.parameters.require("sha256"))

@@ -26,17 +26,13 @@ struct RunRoutes {
                 agentID: request.uri.queryParameters.get("agent"), activeOnly: try request.query("active", as: Bool.self) ?? false,
                 limit: try request.query("limit", default: 50, in: 1...1000),
                 offset: try request.query("offset", default: 0, in: 0...Int(Int32.max)))
-            return try HTTPJSON.response(try await coordinator.store.runs(filter))
+            return try HTTPJSON.response(try await coordinator.runs(filter))
         }
         group.get("flow-runs/:id") { _, context in
             try HTTPJSON.response(try await coordinator.run(try context.parameters.require("id")))
         }
         group.get("flow-runs/:id/version") { _, context in
-            let run = try await coordinator.run(try context.parameters.require("id"))
-            guard let version = try await coordinator.store.version(id: run.versionID) else {
-                throw APIError.notFound("flow version", run.versionID, fix: "Register the flow again.")
-            }
-            return try HTTPJSON.response(version)
+            try HTTPJSON.response(try await coordinator.version(ofRun: try context.parameters.require("id")))
         }
         group.post("flow-runs/:id/state") { request, context in
             let body = try await HTTPJSON.decode(SetStateRequest.self, from: request)
@@ -77,9 +73,7 @@ struct RunRoutes {
             return try HTTPJSON.response(TaskRunList(taskRuns: []), status: .created)
         }
         group.get("flow-runs/:id/task-runs") { _, context in
-            let id = try context.parameters.require("id")
-            _ = try await coordinator.run(id)
-            return try HTTPJSON.response(TaskRunList(taskRuns: try await coordinator.store.taskRuns(runID: id)))
+            try HTTPJSON.response(TaskRunList(taskRuns: try await coordinator.taskRuns(ofRun: try context.parameters.require("id"))))
         }
     }
 }

@@ -26,7 +26,7 @@ struct ScheduleRoutes {
             try HTTPJSON.response(try await coordinator.deleteSchedule(try context.parameters.require("key")))
         }
         group.get("concurrency-limits") { _, _ in
-            try HTTPJSON.response(ConcurrencyLimitList(limits: try await coordinator.store.concurrencyLimits()))
+            try HTTPJSON.response(ConcurrencyLimitList(limits: try await coordinator.concurrencyLimits()))
         }
         group.put("concurrency-limits/:scope/:name") { request, context in
             let body = try await HTTPJSON.decode(SetConcurrencyLimitRequest.self, from: request)

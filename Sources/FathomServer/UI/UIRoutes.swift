@@ -17,8 +17,7 @@ struct UIRoutes {
         router.get("flows") { request, _ in try await flowsPage(request) }
         router.get("flows/:name") { request, context in
             let name = try context.parameters.require("name")
-            guard let flow = try await coordinator.store.flowSummary(named: name) else { return notFound("flow", name, request) }
-            return page(try await flowPage(flow), request)
+            return page(try await flowPage(try await coordinator.flow(named: name)), request)
         }
         router.post("flows/:name/run") { request, context in
             try await startRun(request, flowName: try context.parameters.require("name"))
@@ -40,14 +39,14 @@ struct UIRoutes {
         router.get("runs") { request, _ in try await runsPage(request) }
         router.get("runs/:id") { request, context in
             let id = try context.parameters.require("id")
-            guard let run = try await coordinator.store.run(id: id, includeHistory: true) else { return notFound("flow run", id, request) }
+            let run = try await coordinator.run(id)
             // Every line of a long run does not fit a page: they stream as text instead.
             if request.uri.queryParameters.get("lines") == "all" { return HTMLResponse.redirect(Links.run(id) + "/log.txt") }
             return page(try await runPage(run), request)
         }
         router.get("runs/:id/log.txt") { request, context in
             let id = try context.parameters.require("id")
-            guard try await coordinator.store.run(id: id, includeHistory: false) != nil else { return notFound("flow run", id, request) }
+            _ = try await coordinator.run(id)
             return logText(id)
         }
         router.get("runs/:id/events") { request, context in
@@ -62,7 +61,7 @@ struct UIRoutes {
             try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0).id }
         }
         router.get("agents") { request, _ in
-            page(AgentsPage(agents: try await coordinator.store.agents(), now: coordinator.now), request)
+            page(AgentsPage(agents: try await coordinator.agents(), now: coordinator.now), request)
         }
         router.get("login") { request, _ in
             page(LoginPage(next: request.uri.queryParameters.get("next") ?? "/"), request)
@@ -88,10 +87,6 @@ struct UIRoutes {
         HTMLResponse.page(ui, page, status: status, signedIn: session.isRequired)
     }
 
-    func notFound(_ what: String, _ key: String, _ request: Request) -> Response {
-        page(ErrorPage(heading: "Not found", message: "\(what) '\(key)' does not exist."), request, status: .notFound)
-    }
-
     func asset(_ text: String, type: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=300"],
@@ -99,14 +94,14 @@ struct UIRoutes {
     }
 
     func flowsPage(_ request: Request) async throws -> Response {
-        page(FlowsPage(flows: try await coordinator.store.flowSummaries()), request)
+        page(FlowsPage(flows: try await coordinator.flows()), request)
     }
 
     func flowPage(
         _ flow: FlowSummary, entered: [String: String] = [:], errors: [String: String] = [:], formError: String? = nil,
         version: Int? = nil
     ) async throws -> FlowPage {
-        let recent = try await coordinator.store.runs(RunFilter(flowName: flow.name, dueBy: coordinator.now, limit: 10)).runs
+        let recent = try await coordinator.runs(RunFilter(flowName: flow.name, dueBy: coordinator.now, limit: 10)).runs
         return FlowPage(
             flow: flow, runs: recent, entered: entered, errors: errors, formError: formError, selectedVersion: version,
             now: coordinator.now)
@@ -119,30 +114,30 @@ struct UIRoutes {
             flow: query.get("flow").flatMap { $0.isEmpty ? nil : $0 }, state: query.get("state").flatMap(FlowRunState.init(name:)),
             since: query.get("since").flatMap { DurationText.seconds($0) == nil ? nil : $0 }, upcoming: query.get("upcoming") == "1",
             offset: max(0, Int(query.get("offset") ?? "") ?? 0))
-        let list = try await coordinator.store.runs(RunFilter(
+        let list = try await coordinator.runs(RunFilter(
             flowName: filter.flow, state: filter.state, agentID: query.get("agent"), activeOnly: query.get("agent") != nil,
             createdAfter: filter.createdAfter(now: now), dueBy: filter.upcoming ? nil : now, limit: RunsPage.Filter.pageSize,
             offset: filter.offset))
-        let flows = try await coordinator.store.flowSummaries().map(\.name)
+        let flows = try await coordinator.flows().map(\.name)
         return page(RunsPage(list: list, flows: flows, filter: filter, now: now), request)
     }
 
     /// The run page shows the last ``RunPage/shownLines`` log lines; all of them are at `log.txt`.
     func runPage(_ run: FlowRun) async throws -> RunPage {
-        let attempts = try await coordinator.store.runs(RunFilter(attemptsOf: run.retryOf ?? run.id, limit: 100)).runs
-        let logs = try await coordinator.store.logTail(runID: run.id, limit: RunPage.shownLines)
+        let attempts = try await coordinator.runs(RunFilter(attemptsOf: run.retryOf ?? run.id, limit: 100)).runs
+        let logs = try await coordinator.logTail(ofRun: run.id, limit: RunPage.shownLines)
         return RunPage(
-            run: run, tasks: try await coordinator.store.taskRuns(runID: run.id), logs: logs, attempts: attempts, now: coordinator.now)
+            run: run, tasks: try await coordinator.taskRuns(ofRun: run.id), logs: logs, attempts: attempts, now: coordinator.now)
     }
 
     /// Every log line of a run as plain text, read and sent 5,000 lines at a time: memory stays bounded
     /// whatever the run's length.
     func logText(_ id: FlowRunID) -> Response {
-        let store = coordinator.store
+        let coordinator = coordinator
         let body = ResponseBody { writer in
             var after: Int64 = 0
             while true {
-                let lines = try await store.logs(runID: id, after: after, limit: 5000)
+                let lines = try await coordinator.logLines(ofRun: id, after: after, limit: 5000)
                 guard let last = lines.last else { break }
                 var buffer = ByteBuffer()
                 for line in lines { buffer.writeString(RunPage.LogRow(line).line + "\n") }
@@ -161,10 +156,10 @@ struct UIRoutes {
 
     /// The Run form: typed values, errors shown by their fields; on success, the new run's page.
     func startRun(_ request: Request, flowName: String) async throws -> Response {
-        guard let flow = try await coordinator.store.flowSummary(named: flowName) else { return notFound("flow", flowName, request) }
+        let flow = try await coordinator.flow(named: flowName)
         let form = try await FormBody.fields(of: request)
         let version = form["_version"].flatMap(Int.init)
-        let specs = try await coordinator.store.version(flowName: flowName, number: version)?.parameters ?? flow.latest.parameters
+        let specs = version == nil ? flow.latest.parameters : try await coordinator.version(flowName: flowName, number: version).parameters
         let (values, errors) = RunForm.parameters(from: form, specs: specs)
         guard errors.isEmpty else {
             return page(try await flowPage(flow, entered: form, errors: errors, version: version), request, status: .unprocessableContent)
@@ -172,7 +167,7 @@ struct UIRoutes {
         do {
             let run = try await coordinator.createRun(CreateFlowRunRequest(flow: flowName, version: version, parameters: values))
             return HTMLResponse.redirect(Links.run(run.id))
-        } catch let error as APIError {
+        } catch let error as any ErrorAnswer {
             var byField: [String: String] = [:]
             for problem in error.body.error.problems ?? [] where problem.field.hasPrefix("parameters.") {
                 byField[String(problem.field.dropFirst("parameters.".count))] = "\(problem.problem). \(problem.fix)"
@@ -184,7 +179,7 @@ struct UIRoutes {
     }
 
     func addSchedule(_ request: Request, flowName: String) async throws -> Response {
-        guard let flow = try await coordinator.store.flowSummary(named: flowName) else { return notFound("flow", flowName, request) }
+        let flow = try await coordinator.flow(named: flowName)
         let form = try await FormBody.fields(of: request)
         func given(_ key: String) -> String? { form[key].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } }
         var interval: Double?
@@ -199,7 +194,7 @@ struct UIRoutes {
                 flow: flowName, name: given("name"), cron: given("cron"), timezone: given("cron") == nil ? nil : given("timezone"),
                 intervalSeconds: interval))
             return HTMLResponse.redirect(Links.flow(flowName))
-        } catch let error as APIError {
+        } catch let error as any ErrorAnswer {
             return page(try await flowPage(flow, formError: error.body.error.message), request, status: error.status)
         }
     }
@@ -208,8 +203,8 @@ struct UIRoutes {
     func act(_ request: Request, runID: String, _ action: (String) async throws -> String) async throws -> Response {
         do {
             return HTMLResponse.redirect(Links.run(try await action(runID)))
-        } catch let error as APIError {
-            guard let run = try await coordinator.store.run(id: runID, includeHistory: true) else { return notFound("flow run", runID, request) }
+        } catch let error as any ErrorAnswer {
+            let run = try await coordinator.run(runID)
             var refused = try await runPage(run)
             refused.flash = error.body.error.message
             return page(refused, request, status: error.status)

@@ -123,10 +123,11 @@ struct UIGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     func answerInHTML(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError where !request.uri.path.hasPrefix("/api/") {
+        } catch let error as any ErrorAnswer where !request.uri.path.hasPrefix("/api/") {
             let body = error.body.error
             let heading = error.status.code == 404 ? "Not found" : "Refused"
-            return HTMLResponse.page(ui, ErrorPage(heading: heading, message: [body.message, body.fix].compactMap { $0 }.joined(separator: ". ")), status: error.status)
+            let fix = body.fix.flatMap { body.message.contains($0) ? nil : $0 }  // a not-found message carries its fix already
+            return HTMLResponse.page(ui, ErrorPage(heading: heading, message: [body.message, fix].compactMap { $0 }.joined(separator: ". ")), status: error.status)
         }
     }
 
