@@ -72,3 +72,24 @@ extension Coordinator {
         try await store.stateCounts()
     }
 }
+
+extension Coordinator {
+    /// Whether the database and the bundle storage take writes, and the server is not stopping.
+    public func readiness() async -> [String: String] {
+        var checks: [String: String] = [:]
+        do {
+            try await store.checkWritable()
+            checks["database"] = "ok"
+        } catch {
+            checks["database"] = "cannot write: \(error)"
+        }
+        do {
+            try await storage.checkWritable()
+            checks["storage"] = "ok"
+        } catch {
+            checks["storage"] = "cannot write: \(error)"
+        }
+        checks["accepting"] = notifier.isClosed ? "the server is stopping" : "ok"
+        return checks
+    }
+}
