@@ -7,8 +7,8 @@ public struct AgentRegistration: Codable, Sendable {
     public var queue: String
     /// An agent claims only runs whose flow labels it has.
     public var labels: [String: String]
-    /// The launcher it uses: `local`, `ecs`.
-    public var launcher: String
+    /// The launcher it serves: it claims only runs whose run config names it.
+    public var launcher: LauncherKind
     /// This agent process: random at each start. While one process of a name is live, another with
     /// the same name is refused (409), so two agents never take each other's runs.
     public var instance: String?
@@ -16,7 +16,7 @@ public struct AgentRegistration: Codable, Sendable {
     public var host: String?
 
     public init(
-        name: String, queue: String = "default", labels: [String: String] = [:], launcher: String = "local",
+        name: String, queue: String = "default", labels: [String: String] = [:], launcher: LauncherKind = .local,
         instance: String? = nil, host: String? = nil
     ) {
         self.name = name
@@ -34,7 +34,7 @@ public struct AgentInfo: Codable, Sendable {
     public var name: String
     public var queue: String
     public var labels: [String: String]
-    public var launcher: String
+    public var launcher: LauncherKind
     public var lastSeenAt: Date
     public var runsInFlight: Int
     /// The process that registered last, and its host; nil once it stopped cleanly.
@@ -42,7 +42,7 @@ public struct AgentInfo: Codable, Sendable {
     public var host: String?
 
     public init(
-        id: AgentID, name: String, queue: String, labels: [String: String], launcher: String, lastSeenAt: Date,
+        id: AgentID, name: String, queue: String, labels: [String: String], launcher: LauncherKind, lastSeenAt: Date,
         runsInFlight: Int, instance: String? = nil, host: String? = nil
     ) {
         self.id = id

@@ -47,7 +47,7 @@ public actor Agent {
     /// Registers, then claims and launches until the task is cancelled.
     public func run() async throws {
         let agent = try await register()
-        logger.info("agent ready", metadata: ["agent": "\(agent.name)", "queue": "\(agent.queue)", "launcher": "\(launcher.name)"])
+        logger.info("agent ready", metadata: ["agent": "\(agent.name)", "queue": "\(agent.queue)", "launcher": "\(launcher.kind)"])
         await reattachRuns(of: agent)
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
@@ -133,7 +133,7 @@ public actor Agent {
         while true {
             do {
                 let info = try await client.registerAgent(AgentRegistration(
-                    name: configuration.name, queue: configuration.queue, labels: configuration.labels, launcher: launcher.name,
+                    name: configuration.name, queue: configuration.queue, labels: configuration.labels, launcher: launcher.kind,
                     instance: instance, host: ProcessInfo.processInfo.hostName))
                 agentID = info.id
                 return info
@@ -164,7 +164,7 @@ public actor Agent {
         } catch {
             launching.remove(runID)
             logger.error("launch failed", metadata: ["run": "\(runID)", "error": "\(error)"])
-            await settle(runID, outcome: LaunchOutcome(summary: "the \(launcher.name) launcher could not start the run: \(error)"))
+            await settle(runID, outcome: LaunchOutcome(summary: "the \(launcher.kind) launcher could not start the run: \(error)"))
             return
         }
         launching.remove(runID)

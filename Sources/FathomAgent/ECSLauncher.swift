@@ -9,7 +9,7 @@ import Logging
 /// definition once per content hash, calls RunTask (idempotent by flow run id), and watches the
 /// task with batched DescribeTasks until it stops.
 public final class ECSLauncher: Launcher {
-    public let name = "ecs"
+    public let kind = LauncherKind.ecs
     let api: APIClient
     /// The coordinator URL that containers reach (never loopback).
     let runnerAPIURL: String
@@ -55,7 +55,7 @@ public final class ECSLauncher: Launcher {
     }
 
     static func config(of version: FlowVersion) throws -> ECSRunConfig {
-        guard version.runConfig.launcher == "ecs" else {
+        guard version.runConfig.launcher == .ecs else {
             throw LaunchError("flow \(version.flowName) v\(version.version) has a '\(version.runConfig.launcher)' run config; this agent launches ECS tasks")
         }
         do {

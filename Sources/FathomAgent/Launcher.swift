@@ -4,8 +4,8 @@ import Foundation
 
 /// Starts the infrastructure of a claimed run: a local process, an ECS task, …
 public protocol Launcher: Sendable {
-    /// The launcher's name, as in run configs: `local`, `ecs`.
-    var name: String { get }
+    /// The runs it launches: those whose run config names this kind.
+    var kind: LauncherKind { get }
     /// Starts the run's infrastructure. Throwing means it could not be started; the run is crashed with the error.
     func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun
     /// After an agent restart: the infrastructure of a run this agent had started, if it still

@@ -7,7 +7,7 @@ import Synchronization
 /// Runs each flow run as a child process on this machine: `fathom execute --flow-run ID`,
 /// in its own process group, with named volumes mapped to local directories.
 public struct LocalLauncher: Launcher {
-    public let name = "local"
+    public let kind = LauncherKind.local
     /// The `fathom` executable that runs `execute`.
     public var fathomExecutable: String
     /// The coordinator URL the flow process talks to.
@@ -34,7 +34,7 @@ public struct LocalLauncher: Launcher {
     }
 
     public func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun {
-        let settings = try LocalRunSettings(claimed.version.runConfig.launcher == "local" ? claimed.version.runConfig.settings : .object([:]))
+        let settings = try LocalRunSettings(claimed.version.runConfig.launcher == .local ? claimed.version.runConfig.settings : .object([:]))
         for (name, path) in volumes {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

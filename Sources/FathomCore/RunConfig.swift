@@ -10,20 +10,17 @@ import Foundation
 /// ```
 public struct RunConfig: Codable, Sendable, Hashable {
     /// The launcher: `local` or `ecs`.
-    public var launcher: String
+    public var launcher: LauncherKind
     /// The launcher's own settings, as given.
     public var settings: JSONValue
 
-    public init(launcher: String, settings: JSONValue) {
+    public init(launcher: LauncherKind, settings: JSONValue) {
         self.launcher = launcher
         self.settings = settings
     }
 
     /// The default: the local launcher with no settings.
-    public static let local = RunConfig(launcher: "local", settings: .object([:]))
-
-    /// The launchers Fathom knows.
-    public static let knownLaunchers = ["local", "ecs"]
+    public static let local = RunConfig(launcher: .local, settings: .object([:]))
 
     /// Reads a parsed run config document (`{"local": {...}}`), checking its shape.
     public init(document: JSONValue) throws(ValidationErrors) {
@@ -33,22 +30,22 @@ public struct RunConfig: Codable, Sendable, Hashable {
                 problem: "a run config must be a mapping, got \(document.typeName)",
                 fix: "Start the file with one launcher key, e.g. 'local:' or 'ecs:'.")])
         }
-        guard top.count == 1, let (launcher, settings) = top.first else {
+        guard top.count == 1, let (key, settings) = top.first else {
             throw ValidationErrors([ValidationError(
                 code: "invalid_run_config", field: "(top level)",
                 problem: "a run config needs exactly one launcher key, got \(top.keys.sorted())",
-                fix: "Keep one of: \(RunConfig.knownLaunchers.joined(separator: ", ")).")])
+                fix: "Keep one of: \(LauncherKind.names).")])
         }
-        guard RunConfig.knownLaunchers.contains(launcher) else {
-            let hint = Spelling.closest(to: launcher, in: RunConfig.knownLaunchers).map { " Did you mean '\($0)'?" } ?? ""
+        guard let launcher = LauncherKind(rawValue: key) else {
+            let hint = Spelling.closest(to: key, in: LauncherKind.allCases.map(\.rawValue)).map { " Did you mean '\($0)'?" } ?? ""
             throw ValidationErrors([ValidationError(
-                code: "unknown_launcher", field: launcher,
-                problem: "unknown launcher '\(launcher)'",
-                fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", ")).\(hint)")])
+                code: "unknown_launcher", field: key,
+                problem: "unknown launcher '\(key)'",
+                fix: "Use one of: \(LauncherKind.names).\(hint)")])
         }
         let normalizedSettings: JSONValue = settings == .null ? .object([:]) : settings
         self.init(launcher: launcher, settings: normalizedSettings)
-        if launcher == "local" { try LocalRunSettings.validate(normalizedSettings) }
+        if launcher == .local { try LocalRunSettings.validate(normalizedSettings) }
     }
 }
 

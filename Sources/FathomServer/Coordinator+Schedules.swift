@@ -163,7 +163,7 @@ extension Coordinator {
         let late = try await store.flagLateRuns(dueBefore: now.addingTimeInterval(-grace)) { run, launcher in
             let prefix = run.scheduledFor.map { "Late: due at \($0.formatted(.iso8601)) and still not claimed after \(Int(saturating: grace)) s" }
                 ?? "Unclaimed: created at \(run.createdAt.formatted(.iso8601)) and not claimed after \(Int(saturating: grace)) s"
-            guard serving.contains(AgentSlot(queue: run.queue, launcher: launcher)) else {
+            guard let kind = LauncherKind(rawValue: launcher), serving.contains(AgentSlot(queue: run.queue, launcher: kind)) else {
                 let others = serving.map { "\($0.launcher) on '\($0.queue)'" }.sorted()
                 return "\(prefix): no live agent serves the '\(launcher)' launcher on queue '\(run.queue)'"
                     + (others.isEmpty ? " (no agent was seen lately)" : " (live agents: \(others.joined(separator: ", ")))")
@@ -184,5 +184,5 @@ extension Coordinator {
 /// Where an agent takes work from: a queue, with one launcher.
 struct AgentSlot: Hashable, Sendable {
     var queue: String
-    var launcher: String
+    var launcher: LauncherKind
 }

@@ -99,12 +99,8 @@ public final class Coordinator: Sendable {
         if let config = request.runConfig {
             do {
                 switch config.launcher {
-                case "local": try LocalRunSettings.validate(config.settings)
-                case "ecs": _ = try ECSRunConfig(config.settings)
-                default:
-                    problems.append(ValidationError(
-                        code: "unknown_launcher", field: "runConfig.launcher", problem: "unknown launcher '\(config.launcher)'",
-                        fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", "))."))
+                case .local: try LocalRunSettings.validate(config.settings)
+                case .ecs: _ = try ECSRunConfig(config.settings)
                 }
             } catch {
                 problems += error.errors
@@ -384,11 +380,6 @@ public final class Coordinator: Sendable {
             throw CoordinatorError(
                 .invalid, code: "invalid_queue", message: "queue name '\(registration.queue.prefix(200))' is not valid",
                 field: "queue", fix: "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
-        }
-        guard RunConfig.knownLaunchers.contains(registration.launcher) else {
-            throw CoordinatorError(
-                .invalid, code: "unknown_launcher", message: "launcher '\(registration.launcher.prefix(200))' is not one Fathom has",
-                field: "launcher", fix: "Use one of: \(RunConfig.knownLaunchers.joined(separator: ", ")).")
         }
         // The same agent name on the same queue keeps its id, so a restarted agent still owns its runs...
         let existing = try await store.agents().first { $0.name == registration.name && $0.queue == registration.queue }

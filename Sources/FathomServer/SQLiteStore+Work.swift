@@ -112,7 +112,7 @@ extension SQLiteStore {
                         host = excluded.host
                     """,
                 arguments: [
-                    id, registration.name, registration.queue, try SQLiteJSON.text(registration.labels), registration.launcher,
+                    id, registration.name, registration.queue, try SQLiteJSON.text(registration.labels), registration.launcher.rawValue,
                     at.timeIntervalSince1970, at.timeIntervalSince1970, registration.instance, registration.host,
                 ])
             return try Self.fetchAgent(db, id: id)!
@@ -133,9 +133,13 @@ extension SQLiteStore {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]) else { return nil }
         let inFlight = try Int.fetchOne(
             db, sql: "SELECT COUNT(*) FROM flow_runs WHERE agent_id = ? AND state IN \(FlowRunState.activeSQLList)", arguments: [id]) ?? 0
+        let launcher: String = row["launcher"]
+        guard let kind = LauncherKind(rawValue: launcher) else {
+            throw StoreError.conflict("agent \(id) has launcher '\(launcher.prefix(100))' in the database, which this Fathom does not know")
+        }
         return AgentInfo(
             id: row["id"], name: row["name"], queue: row["queue"],
-            labels: try SQLiteJSON.decode([String: String].self, row["labels"]), launcher: row["launcher"],
+            labels: try SQLiteJSON.decode([String: String].self, row["labels"]), launcher: kind,
             lastSeenAt: Date(timeIntervalSince1970: row["last_seen_at"]), runsInFlight: inFlight, instance: row["instance"],
             host: row["host"])
     }
@@ -180,7 +184,7 @@ extension SQLiteStore {
                         \(exclusion)
                     ORDER BY COALESCE(r.scheduled_for, r.created_at), r.rowid LIMIT ?
                     """,
-                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher, try SQLiteJSON.text(agent.labels)]
+                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher.rawValue, try SQLiteJSON.text(agent.labels)]
                     + StatementArguments(blocked.sorted()) + [max(capacity * 4, 32)])
             for row in candidates where claimed.count < capacity && room.queueHasRoom {
                 let version = try SQLiteRows.version(row)

@@ -34,8 +34,10 @@ import Testing
 
     @Test func agentsNameTheirQueueAndLauncherAsTheSpecSays() async throws {
         try await withCoordinator { coordinator, _ in
+            // Not a launcher at all: the body does not have the documented shape (an enum), 400 naming the field.
+            let unknown = try await RawHTTP.send(.POST, coordinator.url + "/api/v1/agents", body: #"{"name":"a","queue":"q","labels":{},"launcher":"AAA"}"#)
+            #expect(unknown.status == 400 && unknown.error?.error.field == "launcher" && unknown.body.contains("local, ecs"), "\(unknown.status) \(unknown.body)")
             for (body, field) in [
-                (#"{"name":"a","queue":"q","labels":{},"launcher":"AAA"}"#, "launcher"),
                 (#"{"name":"a","queue":"","labels":{},"launcher":"local"}"#, "queue"),
                 (#"{"name":"","queue":"q","labels":{},"launcher":"local"}"#, "name"),
             ] {

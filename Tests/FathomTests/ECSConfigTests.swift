@@ -177,7 +177,7 @@ struct ECSConfigTests {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Examples/ecs/ecs.yaml").path
         let config = try RunConfigFile.load(example)
-        #expect(config.launcher == "ecs")
+        #expect(config.launcher == .ecs)
         #expect(config.settings["taskDefinition"]["family"] == "fathom-hello", "the file was read and inlined")
         let validate = try await runCommand(TestPaths.fathom, ["ecs", "validate", example])
         #expect(validate.output == ["ok"])

@@ -231,12 +231,12 @@ struct ECSFaultTests {
             let description = try await BundleRegistrar.describe(bundleAt: TestPaths.testFlows)
             let (sha, size) = try FathomStorageHash.of(TestPaths.testFlows)
             _ = try await client.uploadBundle(at: TestPaths.testFlows, sha256: sha, size: size)
-            let config = RunConfig(launcher: "ecs", settings: ECSConfigTests.good)
+            let config = RunConfig(launcher: .ecs, settings: ECSConfigTests.good)
             _ = try await client.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, runConfig: config))
-            let local = try await client.registerAgent(AgentRegistration(name: "laptop", launcher: "local"))
+            let local = try await client.registerAgent(AgentRegistration(name: "laptop", launcher: .local))
             let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
             #expect(try await client.claim(agent: local.id, ClaimRequest(waitSeconds: 0, capacity: 4)).runs.isEmpty, "a local agent never takes an ECS run")
-            let ecsAgent = try await client.registerAgent(AgentRegistration(name: "ecs", launcher: "ecs"))
+            let ecsAgent = try await client.registerAgent(AgentRegistration(name: "ecs", launcher: .ecs))
             #expect(try await client.claim(agent: ecsAgent.id, ClaimRequest(waitSeconds: 0, capacity: 4)).runs.map(\.run.id).contains(run.id))
         }
     }

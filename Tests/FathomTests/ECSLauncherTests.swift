@@ -68,7 +68,7 @@ struct ECSLauncherTests {
         }
 
         var baseRunConfig: RunConfig {
-            RunConfig(launcher: "ecs", settings: [
+            RunConfig(launcher: .ecs, settings: [
                 "cluster": "fathom", "region": "eu-west-1", "launchType": "FARGATE",
                 "taskDefinition": [
                     "family": "fathom-test", "cpu": "256", "memory": "512",
@@ -276,7 +276,7 @@ struct ECSLauncherTests {
         for (name, config, field, _) in ECSConfigTests.badConfigs {
             do {
                 _ = try await stack.api.registerFlows(RegisterFlowsRequest(
-                    bundleSHA256: sha, flows: description.flows, runConfig: RunConfig(launcher: "ecs", settings: config)))
+                    bundleSHA256: sha, flows: description.flows, runConfig: RunConfig(launcher: .ecs, settings: config)))
                 Issue.record("\(name): registered")
             } catch let error as APIClientError {
                 #expect(error.status == 422, "\(name)")

@@ -132,7 +132,7 @@ struct ParameterTests {
 
     @Test func runConfigFilesNeedOneKnownLauncher() throws {
         let local = try RunConfig(document: try RunConfigFile.parse("local:\n  env:\n    GREETING: hi\n"))
-        #expect(local.launcher == "local")
+        #expect(local.launcher == .local)
         #expect(try LocalRunSettings(local.settings).env == ["GREETING": "hi"])
         #expect(throws: ValidationErrors.self) { try RunConfig(document: try RunConfigFile.parse("lokal: {}")) }
         #expect(throws: ValidationErrors.self) { try RunConfig(document: try RunConfigFile.parse("local: {}\necs: {}")) }

@@ -144,14 +144,14 @@ import Testing
         let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         _ = try await server.coordinator.register(RegisterFlowsRequest(
             bundleSHA256: String(repeating: "ab", count: 32), storageURL: "file:///nowhere/bundle", flows: [nightly],
-            runConfig: RunConfig(launcher: "ecs", settings: ECSConfigTests.good), queue: "batch"))
-        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "dev", queue: "batch", launcher: "local"))
+            runConfig: RunConfig(launcher: .ecs, settings: ECSConfigTests.good), queue: "batch"))
+        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "dev", queue: "batch", launcher: .local))
         let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "nightly"))
         clock.set(date("2026-11-29T10:00:30Z"))
         await server.coordinator.housekeeping()
         #expect(try await server.coordinator.run(run.id).stateMessage.isEmpty, "30 s unclaimed is not flagged yet")
         clock.set(date("2026-11-29T10:01:10Z"))
-        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "dev", queue: "batch", launcher: "local"))
+        _ = try await server.coordinator.registerAgent(AgentRegistration(name: "dev", queue: "batch", launcher: .local))
         await server.coordinator.housekeeping()
         let flagged = try await server.coordinator.run(run.id)
         #expect(flagged.state == .scheduled)

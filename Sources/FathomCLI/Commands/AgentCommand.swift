@@ -21,7 +21,7 @@ struct AgentCommand: AsyncParsableCommand {
     var name: String?
 
     @Option(help: "How runs are launched: local (a child process) or ecs (an ECS task).")
-    var launcher = "local"
+    var launcher = LauncherKind.local
 
     @Option(name: .customLong("poll-interval"), help: "ecs: seconds between DescribeTasks polls (one batched call for all tasks).")
     var pollInterval: Double = 3
@@ -33,9 +33,6 @@ struct AgentCommand: AsyncParsableCommand {
     var runnerAPIURL: String?
 
     func run() async throws {
-        guard ["local", "ecs"].contains(launcher) else {
-            throw ArgumentParser.ValidationError("--launcher '\(launcher)' is not a launcher; use local or ecs")
-        }
         logging.bootstrap()
         let metricsServer = try metricsAddress.map { try MetricsEndpoint.start(address: $0, registry: ProcessMetricsRegistry.shared) }
         defer { metricsServer?.cancel() }
@@ -54,7 +51,8 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.labels = try agent.parsedLabels()
         configuration.maxConcurrentRuns = agent.maxRuns
         let chosen: any Launcher
-        if launcher == "ecs" {
+        switch launcher {
+        case .ecs:
             guard let runnerAPIURL else {
                 throw ArgumentParser.ValidationError("--launcher ecs needs --runner-api-url: the coordinator URL that ECS tasks reach (not 127.0.0.1)")
             }
@@ -64,11 +62,20 @@ struct AgentCommand: AsyncParsableCommand {
             } catch {
                 throw ArgumentParser.ValidationError("\(error)")
             }
-        } else {
+        case .local:
             chosen = LocalLauncher(
                 fathomExecutable: CurrentExecutable.path, apiURL: runnerAPIURL ?? client.resolvedURL,
                 token: client.resolvedToken, volumes: try agent.parsedVolumes(), client: apiClient, bundleCache: cacheDirectory)
         }
         return Agent(client: apiClient, launcher: chosen, configuration: configuration, logger: Logger(label: "fathom.agent"))
     }
+}
+
+/// `--launcher local|ecs`, with the known kinds in the error when another is given.
+extension LauncherKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(rawValue: argument)
+    }
+
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }

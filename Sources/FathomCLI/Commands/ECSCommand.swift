@@ -24,7 +24,7 @@ struct ECSValidateCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let config = try RunConfigFile.load(runConfig)
-            guard config.launcher == "ecs" else { throw CLIError("\(runConfig) is a '\(config.launcher)' run config, not 'ecs'") }
+            guard config.launcher == .ecs else { throw CLIError("\(runConfig) is a '\(config.launcher)' run config, not 'ecs'") }
             print("ok")
         } catch let error as CLIError {
             print(error.description)
@@ -53,7 +53,7 @@ struct ECSConfigSource: ParsableArguments {
         } else {
             throw ValidationError("give a run config file, or --flow NAME")
         }
-        guard loaded.launcher == "ecs" else {
+        guard loaded.launcher == .ecs else {
             throw CLIError("\(flow.map { "flow '\($0)'" } ?? runConfig ?? "") uses the '\(loaded.launcher)' launcher, not ecs")
         }
         do {

@@ -18,7 +18,7 @@ public enum RunConfigFile {
         }
         do {
             var config = try RunConfig(document: document)
-            if config.launcher == "ecs" {
+            if config.launcher == .ecs {
                 // Resolve the task definition file now: the coordinator stores the config self-contained.
                 let ecs = try ECSRunConfig(config.settings, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
                 var settings = config.settings.objectValue ?? [:]

@@ -52,8 +52,8 @@ struct RunConfigSummary {
     var volumes: String?
 
     init(_ config: RunConfig) {
-        launcher = config.launcher
-        guard config.launcher == "ecs", let ecs = try? ECSRunConfig(config.settings) else { return }
+        launcher = config.launcher.rawValue
+        guard config.launcher == .ecs, let ecs = try? ECSRunConfig(config.settings) else { return }
         cluster = ecs.cluster
         let volumes = ecs.efs.map { "\($0.name) (\($0.fileSystemID)\($0.accessPointID.map { ", " + $0 } ?? "")) at \($0.containerPath)" }
         self.volumes = volumes.isEmpty ? nil : volumes.joined(separator: "; ")

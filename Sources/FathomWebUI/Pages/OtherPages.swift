@@ -21,7 +21,7 @@ public struct AgentsPage: WebPage {
         self.agents = agents.map { agent in
             let silent = now.timeIntervalSince(agent.lastSeenAt)
             return Row(
-                name: agent.name, queue: agent.queue, launcher: agent.launcher,
+                name: agent.name, queue: agent.queue, launcher: agent.launcher.rawValue,
                 labels: agent.labels.keys.sorted().map { "\($0)=\(agent.labels[$0]!)" }.joined(separator: ", "),
                 lastSeen: Formatting.time(agent.lastSeenAt), ago: Formatting.duration(silent),
                 runsLink: "/runs?agent=" + (agent.id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""),
