@@ -5,13 +5,13 @@ import Foundation
 public struct LogEntry: Codable, Sendable, Equatable {
     public var timestamp: Date
     /// swift-log level name: trace, debug, info, notice, warning, error, critical.
-    public var level: String
+    public var level: LogLevel
     public var message: String
     public var taskRunID: TaskRunID?
-    /// Where the line came from: `flow`, `task`, `stdout`, `stderr`, `agent`, `container`.
-    public var source: String
+    /// Where the line came from: `flow`, `task`, `stdout`, `stderr`, `agent`, `container`, `coordinator`.
+    public var source: LogSource
 
-    public init(timestamp: Date, level: String, message: String, taskRunID: TaskRunID? = nil, source: String = "flow") {
+    public init(timestamp: Date, level: LogLevel, message: String, taskRunID: TaskRunID? = nil, source: LogSource = .flow) {
         self.timestamp = timestamp
         self.level = level
         self.message = message
@@ -44,15 +44,15 @@ public struct LogLine: Codable, Sendable, Equatable {
     /// 1, 2, 3, … per run.
     public var seq: Int64
     public var timestamp: Date
-    public var level: String
+    public var level: LogLevel
     public var message: String
     public var taskRunID: TaskRunID?
-    public var source: String
+    public var source: LogSource
     /// True for a line of the process's own output that its agent delivered after the run had ended
     /// (CloudWatch lags; a process prints while it stops); absent otherwise.
     public var late: Bool?
 
-    public init(seq: Int64, timestamp: Date, level: String, message: String, taskRunID: TaskRunID?, source: String, late: Bool? = nil) {
+    public init(seq: Int64, timestamp: Date, level: LogLevel, message: String, taskRunID: TaskRunID?, source: LogSource, late: Bool? = nil) {
         self.seq = seq
         self.timestamp = timestamp
         self.level = level

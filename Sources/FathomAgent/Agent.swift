@@ -112,7 +112,7 @@ public actor Agent {
                         await self.settle(runID, outcome: outcome)
                     } else {
                         await self.settle(runID, outcome: LaunchOutcome(
-                            summary: "its infrastructure (\(run.infrastructure["taskArn"] ?? run.infrastructure["pid"].map { "pid \($0)" } ?? "none recorded")) was gone when the agent restarted"))
+                            summary: "its infrastructure (\(run.infrastructure[.taskArn] ?? run.infrastructure[.pid].map { "pid \($0)" } ?? "none recorded")) was gone when the agent restarted"))
                     }
                 } catch let elsewhere as NotThisAgentsRun {
                     self.logger.warning("not re-attaching", metadata: ["run": "\(runID)", "reason": "\(elsewhere)"])

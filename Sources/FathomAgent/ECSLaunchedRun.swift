@@ -59,12 +59,12 @@ final class ECSLaunchedRun: LaunchedRun {
 
     var infrastructure: [String: String] {
         let arn = taskArn
-        var facts = [
-            "launcher": "ecs", "cluster": config.cluster, "region": region, "taskArn": arn, "taskDefinition": definitionArn,
-            "console": "https://\(region).console.aws.amazon.com/ecs/v2/clusters/\(config.cluster)/tasks/\(Self.taskID(arn))",
-        ]
-        if let logs { facts["logStream"] = "\(logs.group) \(logs.streamName(arn))" }
-        if !config.efs.isEmpty { facts["efs"] = config.efs.map { "\($0.name)=\($0.fileSystemID)\($0.accessPointID.map { "/" + $0 } ?? "")→\($0.containerPath)" }.joined(separator: ", ") }
+        var facts = [String: String](facts: [
+            .launcher: LauncherKind.ecs.rawValue, .cluster: config.cluster, .region: region, .taskArn: arn, .taskDefinition: definitionArn,
+            .console: "https://\(region).console.aws.amazon.com/ecs/v2/clusters/\(config.cluster)/tasks/\(Self.taskID(arn))",
+        ])
+        if let logs { facts[.logStream] = "\(logs.group) \(logs.streamName(arn))" }
+        if !config.efs.isEmpty { facts[.efs] = config.efs.map { "\($0.name)=\($0.fileSystemID)\($0.accessPointID.map { "/" + $0 } ?? "")→\($0.containerPath)" }.joined(separator: ", ") }
         return facts
     }
 
@@ -161,7 +161,7 @@ final class ECSLaunchedRun: LaunchedRun {
         let age = ContinuousClock.now - startedAt
         if age < .seconds(config.missingGraceSeconds) {
             if !logged {
-                await note("ECS does not list task \(arn) yet (MISSING, which ECS reports for a while after RunTask); waiting up to \(config.missingGraceSeconds) s", level: "info")
+                await note("ECS does not list task \(arn) yet (MISSING, which ECS reports for a while after RunTask); waiting up to \(config.missingGraceSeconds) s", level: .info)
             }
             return nil
         }
@@ -178,7 +178,7 @@ final class ECSLaunchedRun: LaunchedRun {
             return (state.failingSince!, state.reportedErrorCodes.insert(code).inserted)
         }
         if isNew {
-            await note("cannot see the ECS task: \(error.explained) Fathom keeps trying for \(config.awsErrorTimeoutSeconds) s (awsErrorTimeoutSeconds).", level: "error")
+            await note("cannot see the ECS task: \(error.explained) Fathom keeps trying for \(config.awsErrorTimeoutSeconds) s (awsErrorTimeoutSeconds).", level: .error)
         }
         let elapsed = ContinuousClock.now - since
         guard elapsed >= .seconds(config.awsErrorTimeoutSeconds) else { return nil }
@@ -190,11 +190,11 @@ final class ECSLaunchedRun: LaunchedRun {
     /// Stops the task (best effort: it may already be gone, or AWS may refuse) and ends the wait with `reason`.
     private func stopAndEnd(_ reason: String, details: [String]) async -> LaunchOutcome {
         let arn = taskArn
-        await note(reason, level: "error")
+        await note(reason, level: .error)
         do {
             _ = try await ecs.stopTask(cluster: config.cluster, task: arn, reason: "Fathom: \(reason)".prefix(1000).description)
         } catch {
-            await note("StopTask for \(arn) failed: \((error as? AWSError)?.explained ?? "\(error)")", level: "warning")
+            await note("StopTask for \(arn) failed: \((error as? AWSError)?.explained ?? "\(error)")", level: .warning)
         }
         await logs?.finish()
         await launcher.watcher.forget(arn)
@@ -232,13 +232,13 @@ final class ECSLaunchedRun: LaunchedRun {
               let run = try? await launcher.api.run(runID), run.state == .pending
         else { return false }
         let summary = ECSDiagnosis.summary(stopped)
-        await note("\(summary); a transient cause, so starting it again (attempt \(attempt + 1) of \(config.startRetries + 1))", level: "warning")
+        await note("\(summary); a transient cause, so starting it again (attempt \(attempt + 1) of \(config.startRetries + 1))", level: .warning)
         await logs?.finish()
         let newArn: String
         do {
             newArn = try await relaunch(attempt + 1)
         } catch {
-            await note("starting the task again failed: \(error)", level: "error")
+            await note("starting the task again failed: \(error)", level: .error)
             return false
         }
         await launcher.watcher.forget(stopped.taskArn)
@@ -263,11 +263,11 @@ final class ECSLaunchedRun: LaunchedRun {
         do {
             _ = try await ecs.stopTask(cluster: config.cluster, task: taskArn, reason: "Fathom: \(reason)")
         } catch {
-            await note("StopTask failed: \((error as? AWSError)?.explained ?? "\(error)")", level: "warning")
+            await note("StopTask failed: \((error as? AWSError)?.explained ?? "\(error)")", level: .warning)
         }
     }
 
-    private func note(_ message: String, level: String) async {
+    private func note(_ message: String, level: LogLevel) async {
         await launcher.note(message, level: level, runID: runID)
     }
 }

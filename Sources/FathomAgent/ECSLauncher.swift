@@ -78,11 +78,11 @@ public final class ECSLauncher: Launcher {
         let (ecs, logs, region) = try clients(for: config)
         let (request, hash) = ECSRender.registerTaskDefinition(config, region: region)
         let (definitionArn, registered) = try await registry.arn(for: request, hash: hash, ecs: ecs)
-        if registered { await note("registered task definition \(definitionArn)", level: "info", runID: claimed.run.id) }
+        if registered { await note("registered task definition \(definitionArn)", level: .info, runID: claimed.run.id) }
         if config.plaintextToken && token != nil {
             await note(
                 "plaintextToken is on: the API token travels as plaintext container environment, visible to anyone who can describe the task. Prefer apiTokenSecret.",
-                level: "warning", runID: claimed.run.id)
+                level: .warning, runID: claimed.run.id)
         }
         let context = ECSLaunchContext(flowRunID: claimed.run.id, flowName: claimed.version.flowName, apiURL: runnerAPIURL, token: token)
         let taskArn = try await runTask(config, definitionArn: definitionArn, context: context, ecs: ecs, runID: claimed.run.id)
@@ -121,7 +121,7 @@ public final class ECSLauncher: Launcher {
             guard attempt < 6, failures.allSatisfy({ ECSDiagnosis.isTransientRunTaskFailure($0.reason ?? "") }), !failures.isEmpty else {
                 throw LaunchError("RunTask failed: \(reasons.isEmpty ? "no task and no failure reported" : reasons)")
             }
-            await note("RunTask: \(reasons); retrying in \(delay)", level: "warning", runID: runID)
+            await note("RunTask: \(reasons); retrying in \(delay)", level: .warning, runID: runID)
             try await Task.sleep(for: delay)
             delay = delay * 2
         }
@@ -133,17 +133,17 @@ public final class ECSLauncher: Launcher {
         let (ecs, logs, region) = try clients(for: config)
         let context = ECSLaunchContext(flowRunID: run.id, flowName: run.flowName, apiURL: runnerAPIURL, token: token)
         let task: ECSTask
-        if let taskArn = run.infrastructure["taskArn"] {
+        if let taskArn = run.infrastructure[.taskArn] {
             guard let described = try await ecs.describeTasks(cluster: config.cluster, tasks: [taskArn]).tasks?.first else { return nil }
             task = described
         } else {
             // The agent stopped between RunTask and recording the task: find it by the run's tag.
             guard let found = try await taskTagged(runID: run.id, cluster: config.cluster, ecs: ecs) else { return nil }
             task = found
-            await note("found the run's task \(found.taskArn ?? "?") by its fathom:flow-run-id tag after an agent restart", level: "info", runID: run.id)
+            await note("found the run's task \(found.taskArn ?? "?") by its fathom:flow-run-id tag after an agent restart", level: .info, runID: run.id)
         }
         guard let taskArn = task.taskArn else { return nil }
-        let definitionArn = run.infrastructure["taskDefinition"] ?? task.taskDefinitionArn ?? ""
+        let definitionArn = run.infrastructure[.taskDefinition] ?? task.taskDefinitionArn ?? ""
         let launched = await watch(
             config: config, ecs: ecs, logs: logs, region: region, taskArn: taskArn, definitionArn: definitionArn, context: context,
             resumeFrom: run.infrastructure)
@@ -160,8 +160,8 @@ public final class ECSLauncher: Launcher {
     }
 
     /// A line in the run's logs from the agent (best effort: the run's outcome does not depend on it).
-    func note(_ message: String, level: String, runID: FlowRunID) async {
-        let entry = LogEntry(timestamp: Date(), level: level, message: message, source: "agent")
+    func note(_ message: String, level: LogLevel, runID: FlowRunID) async {
+        let entry = LogEntry(timestamp: Date(), level: level, message: message, source: .agent)
         if await Retrying(attempts: 3).run({ try await api.sendLogs(runID, [entry], processOutput: true) }) != nil { return }
         logger.warning("could not log to the run", metadata: ["run": "\(runID)", "message": "\(message)"])
     }

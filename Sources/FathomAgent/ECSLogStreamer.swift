@@ -22,8 +22,8 @@ final class ECSLogStreamer: Sendable {
     }
 
     /// The infrastructure keys of the read position.
-    static let streamKey = "logReadStream"
-    static let tokenKey = "logReadToken"
+    static let streamKey = InfrastructureKey.logReadStream.rawValue
+    static let tokenKey = InfrastructureKey.logReadToken.rawValue
 
     let group: String
     let streamPrefix: String
@@ -106,7 +106,7 @@ final class ECSLogStreamer: Sendable {
             }
             if !page.events.isEmpty {
                 let entries = page.events.map {
-                    LogEntry(timestamp: Date(timeIntervalSince1970: Double($0.timestamp) / 1000), level: "info", message: $0.message, source: "container")
+                    LogEntry(timestamp: Date(timeIntervalSince1970: Double($0.timestamp) / 1000), level: .info, message: $0.message, source: .container)
                 }
                 let position = page.nextToken.map { [Self.streamKey: stream, Self.tokenKey: $0] }
                 guard await deliver(entries, position: position) else { return token }  // read this page again next round
@@ -131,7 +131,7 @@ final class ECSLogStreamer: Sendable {
         }
         guard first else { return }
         _ = try? await api.sendLogs(runID, [LogEntry(
-            timestamp: Date(), level: "error",
-            message: "cannot copy the container's CloudWatch output into these logs: \(error.explained)", source: "agent")], processOutput: true)
+            timestamp: Date(), level: .error,
+            message: "cannot copy the container's CloudWatch output into these logs: \(error.explained)", source: .agent)], processOutput: true)
     }
 }

@@ -60,13 +60,13 @@ extension LocalLauncher {
     /// Adopts a flow process an earlier agent of this name started, when it is on this machine, in this
     /// boot, and still the same process (a pid can be reused); one on another host is not this agent's to judge.
     public func reattach(_ run: FlowRun, version: FlowVersion) async throws -> (any LaunchedRun)? {
-        guard let pid = run.infrastructure["pid"].flatMap({ Int32($0) }) else { return nil }
-        if let boot = run.infrastructure["bootID"], boot != ProcessIdentity.bootID {
+        guard let pid = run.infrastructure[.pid].flatMap({ Int32($0) }) else { return nil }
+        if let boot = run.infrastructure[.bootID], boot != ProcessIdentity.bootID {
             throw NotThisAgentsRun(
-                "its flow process is pid \(pid) on host \(run.infrastructure["host"] ?? "unknown") (another host or boot), which this agent cannot see; its heartbeats decide")
+                "its flow process is pid \(pid) on host \(run.infrastructure[.host] ?? "unknown") (another host or boot), which this agent cannot see; its heartbeats decide")
         }
         guard kill(pid, 0) == 0 else { return nil }
-        if let started = run.infrastructure["pidStart"], !started.isEmpty, started != ProcessIdentity.startTime(of: pid) { return nil }
+        if let started = run.infrastructure[.pidStart], !started.isEmpty, started != ProcessIdentity.startTime(of: pid) { return nil }
         return AdoptedProcess(pid: pid, infrastructure: run.infrastructure)
     }
 }
@@ -145,7 +145,7 @@ final class LocalLaunchedRun: LaunchedRun {
         let watcher = Task<LaunchOutcome, Never> {
             do {
                 let exit = try await process.run(onStart: { pid in startedContinuation.yield(.success(pid)) }) { stream, line in
-                    sink.log(LogEntry(timestamp: Date(), level: stream == .stderr ? "warning" : "info", message: line, source: stream.rawValue))
+                    sink.log(LogEntry(timestamp: Date(), level: stream == .stderr ? .warning : .info, message: line, source: LogSource(rawValue: stream.rawValue)))
                 }
                 await sink.close()
                 return LaunchOutcome(summary: "the flow process \(exit)", details: exit.crashReport)
@@ -159,11 +159,11 @@ final class LocalLaunchedRun: LaunchedRun {
         switch await iterator.next() {
         case .success(let pid):
             return LocalLaunchedRun(
-                infrastructure: [
-                    "launcher": "local", "pid": String(pid), "command": ([process.executable] + process.arguments).joined(separator: " "),
-                    "host": ProcessInfo.processInfo.hostName, "bootID": ProcessIdentity.bootID,
-                    "pidStart": ProcessIdentity.startTime(of: pid) ?? "",
-                ],
+                infrastructure: [String: String](facts: [
+                    .launcher: LauncherKind.local.rawValue, .pid: String(pid), .command: ([process.executable] + process.arguments).joined(separator: " "),
+                    .host: ProcessInfo.processInfo.hostName, .bootID: ProcessIdentity.bootID,
+                    .pidStart: ProcessIdentity.startTime(of: pid) ?? "",
+                ]),
                 watcher: watcher)
         case .failure(let error):
             throw LaunchError("cannot start \(process.executable): \(error)")

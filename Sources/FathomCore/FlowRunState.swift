@@ -2,11 +2,10 @@
 ///
 /// ```
 /// Scheduled ─► Pending ─► Running ─► Completed | Failed | Crashed | Cancelled
-///                              │ ▲
-///                              ▼ │
-///                           Retrying
 /// any non-final state ─► Cancelling ─► Cancelled
 /// ```
+/// A run that is tried again is a new run (its `attempt` n+1, `retryOf` the first); a run's own
+/// retries of a task are the task run's state.
 /// The coordinator enforces ``FlowRunState/canTransition(to:)`` with compare-and-set on the
 /// current state, so two writers can never both move a run.
 public enum FlowRunState: String, Codable, CaseIterable, Sendable, CustomStringConvertible {
@@ -16,8 +15,6 @@ public enum FlowRunState: String, Codable, CaseIterable, Sendable, CustomStringC
     case pending = "Pending"
     /// The flow is executing and sending heartbeats.
     case running = "Running"
-    /// The flow waits before trying again after a failure.
-    case retrying = "Retrying"
     /// A cancel was requested; the agent is stopping the infrastructure.
     case cancelling = "Cancelling"
     /// The flow returned normally.
@@ -35,15 +32,15 @@ public enum FlowRunState: String, Codable, CaseIterable, Sendable, CustomStringC
     public var isFinal: Bool {
         switch self {
         case .completed, .failed, .crashed, .cancelled: return true
-        case .scheduled, .pending, .running, .retrying, .cancelling: return false
+        case .scheduled, .pending, .running, .cancelling: return false
         }
     }
 
     /// The states of a run that holds an agent's slot and counts against concurrency limits:
     /// claimed and not yet final. Spelled here once; queries use ``activeSQLList``.
-    public static let active: [FlowRunState] = [.pending, .running, .retrying, .cancelling]
+    public static let active: [FlowRunState] = [.pending, .running, .cancelling]
 
-    /// ``active`` as an SQL list: `('Pending', 'Running', 'Retrying', 'Cancelling')`.
+    /// ``active`` as an SQL list: `('Pending', 'Running', 'Cancelling')`.
     public static let activeSQLList = "(" + active.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
 
     /// The states this state may legally move to.
@@ -51,8 +48,7 @@ public enum FlowRunState: String, Codable, CaseIterable, Sendable, CustomStringC
         switch self {
         case .scheduled: return [.pending, .cancelling, .cancelled, .crashed]
         case .pending: return [.running, .cancelling, .cancelled, .crashed, .failed, .scheduled]
-        case .running: return [.completed, .failed, .crashed, .cancelling, .cancelled, .retrying]
-        case .retrying: return [.running, .failed, .crashed, .cancelling, .cancelled]
+        case .running: return [.completed, .failed, .crashed, .cancelling, .cancelled]
         case .cancelling: return [.cancelled, .crashed, .completed, .failed]
         case .completed, .failed, .crashed, .cancelled: return []
         }

@@ -29,8 +29,8 @@ public struct RunLogHandler: LogHandler {
             text += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         sink.log(LogEntry(
-            timestamp: Date(), level: event.level.rawValue, message: text, taskRunID: taskRunID,
-            source: taskRunID == nil ? "flow" : "task"))
+            timestamp: Date(), level: LogLevel(rawValue: event.level.rawValue), message: text, taskRunID: taskRunID,
+            source: taskRunID == nil ? .flow : .task))
         if echo {
             FileHandle.standardError.write(Data("\(event.level.rawValue.uppercased()) \(text)\n".utf8))
         }

@@ -50,7 +50,7 @@ extension FlowContext {
             let exit = try await process.run { stream, line in
                 if stream == .stdout { counter.withLock { $0 += 1 } }
                 sink.log(LogEntry(
-                    timestamp: Date(), level: "info", message: line, taskRunID: task.taskRunID, source: stream.rawValue))
+                    timestamp: Date(), level: .info, message: line, taskRunID: task.taskRunID, source: LogSource(rawValue: stream.rawValue)))
             }
             try Task.checkCancellation()
             guard exit.succeeded else { throw ShellError(command: display, exit: exit) }

@@ -26,13 +26,3 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
         notFound("flow run", id, fix: "List runs with 'fathom runs'.")
     }
 }
-
-/// Runs a check of a request's input; its ``ValidationError`` becomes a 400 that names the field,
-/// the problem and the fix.
-func checked<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as ValidationError {
-        throw APIError(.badRequest, code: error.code, message: error.description, field: error.field, fix: error.fix)
-    }
-}

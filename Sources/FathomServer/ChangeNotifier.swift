@@ -1,17 +1,27 @@
+import FathomCore
 import Foundation
 import Synchronization
 
+/// What a long-poll waits on, and what a change wakes.
+enum ChangeTopic: Hashable, Sendable {
+    /// A run became claimable on the queue (created, due, a slot or a limit freed).
+    case queue(String)
+    /// One of the agent's runs is to be cancelled.
+    case agent(AgentID)
+    /// A run has a new log line or state.
+    case run(FlowRunID)
+}
+
 /// Wakes long-polls when something they wait for changes.
 ///
-/// Keys name what changed: `queue:<name>` (a new run), `agent:<id>` (a cancel for its run),
-/// `run:<id>` (a new log line or state). A waiter reads ``generation(of:)`` before it looks at the
+/// A waiter reads ``generation(of:)`` before it looks at the
 /// store and passes it to ``wait(on:since:timeout:)``, so a change between the look and the wait is
 /// never missed.
 final class ChangeNotifier: Sendable {
     private struct State {
-        var generations: [String: UInt64] = [:]
-        var waiters: [UInt64: (keys: [String], continuation: CheckedContinuation<Void, Never>)] = [:]
-        var waitersByKey: [String: Set<UInt64>] = [:]
+        var generations: [ChangeTopic: UInt64] = [:]
+        var waiters: [UInt64: (keys: [ChangeTopic], continuation: CheckedContinuation<Void, Never>)] = [:]
+        var waitersByKey: [ChangeTopic: Set<UInt64>] = [:]
         var nextWaiterID: UInt64 = 0
         /// Set when the server stops: long-polls return at once.
         var closed = false
@@ -33,12 +43,12 @@ final class ChangeNotifier: Sendable {
     var isClosed: Bool { state.withLock { $0.closed } }
 
     /// The current generation of each key.
-    func generation(of keys: [String]) -> [UInt64] {
+    func generation(of keys: [ChangeTopic]) -> [UInt64] {
         state.withLock { state in keys.map { state.generations[$0, default: 0] } }
     }
 
     /// Marks `key` changed and wakes everyone waiting on it.
-    func signal(_ key: String) {
+    func signal(_ key: ChangeTopic) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.generations[key, default: 0] &+= 1
             return (state.waitersByKey[key] ?? []).compactMap { state.remove($0) }
@@ -57,7 +67,7 @@ final class ChangeNotifier: Sendable {
 
     /// Waits until one of `keys` changes after `since` (their generations), the timeout passes,
     /// the notifier closes, or the task is cancelled.
-    func wait(on keys: [String], since: [UInt64], timeout: Duration) async {
+    func wait(on keys: [ChangeTopic], since: [UInt64], timeout: Duration) async {
         guard timeout > .zero, !state.withLock({ $0.closed }) else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -67,7 +77,7 @@ final class ChangeNotifier: Sendable {
         }
     }
 
-    private func waitForSignal(on keys: [String], since: [UInt64]) async {
+    private func waitForSignal(on keys: [ChangeTopic], since: [UInt64]) async {
         let id = state.withLock { state -> UInt64 in
             state.nextWaiterID &+= 1
             return state.nextWaiterID

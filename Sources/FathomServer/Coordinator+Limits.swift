@@ -18,9 +18,9 @@ extension Coordinator {
         }
         try await store.setConcurrencyLimit(scope: scope, name: name, limit: limit)
         // A raised limit may let waiting runs go now.
-        if scope == "queue" { notifier.signal("queue:\(name)") } else {
+        if scope == "queue" { notifier.signal(.queue(name)) } else {
             for queue in Set(try await store.version(flowName: name, number: nil).map { [$0.queue] } ?? []) {
-                notifier.signal("queue:\(queue)")
+                notifier.signal(.queue(queue))
             }
         }
         return try await store.concurrencyLimits().first { $0.scope == scope && $0.name == name }
@@ -33,7 +33,7 @@ extension Coordinator {
         guard try await store.deleteConcurrencyLimit(scope: scope, name: name) else {
             throw CoordinatorError.notFound("\(scope) concurrency limit", name, fix: "List limits with 'fathom limit list'.")
         }
-        if scope == "queue" { notifier.signal("queue:\(name)") }
+        if scope == "queue" { notifier.signal(.queue(name)) }
         return ConcurrencyLimitList(limits: try await store.concurrencyLimits())
     }
 

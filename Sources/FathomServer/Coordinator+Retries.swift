@@ -19,18 +19,18 @@ extension Coordinator {
             scheduledFor: policy.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first))
         let total = policy.retries + 1
         _ = try await store.appendLogs(runID: run.id, [LogEntry(
-            timestamp: now, level: "warning",
+            timestamp: now, level: .warning,
             message: "Retrying: attempt \(next.attempt) of \(total) is run \(next.id), due \(due.formatted(.iso8601))",
-            source: "coordinator")])
+            source: .coordinator)])
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
-            timestamp: now, level: "info",
+            timestamp: now, level: .info,
             message: "Attempt \(next.attempt) of \(total), retrying run \(run.id) (\(run.state): \(run.stateMessage))",
-            source: "coordinator")])
+            source: .coordinator)])
         metrics.retries.increment()
         metrics.transition(to: .scheduled)
         logger.info("flow run retried", metadata: ["run": "\(run.id)", "next": "\(next.id)", "attempt": "\(next.attempt)"])
-        notifier.signal("run:\(run.id)")
-        notifier.signal("queue:\(version.queue)")
+        notifier.signal(.run(run.id))
+        notifier.signal(.queue(version.queue))
     }
 
     /// Creates the retries a stop of the coordinator lost: a run's end commits before its next attempt is
@@ -60,10 +60,10 @@ extension Coordinator {
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: clock(),
             attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first))
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
-            timestamp: clock(), level: "info", message: "Attempt \(next.attempt), retried by hand from run \(run.id) (\(run.state))",
-            source: "coordinator")])
+            timestamp: clock(), level: .info, message: "Attempt \(next.attempt), retried by hand from run \(run.id) (\(run.state))",
+            source: .coordinator)])
         metrics.transition(to: .scheduled)
-        notifier.signal("queue:\(version.queue)")
+        notifier.signal(.queue(version.queue))
         return next
     }
 }

@@ -155,7 +155,7 @@ extension Coordinator {
             defer { last = now }
             return last ?? now.addingTimeInterval(-settings.scheduleHorizon.inSeconds)
         }
-        for queue in try await store.queuesWithRunsDue(after: since, through: now) { notifier.signal("queue:\(queue)") }
+        for queue in try await store.queuesWithRunsDue(after: since, through: now) { notifier.signal(.queue(queue)) }
         let grace = settings.lateAfter.inSeconds
         let serving = Set(try await store.agents()
             .filter { now.timeIntervalSince($0.lastSeenAt) < settings.agentSilenceLimit.inSeconds }
@@ -174,9 +174,9 @@ extension Coordinator {
         for run in late {
             logger.warning("flow run is late", metadata: ["run": "\(run.id)", "flow": "\(run.flowName)"])
             _ = try? await store.appendLogs(
-                runID: run.id, [LogEntry(timestamp: now, level: "warning", message: run.stateMessage, source: "coordinator")])
+                runID: run.id, [LogEntry(timestamp: now, level: .warning, message: run.stateMessage, source: .coordinator)])
             metrics.lateRuns.increment()
-            notifier.signal("run:\(run.id)")
+            notifier.signal(.run(run.id))
         }
     }
 }

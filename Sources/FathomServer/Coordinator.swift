@@ -186,7 +186,7 @@ public final class Coordinator: Sendable {
             return run
         }
         metrics.transition(to: .scheduled)
-        notifier.signal("queue:\(version.queue)")
+        notifier.signal(.queue(version.queue))
         return run
     }
 
@@ -236,7 +236,7 @@ public final class Coordinator: Sendable {
         switch current.state {
         case .scheduled:
             return try await setState(id, SetStateRequest(state: .cancelled, message: "cancelled before it started", expected: .scheduled))
-        case .pending, .running, .retrying:
+        case .pending, .running:
             return try await setState(id, SetStateRequest(state: .cancelling, message: "cancel requested", expected: current.state))
         case .cancelling:
             return current
@@ -250,11 +250,11 @@ public final class Coordinator: Sendable {
     /// Wakes whoever waits on the run, counts the transition, and on a final state frees its
     /// concurrency slot, records its duration and schedules a retry if its flow's policy asks for one.
     func transitioned(_ run: FlowRun) async {
-        notifier.signal("run:\(run.id)")
+        notifier.signal(.run(run.id))
         metrics.transition(to: run.state)
-        if run.state == .cancelling, let agent = run.agentID { notifier.signal("agent:\(agent)") }
+        if run.state == .cancelling, let agent = run.agentID { notifier.signal(.agent(agent)) }
         guard run.state.isFinal else { return }
-        notifier.signal("queue:\(run.queue)")
+        notifier.signal(.queue(run.queue))
         if let ended = run.endedAt {
             metrics.runEnded(flow: run.flowName, state: run.state, seconds: ended.timeIntervalSince(run.startedAt ?? run.createdAt))
         }
@@ -278,7 +278,7 @@ public final class Coordinator: Sendable {
         logger.warning("flow run revived", metadata: ["run": "\(id)", "withdrawn retries": "\(withdrawn)"])
         let retries = withdrawn.isEmpty ? "" : " (the retry made for the crash, \(withdrawn.joined(separator: ", ")), never ran and was withdrawn)"
         _ = try await store.appendLogs(
-            runID: id, [LogEntry(timestamp: now, level: "warning", message: "Running again: \(message)\(retries)", source: "coordinator")])
+            runID: id, [LogEntry(timestamp: now, level: .warning, message: "Running again: \(message)\(retries)", source: .coordinator)])
         await transitioned(revived)
         return revived.state
     }
@@ -302,7 +302,7 @@ public final class Coordinator: Sendable {
             let accepted = try await store.appendLogs(
                 runID: id, logs, infrastructure: infrastructure, afterEnd: processOutput ? .markLate : .refuse)
             metrics.logLines.increment(by: logs.count)
-            notifier.signal("run:\(id)")
+            notifier.signal(.run(id))
             return accepted
         } catch StoreError.runNotFound {
             throw CoordinatorError.runNotFound(id)
@@ -319,7 +319,7 @@ public final class Coordinator: Sendable {
     public func logs(_ id: FlowRunID, after: Int64, limit: Int, wait: Duration) async throws -> LogPage {
         let deadline = ContinuousClock.now + min(wait, settings.maxWait)
         while true {
-            let since = notifier.generation(of: ["run:\(id)"])
+            let since = notifier.generation(of: [.run(id)])
             let current = try await run(id)
             let lines = try await store.logs(runID: id, after: after, limit: limit)
             let remaining = deadline - ContinuousClock.now
@@ -327,7 +327,7 @@ public final class Coordinator: Sendable {
                 return LogPage(lines: lines, next: lines.last?.seq ?? after, state: current.state)
             }
             let stateBefore = current.state
-            await notifier.wait(on: ["run:\(id)"], since: since, timeout: remaining)
+            await notifier.wait(on: [.run(id)], since: since, timeout: remaining)
             let state = try await run(id).state
             if notifier.isClosed || state != stateBefore {
                 let fresh = try await store.logs(runID: id, after: after, limit: limit)
@@ -416,14 +416,14 @@ public final class Coordinator: Sendable {
         } ?? settings.leaseDuration
         let capacity = try checked { try NumberCheck.count(request.capacity, field: "capacity", in: 0...1000) }
         let deadline = ContinuousClock.now + wait
-        let keys = ["queue:\(agent.queue)", "agent:\(agent.id)"]
+        let keys: [ChangeTopic] = [.queue(agent.queue), .agent(agent.id)]
         while true {
             let since = notifier.generation(of: keys)
             let now = clock()
             let result = try await store.claim(
                 agent: agent, capacity: capacity, leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)
             for claimed in result.runs {
-                notifier.signal("run:\(claimed.run.id)")
+                notifier.signal(.run(claimed.run.id))
                 metrics.transition(to: .pending)
                 metrics.claimed(after: now.timeIntervalSince(claimed.run.scheduledFor ?? claimed.run.createdAt))
             }
@@ -464,7 +464,7 @@ public final class Coordinator: Sendable {
             }
         }
         let since = watchingSince.withLock { $0 }
-        let stale = try await store.runsWithHeartbeat(olderThan: now.addingTimeInterval(-timeout), in: [.running, .retrying, .cancelling])
+        let stale = try await store.runsWithHeartbeat(olderThan: now.addingTimeInterval(-timeout), in: [.running, .cancelling])
         for run in stale where now.timeIntervalSince(since) >= timeout {
             let last = run.heartbeatAt ?? run.startedAt ?? run.updatedAt
             let message = "no heartbeat for \(Int(now.timeIntervalSince(last))) s (timeout \(Int(timeout)) s; last at \(last.formatted(.iso8601))): the flow process or its host died without reporting a final state"
@@ -482,7 +482,7 @@ public final class Coordinator: Sendable {
             runID: run.id, from: run.state, to: .crashed, message: message, at: now, agentID: run.agentID, revivable: revivable)
         guard let updated = try await store.compareAndSetState(write) else { return nil }
         logger.warning("flow run crashed", metadata: ["run": "\(run.id)", "reason": "\(message)"])
-        _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: "error", message: "Crashed: \(message)", source: "coordinator")])
+        _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: .error, message: "Crashed: \(message)", source: .coordinator)])
         await transitioned(updated)
         return updated
     }

@@ -8,6 +8,8 @@ import FathomCore
 public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
     /// What kind of refusal it is.
     public enum Kind: Sendable {
+        /// A value of the request is out of its range or form (a negative wait, a lease of a year).
+        case malformed
         /// The request is well-formed but breaks a rule (a bad parameter, a run config AWS would refuse).
         case invalid
         /// What the request names does not exist.
@@ -42,5 +44,15 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
 
     static func runNotFound(_ id: String) -> CoordinatorError {
         notFound("flow run", id, fix: "List runs with 'fathom runs'.")
+    }
+}
+
+/// Runs a check of a request's input; its ``ValidationError`` becomes a refusal that names the field,
+/// the problem and the fix.
+func checked<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ValidationError {
+        throw CoordinatorError(.malformed, code: error.code, message: error.description, field: error.field, fix: error.fix)
     }
 }

@@ -32,7 +32,7 @@ extension SQLiteStore {
             for entry in logs {
                 seq += 1
                 try statement.execute(arguments: [
-                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level, entry.message, entry.taskRunID, entry.source, late,
+                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level.rawValue, entry.message, entry.taskRunID, entry.source.rawValue, late,
                 ])
             }
             return LogAccepted(accepted: logs.count, lastSeq: last)
@@ -57,8 +57,8 @@ extension SQLiteStore {
 
     static func logLine(_ row: Row) -> LogLine {
         LogLine(
-            seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: row["level"],
-            message: row["message"], taskRunID: row["task_run_id"], source: row["source"], late: row["late"])
+            seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: LogLevel(rawValue: row["level"]),
+            message: row["message"], taskRunID: row["task_run_id"], source: LogSource(rawValue: row["source"]), late: row["late"])
     }
 
     // MARK: Task runs

@@ -32,6 +32,19 @@ import Testing
         }
     }
 
+    /// A created schedule is there under its id and under its name until one of them removes it.
+    @Test func aCreatedScheduleIsFoundAndRemovedByIdOrName() async throws {
+        try await withCoordinator { _, client in
+            try await registerTestFlows(client)
+            let byID = try await client.createSchedule(CreateScheduleRequest(flow: "ticker", name: "by-id", cron: "30 2 * * *"))
+            #expect(try await client.schedule(byID.id).name == "by-id")
+            #expect(try await client.deleteSchedule(byID.id).id == byID.id)
+            let byName = try await client.createSchedule(CreateScheduleRequest(flow: "ticker", name: "by-name", cron: "30 2 * * *"))
+            #expect(try await client.deleteSchedule("by-name").id == byName.id)
+            await #expect(throws: APIClientError.self, "gone under its id too") { try await client.schedule(byName.id) }
+        }
+    }
+
     @Test func agentsNameTheirQueueAndLauncherAsTheSpecSays() async throws {
         try await withCoordinator { coordinator, _ in
             // Not a launcher at all: the body does not have the documented shape (an enum), 400 naming the field.

@@ -30,7 +30,7 @@ import Testing
             "/usr/bin/nice", [
                 "-n", "19", "st", "--config-file", Self.configPath,
                 "run", OpenAPITests.specPath, "--url", url,
-                "--checks", "all", "--seed", "1", "--max-examples", "20", "--workers", "1", "--no-color",
+                "--checks", "all", "--exclude-checks", "ensure_resource_availability", "--seed", "1", "--max-examples", "20", "--workers", "1", "--no-color",
             ],
             environment: ["FATHOM_CONTRACT_TOKEN": Self.token, "FATHOM_CONTRACT_SESSION": String(cookie)])
         let report = output.joined(separator: "\n")

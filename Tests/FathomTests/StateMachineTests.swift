@@ -7,8 +7,7 @@ struct StateMachineTests {
     static let legal: [FlowRunState: Set<FlowRunState>] = [
         .scheduled: [.pending, .cancelling, .cancelled, .crashed],
         .pending: [.running, .cancelling, .cancelled, .crashed, .failed, .scheduled],
-        .running: [.completed, .failed, .crashed, .cancelling, .cancelled, .retrying],
-        .retrying: [.running, .failed, .crashed, .cancelling, .cancelled],
+        .running: [.completed, .failed, .crashed, .cancelling, .cancelled],
         .cancelling: [.cancelled, .crashed, .completed, .failed],
         .completed: [], .failed: [], .crashed: [], .cancelled: [],
     ]

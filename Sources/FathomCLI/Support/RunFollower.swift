@@ -65,9 +65,9 @@ public struct RunFollower: Sendable {
 
     func format(_ line: LogLine, _ formatter: DateFormatter) -> String {
         let late = line.late == true ? "after the end" : nil
-        let tags = [line.source == "flow" ? nil : line.source, late].compactMap { $0 }
+        let tags = [line.source == .flow ? nil : line.source.rawValue, late].compactMap { $0 }
         let source = tags.isEmpty ? "" : "[\(tags.joined(separator: ", "))] "
-        return "\(formatter.string(from: line.timestamp)) \(line.level.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(source)\(line.message)"
+        return "\(formatter.string(from: line.timestamp)) \(line.level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0)) \(source)\(line.message)"
     }
 
     /// The closing line: final state, and the reason when it did not complete.

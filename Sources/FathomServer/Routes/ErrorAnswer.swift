@@ -22,6 +22,7 @@ extension APIError: ErrorAnswer {}
 extension CoordinatorError: ErrorAnswer {
     public var status: HTTPResponse.Status {
         switch kind {
+        case .malformed: .badRequest
         case .invalid: .unprocessableContent
         case .notFound: .notFound
         case .conflict: .conflict

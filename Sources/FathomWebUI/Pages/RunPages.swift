@@ -146,10 +146,10 @@ public struct RunPage: WebPage {
         public let level, line: String
 
         public init(_ line: LogLine) {
-            level = line.level
+            level = line.level.rawValue
             let task = line.taskRunID.map { " [\(Formatting.shortID($0))]" } ?? ""
             let late = line.late == true ? " (after the end)" : ""
-            self.line = "\(Formatting.time(line.timestamp)) \(line.level.uppercased()) \(line.source)\(task)\(late): \(line.message)"
+            self.line = "\(Formatting.time(line.timestamp)) \(line.level.rawValue.uppercased()) \(line.source)\(task)\(late): \(line.message)"
         }
     }
 
@@ -188,7 +188,7 @@ public struct RunPage: WebPage {
         }
         hasTasks = !tasks.isEmpty
         // The ECS task ARN links to the task in the console, as the console fact does.
-        let console = run.infrastructure["console"].flatMap { Links.isConsoleLink($0) ? $0 : nil }
+        let console = run.infrastructure[.console].flatMap { Links.isConsoleLink($0) ? $0 : nil }
         infrastructure = run.infrastructure.keys.sorted().map { key in
             let value = run.infrastructure[key]!
             return Fact(name: key, value: value, link: key == "taskArn" ? console : (Links.isConsoleLink(value) ? value : nil))

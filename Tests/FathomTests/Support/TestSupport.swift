@@ -118,3 +118,12 @@ func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async t
 func runNiced(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (exit: ChildExit, output: [String]) {
     try await runCommand("/usr/bin/nice", ["-n", "19", executable] + arguments, environment: environment)
 }
+
+/// Tests write levels and sources as the wire does; the sources use the named constants.
+extension LogLevel: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+}
+
+extension LogSource: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+}
