@@ -46,15 +46,29 @@ extension Coordinator {
 
     /// Every registered flow with its latest version.
     public func flows() async throws -> [FlowSummary] {
-        try await store.flowSummaries()
+        var summaries: [FlowSummary] = []
+        for name in try await store.flowNames() {
+            if let summary = try await summary(ofFlow: name) { summaries.append(summary) }
+        }
+        return summaries
     }
 
     /// One flow with its latest version.
     public func flow(named name: String) async throws -> FlowSummary {
-        guard let summary = try await store.flowSummary(named: name) else {
+        guard let summary = try await summary(ofFlow: name) else {
             throw CoordinatorError.notFound("flow", name, fix: "Register it with 'fathom register BUNDLE'.")
         }
         return summary
+    }
+
+    /// A flow's versions, schedules and last run that is not an upcoming slot; nil for an unknown flow.
+    private func summary(ofFlow name: String) async throws -> FlowSummary? {
+        let versions = try await store.versions(flowName: name)
+        guard let latest = versions.first else { return nil }
+        let lastRun = try await store.runs(RunFilter(flowName: name, dueBy: .distantPast, limit: 1)).runs.first
+        return FlowSummary(
+            name: name, latest: latest, versionCount: versions.count, lastRun: lastRun, versions: versions.map(\.version),
+            schedules: try await store.schedules(flowName: name))
     }
 
     /// Every agent that ever registered, with when it was last seen.

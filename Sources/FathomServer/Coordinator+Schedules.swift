@@ -41,7 +41,14 @@ extension Coordinator {
             timezone: request.cron == nil ? nil : (request.timezone ?? "UTC"), intervalSeconds: request.intervalSeconds,
             anchor: request.intervalSeconds == nil ? nil : (request.anchor ?? now), parameters: request.parameters ?? [:],
             paused: request.paused ?? false, createdAt: now, updatedAt: now, lastError: nil)
-        try await store.insertSchedule(schedule)
+        do {
+            try await store.insertSchedule(schedule)
+        } catch StoreError.conflict {
+            // Another request took the name between the check above and this insert.
+            throw CoordinatorError(
+                .conflict, code: "schedule_exists", message: "a schedule named '\(name)' already exists", field: "name",
+                fix: "Pick another name with --name, or remove the old one with 'fathom schedule rm \(name)'.")
+        }
         try await scheduleRuns(now: now)
         return try await self.schedule(schedule.id)
     }

@@ -83,6 +83,14 @@ extension SQLiteStore {
     // MARK: Schedules
 
     public func insertSchedule(_ schedule: Schedule) async throws {
+        do {
+            try await insertScheduleRow(schedule)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw StoreError.conflict("a schedule named '\(schedule.name)' already exists")
+        }
+    }
+
+    private func insertScheduleRow(_ schedule: Schedule) async throws {
         try await pool.write { db in
             try db.execute(
                 sql: """

@@ -53,35 +53,16 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func flowSummaries() async throws -> [FlowSummary] {
+    public func flowNames() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM flows ORDER BY name") }
+    }
+
+    public func versions(flowName: String) async throws -> [FlowVersion] {
         try await pool.read { db in
-            let names = try String.fetchAll(db, sql: "SELECT name FROM flows ORDER BY name")
-            return try names.compactMap { try Self.summary(db, name: $0) }
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? ORDER BY version DESC", arguments: [flowName]
+            ).map(SQLiteRows.version)
         }
-    }
-
-    public func flowSummary(named name: String) async throws -> FlowSummary? {
-        try await pool.read { db in try Self.summary(db, name: name) }
-    }
-
-    static func summary(_ db: Database, name: String) throws -> FlowSummary? {
-        guard let latestRow = try Row.fetchOne(
-            db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1", arguments: [name])
-        else { return nil }
-        let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM flow_versions WHERE flow_name = ?", arguments: [name]) ?? 0
-        let lastRun = try Row.fetchOne(
-            db,
-            sql: """
-                SELECT * FROM flow_runs WHERE flow_name = ? AND (state != 'Scheduled' OR scheduled_for IS NULL)
-                ORDER BY created_at DESC, rowid DESC LIMIT 1
-                """,
-            arguments: [name])
-        let versions = try Int.fetchAll(
-            db, sql: "SELECT version FROM flow_versions WHERE flow_name = ? ORDER BY version DESC", arguments: [name])
-        return FlowSummary(
-            name: name, latest: try SQLiteRows.version(latestRow), versionCount: count,
-            lastRun: try lastRun.map { try SQLiteRows.run($0, history: nil) }, versions: versions,
-            schedules: try fetchSchedules(db, flowName: name))
     }
 
     public func version(flowName: String, number: Int?) async throws -> FlowVersion? {

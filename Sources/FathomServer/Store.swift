@@ -16,6 +16,21 @@ public struct NewFlowRun: Sendable {
     public var attempt = 1
     /// The first attempt, for a retry: one run per attempt, ever.
     public var retryOf: FlowRunID? = nil
+
+    public init(
+        id: FlowRunID, version: FlowVersion, parameters: [String: JSONValue], idempotencyKey: String? = nil, createdAt: Date,
+        scheduleID: String? = nil, scheduledFor: Date? = nil, attempt: Int = 1, retryOf: FlowRunID? = nil
+    ) {
+        self.id = id
+        self.version = version
+        self.parameters = parameters
+        self.idempotencyKey = idempotencyKey
+        self.createdAt = createdAt
+        self.scheduleID = scheduleID
+        self.scheduledFor = scheduledFor
+        self.attempt = attempt
+        self.retryOf = retryOf
+    }
 }
 
 /// One state change to write with compare-and-set.
@@ -85,21 +100,54 @@ public struct RunFilter: Sendable {
     }
 }
 
-/// The coordinator's persistence. Each method is one atomic transaction.
+/// The coordinator's persistence: the role protocols below, plus a write probe.
 ///
-/// ``SQLiteStore`` is the embedded default. The state machine is enforced above this layer,
-/// by ``Coordinator``; the store only offers compare-and-set so that enforcement is race-free.
-public protocol Store: Sendable {
-    // Flows
+/// Each method of each role is one atomic transaction. The state machine is enforced above this layer, by
+/// ``Coordinator``; a store only offers compare-and-set, so that enforcement is race-free. ``SQLiteStore`` is the
+/// embedded default; the conformance tests (`StoreConformanceTests`) pin what every implementation must do, and run
+/// against SQLite and an in-memory store, so a third (PostgreSQL) is written against the tests, not against SQLite.
+public protocol Store: FlowVersionStore, RunStore, RunSweepStore, RunOutputStore, ScheduleStore, AgentStore {
+    /// Proves the store takes writes now (`/readyz`).
+    func checkWritable() async throws
+}
+
+/// Registered flows and their versions.
+public protocol FlowVersionStore: Sendable {
+    /// Numbers each version after the last of its flow (1 for a new flow) and stores it; returns them numbered.
     func insertVersions(_ versions: [FlowVersion]) async throws -> [FlowVersion]
-    func flowSummaries() async throws -> [FlowSummary]
-    func flowSummary(named name: String) async throws -> FlowSummary?
+    /// Every flow name, sorted.
+    func flowNames() async throws -> [String]
+    /// A flow's versions, newest first; empty for an unknown flow.
+    func versions(flowName: String) async throws -> [FlowVersion]
+    /// Version `number` of a flow, or its latest when nil.
     func version(flowName: String, number: Int?) async throws -> FlowVersion?
     func version(id: String) async throws -> FlowVersion?
+}
 
-    // Runs
-    /// Inserts a run, or returns the existing run with the same idempotency key, schedule slot or attempt.
+/// Runs: creation, reads, and the writes that move one run.
+public protocol RunStore: Sendable {
+    /// Inserts a run in Scheduled, or returns the existing run with the same id, idempotency key, schedule slot
+    /// or attempt.
     func insertRun(_ run: NewFlowRun) async throws -> FlowRun
+    func run(id: FlowRunID, includeHistory: Bool) async throws -> FlowRun?
+    /// Runs matching `filter`, newest (created) first, with the total before paging.
+    func runs(_ filter: RunFilter) async throws -> FlowRunList
+    /// How many runs are in each state.
+    func stateCounts() async throws -> [FlowRunState: Int]
+    /// Writes a state change if the run is still in `write.from`; returns nil when it was not.
+    func compareAndSetState(_ write: StateWrite) async throws -> FlowRun?
+    /// Records a heartbeat; returns the run's state, nil for an unknown run.
+    func recordHeartbeat(runID: FlowRunID, at: Date) async throws -> FlowRunState?
+    /// Merges launcher facts into the run's (a new value wins); nil for an unknown run.
+    func mergeInfrastructure(runID: FlowRunID, facts: [String: String], at: Date) async throws -> FlowRun?
+    /// Makes a run crashed on silence alone (``StateWrite/revivable``) Running again, in one transaction, unless a
+    /// later attempt of it has left Scheduled; later attempts still Scheduled never ran and are withdrawn (deleted).
+    /// Nil when the run cannot be revived.
+    func revive(runID: FlowRunID, message: String, at: Date) async throws -> (run: FlowRun, withdrawn: [FlowRunID])?
+}
+
+/// The housekeeping sweeps over many runs: schedules' slots, late runs, silent runs, leases, missing retries.
+public protocol RunSweepStore: Sendable {
     /// Inserts the runs whose schedule slots have none yet; returns those it inserted.
     func insertScheduledRuns(_ runs: [NewFlowRun]) async throws -> [FlowRun]
     /// Deletes the not-yet-claimed runs of a schedule (or of a flow's schedules) due after `after`.
@@ -109,14 +157,6 @@ public protocol Store: Sendable {
     func flagLateRuns(dueBefore before: Date, message: @escaping @Sendable (FlowRun, String) -> String) async throws -> [FlowRun]
     /// Queues with runs that fell due in `(after, through]`.
     func queuesWithRunsDue(after: Date, through: Date) async throws -> Set<String>
-    /// How many runs are in each state.
-    func stateCounts() async throws -> [FlowRunState: Int]
-    func run(id: FlowRunID, includeHistory: Bool) async throws -> FlowRun?
-    func runs(_ filter: RunFilter) async throws -> FlowRunList
-    /// Writes a state change if the run is still in `write.from`; returns nil when it was not.
-    func compareAndSetState(_ write: StateWrite) async throws -> FlowRun?
-    func recordHeartbeat(runID: FlowRunID, at: Date) async throws -> FlowRunState?
-    func mergeInfrastructure(runID: FlowRunID, facts: [String: String], at: Date) async throws -> FlowRun?
     /// Runs in `states` whose heartbeat (or start, if none yet) is older than `before`.
     func runsWithHeartbeat(olderThan before: Date, in states: [FlowRunState]) async throws -> [FlowRun]
     /// Pending runs whose claim lease ended before `now`.
@@ -126,48 +166,58 @@ public protocol Store: Sendable {
     /// Failed and Crashed runs that ended after `endedAfter` whose flow version's retry policy has an
     /// attempt left, yet no next attempt exists (the process stopped between the end and the retry).
     func runsMissingRetry(endedAfter: Date) async throws -> [FlowRun]
+}
 
-    /// Makes a run crashed on silence alone (``StateWrite/revivable``) Running again, in one transaction, unless a
-    /// later attempt of it has left Scheduled; later attempts still Scheduled never ran and are withdrawn (deleted).
-    /// Nil when the run cannot be revived.
-    func revive(runID: FlowRunID, message: String, at: Date) async throws -> (run: FlowRun, withdrawn: [FlowRunID])?
-
-    // Logs and task runs
-    /// Proves the store takes writes now (`/readyz`).
-    func checkWritable() async throws
-    /// Appends lines and merges `infrastructure` facts into the run's, in one transaction. Lines reaching a
-    /// run that has ended are kept, marked late or refused (``StoreError/runFinal``) as `afterEnd` says.
+/// What a run produces as it goes: log lines and task runs.
+public protocol RunOutputStore: Sendable {
+    /// Appends lines (numbered on from the run's last) and merges `infrastructure` facts into the run's, in one
+    /// transaction. Lines reaching a run that has ended are kept, marked late or refused (``StoreError/runFinal``,
+    /// nothing written) as `afterEnd` says. ``StoreError/runNotFound`` for an unknown run.
     func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd) async throws -> LogAccepted
+    /// Up to `limit` lines after sequence number `after`, oldest first.
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]
     /// The last `limit` lines, oldest first.
     func logTail(runID: FlowRunID, limit: Int) async throws -> [LogLine]
+    /// Inserts or updates task runs by id (a task run never moves to another run; its first start time stays).
     func upsertTaskRuns(runID: FlowRunID, _ updates: [TaskRunUpdate]) async throws
+    /// A run's task runs in the order they were first written.
     func taskRuns(runID: FlowRunID) async throws -> [TaskRunUpdate]
+}
 
-    // Schedules
+/// Schedules.
+public protocol ScheduleStore: Sendable {
+    /// ``StoreError/conflict`` when the id or the name is taken.
     func insertSchedule(_ schedule: Schedule) async throws
+    /// Schedules sorted by name, of one flow or all.
     func schedules(flowName: String?) async throws -> [Schedule]
     /// By id or by name.
     func schedule(_ key: String) async throws -> Schedule?
     func setSchedulePaused(id: String, paused: Bool, at: Date) async throws -> Schedule?
     func setScheduleError(id: String, error: String?) async throws
     func deleteSchedule(id: String) async throws
+}
 
-    // Concurrency limits
-    func setConcurrencyLimit(scope: String, name: String, limit: Int) async throws
-    func deleteConcurrencyLimit(scope: String, name: String) async throws -> Bool
-    func concurrencyLimits() async throws -> [ConcurrencyLimit]
-
-    // Agents and claims
+/// Agents, the concurrency limits, and the claim that hands runs to an agent within them.
+public protocol AgentStore: Sendable {
+    /// Inserts or updates an agent; it is seen at `at`.
+    func upsertAgent(_ registration: AgentRegistration, id: AgentID, at: Date) async throws -> AgentInfo
     /// Marks `instance` of agent `id` stopped (its name is free at once); false when another instance holds it.
     func agentStopped(id: AgentID, instance: String) async throws -> Bool
-    func upsertAgent(_ registration: AgentRegistration, id: AgentID, at: Date) async throws -> AgentInfo
     func agent(id: AgentID) async throws -> AgentInfo?
+    /// Every agent, last seen first.
     func agents() async throws -> [AgentInfo]
-    /// Atomically hands up to `capacity` due scheduled runs of the agent's queue (whose labels the agent has,
-    /// within the flow and queue concurrency limits) to the agent, moving them to Pending with a lease;
-    /// renews the leases of its other Pending runs; and returns its runs in Cancelling.
+    /// Atomically hands up to `capacity` due scheduled runs of the agent's queue (whose launcher is the agent's,
+    /// whose labels the agent has with the same values, within the flow and queue concurrency limits), oldest due
+    /// first, to the agent, moving them to Pending with a lease; renews the leases of its other Pending runs; and
+    /// returns its runs in Cancelling.
     func claim(agent: AgentInfo, capacity: Int, leaseExpiresAt: Date, now: Date) async throws -> (runs: [ClaimedRun], cancel: [FlowRunID])
+
+    /// Sets the most active runs of a flow (`scope` "flow") or a queue ("queue") named `name`.
+    func setConcurrencyLimit(scope: String, name: String, limit: Int) async throws
+    /// False when there was no such limit.
+    func deleteConcurrencyLimit(scope: String, name: String) async throws -> Bool
+    /// Every limit, sorted by scope and name, with how many runs it counts as active now.
+    func concurrencyLimits() async throws -> [ConcurrencyLimit]
 }
 
 extension Store {

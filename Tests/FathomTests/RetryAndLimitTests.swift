@@ -15,12 +15,12 @@ import Testing
         _ = try await server.coordinator.setState(id, SetStateRequest(state: state, message: "boom", expected: .running))
     }
 
-    @Test func failedAndCrashedRunsComeBackAsLinkedAttemptsUntilThePolicyIsSpent() async throws {
+    @Test(arguments: StoreKind.allCases) func failedAndCrashedRunsComeBackAsLinkedAttemptsUntilThePolicyIsSpent(store: StoreKind) async throws {
         let directory = TemporaryDirectory("retries")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
         var settings = CoordinatorSettings()
         settings.heartbeatTimeout = .seconds(30)
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings, store: store)
         try await server.register([flaky], retryPolicy: RunRetryPolicy(retries: 2, delaySeconds: 60))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         func claim() async throws -> [FlowRunID] {
@@ -58,10 +58,10 @@ import Testing
         #expect(attempts.allSatisfy { $0.state.isFinal })
     }
 
-    @Test func completedAndCancelledRunsAreNotRetriedAndAByHandRetryIsTheNextAttempt() async throws {
+    @Test(arguments: StoreKind.allCases) func completedAndCancelledRunsAreNotRetriedAndAByHandRetryIsTheNextAttempt(store: StoreKind) async throws {
         let directory = TemporaryDirectory("retries-not")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([flaky], retryPolicy: RunRetryPolicy(retries: 3))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         let done = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "flaky"))
@@ -78,9 +78,9 @@ import Testing
         await #expect(throws: CoordinatorError.self, "a run still going cannot be retried") { try await server.coordinator.retryRun(third.id) }
     }
 
-    @Test func flowAndQueueLimitsHoldRunsAtClaimAndReleaseThemAsRunsEnd() async throws {
+    @Test(arguments: StoreKind.allCases) func flowAndQueueLimitsHoldRunsAtClaimAndReleaseThemAsRunsEnd(store: StoreKind) async throws {
         let directory = TemporaryDirectory("limits")
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(date("2026-11-29T10:00:00Z")))
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(date("2026-11-29T10:00:00Z")), store: store)
         try await server.register([flaky, other])
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         func claim() async throws -> [FlowRun] {
@@ -114,9 +114,9 @@ import Testing
         await #expect(throws: CoordinatorError.self) { try await server.coordinator.setConcurrencyLimit(scope: "flow", name: "x", limit: -1) }
     }
 
-    @Test func aRaisedLimitWakesAWaitingAgent() async throws {
+    @Test(arguments: StoreKind.allCases) func aRaisedLimitWakesAWaitingAgent(store: StoreKind) async throws {
         let directory = TemporaryDirectory("limits-wake")
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()))
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()), store: store)
         try await server.register([flaky])
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         _ = try await server.coordinator.setConcurrencyLimit(scope: "flow", name: "flaky", limit: 0)

@@ -8,10 +8,10 @@ import Testing
 @Suite struct ScheduleTests {
     let nightly = FlowDescription(name: "nightly", parameters: [ParameterSpec(name: "depth", type: .int, defaultValue: .int(1))])
 
-    @Test func runsAreMadeAheadOncePerSlot() async throws {
+    @Test(arguments: StoreKind.allCases) func runsAreMadeAheadOncePerSlot(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules")
         let clock = TestClock(date("2026-11-29T10:00:30Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(
             flow: "nightly", intervalSeconds: 600, anchor: date("2026-11-29T00:00:00Z"), parameters: ["depth": .int(3)]))
@@ -77,10 +77,10 @@ import Testing
         #expect(try await a.runs(ofSchedule: every.id).count == (39 * 97 + 3600) / 60)
     }
 
-    @Test func pauseRemovesUpcomingRunsAndResumeMakesThemAgain() async throws {
+    @Test(arguments: StoreKind.allCases) func pauseRemovesUpcomingRunsAndResumeMakesThemAgain(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-pause")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "0 * * * *"))
         #expect(try await server.runs(ofSchedule: schedule.id).count == 3, "at least three upcoming runs")
@@ -103,10 +103,10 @@ import Testing
         await #expect(throws: CoordinatorError.self) { try await server.coordinator.schedule("nightly") }
     }
 
-    @Test func cronSlotsFollowTheTimeZoneThroughDaylightSaving() async throws {
+    @Test(arguments: StoreKind.allCases) func cronSlotsFollowTheTimeZoneThroughDaylightSaving(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-dst")
         let clock = TestClock(date("2026-03-28T12:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(
             flow: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin"))
@@ -114,10 +114,10 @@ import Testing
             == [date("2026-03-29T01:30:00Z"), date("2026-03-30T00:30:00Z"), date("2026-03-31T00:30:00Z")])
     }
 
-    @Test func lateRunsAreFlaggedAndNotClaimedEarly() async throws {
+    @Test(arguments: StoreKind.allCases) func lateRunsAreFlaggedAndNotClaimedEarly(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-late")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "5 10 * * *"))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
@@ -138,10 +138,10 @@ import Testing
         #expect(claimed.runs.map(\.run.id) == [late.id], "a late run is still claimed, and only the due one")
     }
 
-    @Test func aRunNoLiveAgentCanServeSaysSoAndHowToStartOne() async throws {
+    @Test(arguments: StoreKind.allCases) func aRunNoLiveAgentCanServeSaysSoAndHowToStartOne(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-unserved")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         _ = try await server.coordinator.register(RegisterFlowsRequest(
             bundleSHA256: String(repeating: "ab", count: 32), storageURL: "file:///nowhere/bundle", flows: [nightly],
             runConfig: RunConfig(launcher: .ecs, settings: ECSConfigTests.good), queue: "batch"))
@@ -162,9 +162,9 @@ import Testing
         #expect(logs.contains { $0.level == "warning" && $0.message.hasPrefix("Unclaimed:") })
     }
 
-    @Test func badSchedulesAreRefusedByField() async throws {
+    @Test(arguments: StoreKind.allCases) func badSchedulesAreRefusedByField(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-bad")
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()))
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()), store: store)
         try await server.register([nightly])
         func problems(_ request: CreateScheduleRequest) async -> [String] {
             do {
@@ -184,10 +184,10 @@ import Testing
         #expect(await problems(CreateScheduleRequest(flow: "nightly", intervalSeconds: 60)) == ["name: a schedule named 'nightly' already exists"])
     }
 
-    @Test func aNewFlowVersionRemakesUpcomingRunsWithIt() async throws {
+    @Test(arguments: StoreKind.allCases) func aNewFlowVersionRemakesUpcomingRunsWithIt(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-version")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "0 * * * *"))
         #expect(try await server.runs(ofSchedule: schedule.id).allSatisfy { $0.flowVersion == 1 })

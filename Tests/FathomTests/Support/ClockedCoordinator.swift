@@ -20,13 +20,19 @@ final class TestClock: Sendable {
 /// A coordinator over a real SQLite file, with a test clock: for schedules, retries and limits.
 struct ClockedCoordinator {
     let coordinator: Coordinator
-    let store: SQLiteStore
+    let store: any Store
 
-    /// Opens `database` (a new store each time: a restart), sharing `clock`.
-    init(database: String, clock: TestClock, settings given: CoordinatorSettings = CoordinatorSettings()) throws {
+    /// Opens `database` (a new store each time: a restart), sharing `clock`; with `kind` `.memory`, a new empty
+    /// in-memory store instead (no restart survives it).
+    init(
+        database: String, clock: TestClock, settings given: CoordinatorSettings = CoordinatorSettings(), store kind: StoreKind = .sqlite
+    ) throws {
         var settings = given
         settings.bundleURLPrefixes.append("file:///nowhere/")
-        store = try SQLiteStore(path: database)
+        switch kind {
+        case .sqlite: store = try SQLiteStore(path: database)
+        case .memory: store = InMemoryStore()
+        }
         let storage = try LocalFlowStorage(root: (database as NSString).deletingLastPathComponent + "/bundles")
         var logger = Logger(label: "test.clocked")
         logger.logLevel = .critical
