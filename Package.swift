@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "fathom-test-flows", targets: ["FathomTestFlows"]),
         .executable(name: "fathom-fuzz", targets: ["FathomFuzz"]),
         .library(name: "FathomSDK", targets: ["FathomSDK"]),
+        .library(name: "FathomToolkitTasks", targets: ["FathomToolkitTasks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -35,11 +36,13 @@ let package = Package(
     targets: [
         // Ids, states and the run state machine, parameter schemas, errors. Foundation only.
         .target(name: "FathomCore", swiftSettings: swiftSettings),
-        // Wire types and the typed HTTP client for /api/v1.
+        // The wire types of /api/v1: what the coordinator and its clients say to each other. Foundation only.
+        .target(name: "FathomAPI", dependencies: ["FathomCore"], swiftSettings: swiftSettings),
+        // The typed HTTP client for /api/v1, its retries, and the batching sink a running flow logs through.
         .target(
-            name: "FathomAPI",
+            name: "FathomClient",
             dependencies: [
-                "FathomCore",
+                "FathomCore", "FathomAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
@@ -95,11 +98,13 @@ let package = Package(
         .target(
             name: "FathomSDK",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomProcess", "FathomToolkit",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomProcess",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The toolkit as tasks of a flow (sort, bzip2, bunzip2 with progress and cancellation) and the volume janitor flow.
+        .target(name: "FathomToolkitTasks", dependencies: ["FathomSDK", "FathomToolkit"], swiftSettings: swiftSettings),
         // The web UI's pages: mustache templates and the view models they render. No server code.
         .target(
             name: "FathomWebUI",
@@ -129,7 +134,7 @@ let package = Package(
         .target(
             name: "FathomAgent",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomProcess", "AWS", "FathomECS",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomProcess", "AWS", "FathomECS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -137,14 +142,14 @@ let package = Package(
         // `fathom execute`: fetch, verify and start a flow run's bundle.
         .target(
             name: "FathomRunner",
-            dependencies: ["FathomCore", "FathomAPI", "FathomStorage", "AWS"],
+            dependencies: ["FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "AWS"],
             swiftSettings: swiftSettings
         ),
         // One ArgumentParser type per command.
         .target(
             name: "FathomCLI",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -163,21 +168,21 @@ let package = Package(
         // The example flow bundle: hello and sort-compress.
         .executableTarget(
             name: "FathomExamples",
-            dependencies: ["FathomSDK"],
+            dependencies: ["FathomSDK", "FathomToolkitTasks"],
             path: "Examples/FathomExamples",
             swiftSettings: swiftSettings
         ),
         // Flows the tests and benchmarks launch as real processes: sleepers, failures, many tasks, many logs.
         .executableTarget(
             name: "FathomTestFlows",
-            dependencies: ["FathomSDK"],
+            dependencies: ["FathomSDK", "FathomToolkitTasks"],
             path: "Tests/FathomTestFlows",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "FathomTests",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomStorage", "FathomSDK", "FathomServer",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomSDK", "FathomToolkitTasks", "FathomServer",
                 "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

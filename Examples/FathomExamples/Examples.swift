@@ -1,4 +1,5 @@
 import FathomSDK
+import FathomToolkitTasks
 
 /// The example flow bundle: `fathom-examples describe` lists these flows.
 @main

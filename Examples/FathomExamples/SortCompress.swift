@@ -1,4 +1,5 @@
 import FathomSDK
+import FathomToolkitTasks
 import Foundation
 
 /// The production job: lines on the volume are sorted (larger than memory, on all cores) and compressed with

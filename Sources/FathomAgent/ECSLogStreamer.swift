@@ -1,5 +1,6 @@
 import AWS
 import FathomAPI
+import FathomClient
 import FathomCore
 import FathomECS
 import Foundation

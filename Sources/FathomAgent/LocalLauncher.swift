@@ -1,4 +1,5 @@
 import FathomAPI
+import FathomClient
 import FathomCore
 import FathomProcess
 import Foundation

@@ -148,3 +148,24 @@ final class ConcurrencyLimiter: Sendable {
         next?.resume()
     }
 }
+
+extension FlowContext {
+    /// Runs blocking work (synchronous file I/O, a CPU-bound loop, a C library) on a thread of its own, so
+    /// it holds none of the few threads of Swift's cooperative pool that tasks, logs and other runs share.
+    ///
+    /// ```swift
+    /// let lines = try await context.blocking { try countLines(atPath: input) }
+    /// ```
+    public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Self.onOwnThread(work)
+    }
+
+    /// Runs `work` on a new thread and waits for it without holding a thread of the cooperative pool.
+    package static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+}

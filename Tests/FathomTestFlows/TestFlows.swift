@@ -1,4 +1,5 @@
 import FathomSDK
+import FathomToolkitTasks
 import Foundation
 
 /// Flows that tests and benchmarks run as real processes.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import FathomAPI
+import FathomClient
 import FathomCore
 import FathomStorage
 import Foundation

@@ -1,5 +1,6 @@
 import AWS
 import FathomAPI
+import FathomClient
 import FathomAgent
 import FathomCLI
 import FathomCore

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FathomAPI
+import FathomClient
 import FathomCore
 import FathomServer
 import FathomStorage

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FathomAPI
+import FathomClient
 import FathomAgent
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FathomAPI
+import FathomClient
 import Foundation
 
 /// How client commands find the coordinator.

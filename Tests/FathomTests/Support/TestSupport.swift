@@ -1,4 +1,5 @@
 import FathomAPI
+import FathomClient
 import FathomCLI
 import FathomCore
 import FathomProcess

@@ -1,3 +1,4 @@
+import FathomAPI
 import AsyncHTTPClient
 import FathomCore
 import Foundation

@@ -1,3 +1,4 @@
+import FathomSDK
 import Foundation
 
 /// The built-in flow that expires run workspaces on a volume, as `fathom volume gc` does; run it on a schedule.

@@ -1,3 +1,4 @@
+import FathomSDK
 import Dispatch
 import Foundation
 
@@ -78,25 +79,11 @@ extension FlowContext {
         try await bunzip2(input, to: nil, name: name)
     }
 
-    /// Runs blocking work (synchronous file I/O, a CPU-bound loop, a C library) on a thread of its own, so
-    /// it holds none of the few threads of Swift's cooperative pool that tasks, logs and other runs share.
-    ///
-    /// ```swift
-    /// let lines = try await context.blocking { try countLines(atPath: input) }
-    /// ```
-    public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await Self.runBlocking { _ in try work() }
-    }
-
     /// Runs blocking toolkit work on its own thread; cancelling the task cancels the work.
     static func runBlocking<T: Sendable>(_ work: @escaping @Sendable (CancellationFlag) throws -> T) async throws -> T {
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(with: Result { try work(flag) })
-                }
-            }
+            try await onOwnThread { try work(flag) }
         } onCancel: {
             flag.cancel()
         }

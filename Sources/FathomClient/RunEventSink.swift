@@ -1,3 +1,4 @@
+import FathomAPI
 import FathomCore
 import Foundation
 import Synchronization
