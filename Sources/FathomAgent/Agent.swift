@@ -6,14 +6,18 @@ import Logging
 
 /// How an agent claims work.
 public struct AgentConfiguration: Sendable {
+    /// The agent's name: one live process per name (the default is the host name).
     public var name: String
+    /// The work queue it claims from.
     public var queue = "default"
+    /// What it offers: it claims only runs whose flow labels it has, with the same values.
     public var labels: [String: String] = [:]
     /// The most runs it launches at once.
     public var maxConcurrentRuns = 8
     /// How long each claim long-poll may wait on the server.
     public var claimWait: Duration = .seconds(20)
 
+    /// The defaults (queue `default`, no labels, 8 runs, 20 s claims) for `name`.
     public init(name: String) {
         self.name = name
     }
@@ -38,6 +42,7 @@ public actor Agent {
     /// This process, as the coordinator knows it (a second live process with the same name is refused).
     public nonisolated let instance = Identifier.make()
 
+    /// An agent that claims through `client` and launches through `launcher`; ``run()`` starts it.
     public init(client: APIClient, launcher: any Launcher, configuration: AgentConfiguration, logger: Logger) {
         self.client = client
         self.launcher = launcher

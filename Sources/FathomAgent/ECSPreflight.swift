@@ -11,23 +11,29 @@ import Foundation
 public struct ECSPreflight: Sendable {
     /// One check's result.
     public struct Check: Sendable, CustomStringConvertible {
+        /// Passed, failed (with a fix), or could not be checked from here.
         public enum Status: String, Sendable {
             case ok, fail = "FAIL", skipped = "SKIP"
         }
 
+        /// How it came out.
         public var status: Status
+        /// What was checked, in a line.
         public var what: String
         /// How to fix it (a failure), or how to check it by hand (a skip).
         public var fix: String?
 
+        /// True unless it failed: a skip does not stop a launch.
         public var ok: Bool { status != .fail }
 
+        /// A result; `fix` is the remedy for a failure or the manual check for a skip.
         public init(_ status: Status, _ what: String, fix: String? = nil) {
             self.status = status
             self.what = what
             self.fix = fix
         }
 
+        /// The line `fathom ecs check` prints, with the fix under it.
         public var description: String {
             let label = status.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
             return "\(label)\(what)\(fix.map { "\n      \(status == .skipped ? "check" : "fix"): \($0)" } ?? "")"
@@ -38,11 +44,13 @@ public struct ECSPreflight: Sendable {
     /// The coordinator URL tasks are given (`--runner-api-url`), whose route from the task's subnets is checked.
     public var runnerAPIURL: String?
 
+    /// Checks through `client`; with `runnerAPIURL`, also the route from the task's subnets to the coordinator.
     public init(client: AWSClient, runnerAPIURL: String? = nil) {
         self.client = client
         self.runnerAPIURL = runnerAPIURL
     }
 
+    /// Every check for `config`, in the order they depend on each other (cluster, network, EFS, roles, image).
     public func run(_ config: ECSRunConfig) async -> [Check] {
         var checks: [Check] = []
         await cluster(config, into: &checks)

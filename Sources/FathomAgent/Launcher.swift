@@ -30,6 +30,7 @@ public struct LaunchOutcome: Sendable, Equatable {
     /// Extra lines for a crash message: the last stderr lines, a diagnosis hint, …
     public var details: [String]
 
+    /// An outcome described by `summary`, with `details` for the crash message.
     public init(summary: String, details: [String] = []) {
         self.summary = summary
         self.details = details

@@ -13,6 +13,7 @@ public struct LocalLauncher: Launcher {
     public var fathomExecutable: String
     /// The coordinator URL the flow process talks to.
     public var apiURL: String
+    /// The API token handed to the flow process (`FATHOM_TOKEN`), if the coordinator needs one.
     public var token: String?
     /// Volume name → local directory.
     public var volumes: [String: String]
@@ -23,6 +24,7 @@ public struct LocalLauncher: Launcher {
     /// `~/.fathom/cache/bundles`.
     let bundleCache: String?
 
+    /// A launcher that starts `fathomExecutable execute` against `apiURL`, with `volumes` as `FATHOM_VOLUMES`.
     public init(
         fathomExecutable: String, apiURL: String, token: String?, volumes: [String: String], client: APIClient, bundleCache: String? = nil
     ) {
@@ -74,8 +76,10 @@ extension LocalLauncher {
 
 /// A run an earlier agent of this name launched somewhere this one cannot reach: left to its heartbeats.
 public struct NotThisAgentsRun: Error, CustomStringConvertible {
+    /// What happened, in a line.
     public var description: String
 
+    /// The error with its line.
     public init(_ description: String) {
         self.description = description
     }
@@ -121,8 +125,10 @@ final class AdoptedProcess: LaunchedRun {
 
 /// A launch that failed before anything ran.
 public struct LaunchError: Error, CustomStringConvertible {
+    /// What happened, in a line.
     public var description: String
 
+    /// The error with its line.
     public init(_ description: String) {
         self.description = description
     }

@@ -14,6 +14,7 @@ public enum APIClientError: Error, Sendable, CustomStringConvertible {
     /// The answer was not the expected JSON.
     case badResponse(String)
 
+    /// The coordinator's message with its fix, or the transport error.
     public var description: String {
         switch self {
         case .server(let status, let body, let raw):
@@ -62,6 +63,7 @@ public struct APIClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
+    /// A client of the coordinator at `baseURL` (e.g. `http://127.0.0.1:4200`), sending `token` as a bearer token.
     public init(baseURL: String, token: String? = nil, httpClient: HTTPClient = APIClient.sharedHTTPClient) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
@@ -90,28 +92,34 @@ public struct APIClient: Sendable {
         return try await consume(response.body)
     }
 
+    /// Registers flow versions from a bundle already stored (see ``uploadBundle(_:size:sha256:)``).
     public func registerFlows(_ body: RegisterFlowsRequest) async throws -> RegisterFlowsResponse {
         try await send(.POST, "/api/v1/flows", body: body)
     }
 
+    /// Every registered flow with its latest version, last run and schedules.
     public func listFlows() async throws -> [FlowSummary] {
         try await send(.GET, "/api/v1/flows")
     }
 
+    /// One flow with its versions; 404 when it was never registered.
     public func flow(named name: String) async throws -> FlowSummary {
         try await send(.GET, "/api/v1/flows/\(escape(name))")
     }
 
     // MARK: Runs
 
+    /// Creates a run (Scheduled); with an idempotency key, a repeat gets the first run back.
     public func createRun(_ body: CreateFlowRunRequest) async throws -> FlowRun {
         try await send(.POST, "/api/v1/flow-runs", body: body)
     }
 
+    /// A run with its state history.
     public func run(_ id: FlowRunID) async throws -> FlowRun {
         try await send(.GET, "/api/v1/flow-runs/\(escape(id))")
     }
 
+    /// A page of runs, newest first, with the total.
     public func listRuns(
         flow: String? = nil, state: FlowRunState? = nil, agent: AgentID? = nil, activeOnly: Bool = false, limit: Int = 50, offset: Int = 0
     ) async throws -> FlowRunList {
@@ -147,11 +155,13 @@ public struct APIClient: Sendable {
     }
 
     @discardableResult
+    /// Asks for a run to stop: Cancelling while its agent stops it, or Cancelled at once if it never started.
     public func cancel(_ id: FlowRunID) async throws -> FlowRun {
         try await send(.POST, "/api/v1/flow-runs/\(escape(id))/cancel", body: EmptyBody())
     }
 
     @discardableResult
+    /// Says the run is alive; the answer is its state (Cancelling means stop).
     public func heartbeat(_ id: FlowRunID) async throws -> HeartbeatResponse {
         try await send(.POST, "/api/v1/flow-runs/\(escape(id))/heartbeat", body: EmptyBody())
     }
@@ -170,13 +180,14 @@ public struct APIClient: Sendable {
     }
 
     @discardableResult
+    /// Merges launcher facts (pid, task ARN) into the run's.
     public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
         try await send(.POST, "/api/v1/flow-runs/\(escape(id))/infrastructure", body: InfrastructureUpdate(facts))
     }
 
     @discardableResult
     /// Appends lines to a run's logs; `infrastructure` facts (a read position) are stored with them atomically.
-    /// Appends log lines. `processOutput`: the lines are the process's own output as its agent copies it,
+    /// `processOutput`: the lines are the process's own output as its agent copies it,
     /// kept after the run ended (marked late); other lines sent to an ended run are refused (409 `run_final`).
     public func sendLogs(
         _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool = false
@@ -191,10 +202,12 @@ public struct APIClient: Sendable {
         return try await send(.GET, path, timeout: .milliseconds(Int64(Int(saturating: (waitSeconds + 30) * 1000))))
     }
 
+    /// Records task runs' latest states.
     public func sendTaskRuns(_ id: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
         let _: TaskRunList = try await send(.POST, "/api/v1/flow-runs/\(escape(id))/task-runs", body: TaskRunBatch(taskRuns: updates))
     }
 
+    /// A run's task runs, in start order.
     public func taskRuns(_ id: FlowRunID) async throws -> [TaskRunUpdate] {
         let list: TaskRunList = try await send(.GET, "/api/v1/flow-runs/\(escape(id))/task-runs")
         return list.taskRuns
@@ -202,22 +215,24 @@ public struct APIClient: Sendable {
 
     // MARK: Agents
 
+    /// Registers this agent process; 409 while another live process holds the name.
     public func registerAgent(_ body: AgentRegistration) async throws -> AgentInfo {
         try await send(.POST, "/api/v1/agents", body: body)
     }
 
+    /// Every agent that registered, last seen first.
     public func listAgents() async throws -> [AgentInfo] {
         let list: AgentList = try await send(.GET, "/api/v1/agents")
         return list.agents
     }
 
-    /// Long-polls for runs to launch and runs to cancel.
     /// Says this agent process stops, so the next process with its name need not wait.
     @discardableResult
     public func agentStopped(_ agent: AgentID, instance: String, timeout: TimeAmount = .seconds(30)) async throws -> AgentInfo {
         try await send(.POST, "/api/v1/agents/\(escape(agent))/stop", body: AgentStop(instance: instance), timeout: timeout)
     }
 
+    /// Long-polls for runs to launch and runs to cancel.
     public func claim(agent: AgentID, _ body: ClaimRequest) async throws -> ClaimResponse {
         try await send(
             .POST, "/api/v1/agents/\(escape(agent))/claim", body: body,

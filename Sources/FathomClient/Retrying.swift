@@ -1,7 +1,10 @@
 /// Repeats a call to the coordinator that is safe to repeat, with doubling pauses between tries.
 public struct Retrying: Sendable {
+    /// How many tries in all (at least 1).
     public var attempts: Int
+    /// The pause after the first failure.
     public var firstDelay: Duration
+    /// The longest pause.
     public var maxDelay: Duration
 
     /// `attempts` tries, pausing `firstDelay`, then twice that, up to `maxDelay`.

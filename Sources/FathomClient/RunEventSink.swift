@@ -67,6 +67,7 @@ public final class CoordinatorEventSink: RunEventSink {
         shipper.withLock { $0?.cancel() }
     }
 
+    /// Queues a log record.
     public func log(_ entry: LogEntry) {
         let (wake, ended) = pending.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
             if state.runEnded { return (nil, true) }
@@ -77,6 +78,7 @@ public final class CoordinatorEventSink: RunEventSink {
         wake?.resume()
     }
 
+    /// Queues a task run's latest state (a newer one for the same id replaces it).
     public func taskRun(_ update: TaskRunUpdate) {
         let wake = pending.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.taskRuns.updateValue(update, forKey: update.id) == nil { state.taskRunOrder.append(update.id) }
@@ -85,6 +87,7 @@ public final class CoordinatorEventSink: RunEventSink {
         wake?.resume()
     }
 
+    /// Waits until every record queued so far was accepted (or refused as late).
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let (done, wake) = pending.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
@@ -222,6 +225,7 @@ public final class CoordinatorEventSink: RunEventSink {
 public final class MemoryEventSink: RunEventSink {
     private let state = Mutex<(logs: [LogEntry], taskRuns: [TaskRunUpdate])>(([], []))
 
+    /// An empty sink.
     public init() {}
 
     public func log(_ entry: LogEntry) { state.withLock { $0.logs.append(entry) } }

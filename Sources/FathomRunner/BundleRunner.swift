@@ -13,11 +13,14 @@ import Glibc
 /// process with it (`run --flow-run ID`). Every failure before the flow starts is reported to the
 /// coordinator as the run's Crashed reason, not only printed.
 public struct BundleRunner: Sendable {
+    /// The coordinator the run belongs to.
     public let client: APIClient
+    /// The run to execute.
     public let runID: FlowRunID
     /// Verified bundles, one file per sha256, shared by runs.
     public let cacheDirectory: String
 
+    /// A runner for `runID`, caching verified bundles in `cacheDirectory`.
     public init(client: APIClient, runID: FlowRunID, cacheDirectory: String) {
         self.client = client
         self.runID = runID

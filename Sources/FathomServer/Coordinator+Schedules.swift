@@ -61,6 +61,7 @@ extension Coordinator {
         return withNextRuns(found)
     }
 
+    /// Schedules sorted by name, of one flow or all, each with its next slots.
     public func schedules(flowName: String? = nil) async throws -> [Schedule] {
         try await store.schedules(flowName: flowName).map(withNextRuns)
     }

@@ -32,6 +32,7 @@ public struct CoordinatorSettings: Sendable {
     /// The largest bundle an upload may send; a larger one is answered 413.
     public var maxBundleBytes: Int64 = 2 << 30
 
+    /// The defaults: 90 s heartbeat timeout, 20 s long-polls, 2 GiB bundles.
     public init() {}
 }
 
@@ -43,6 +44,7 @@ public final class Coordinator: Sendable {
     let settings: CoordinatorSettings
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// The counters and histograms `/metrics` shows.
     public let metrics: ServerMetrics
     /// The last slot each schedule has runs for, as far as this process knows (a cache: the store decides).
     let scheduledThrough = Mutex<[String: Date]>([:])
@@ -56,6 +58,7 @@ public final class Coordinator: Sendable {
 
     enum FreshGrace { case starting, afterStoreOutage, given }
 
+    /// The rules over `store` and `storage`; `clock` is the time every rule reads (tests move it by hand).
     public init(
         store: any Store, storage: any FlowStorage, settings: CoordinatorSettings = .init(), logger: Logger,
         metrics: ServerMetrics = ServerMetrics(), clock: @escaping @Sendable () -> Date = Date.init
@@ -196,6 +199,7 @@ public final class Coordinator: Sendable {
         return String(url[..<bundles.upperBound].dropLast("bundles/".count))
     }
 
+    /// A run with its state history; ``CoordinatorError`` `notFound` when there is none.
     public func run(_ id: FlowRunID) async throws -> FlowRun {
         guard let run = try await store.run(id: id, includeHistory: true) else { throw CoordinatorError.runNotFound(id) }
         return run
@@ -283,6 +287,7 @@ public final class Coordinator: Sendable {
         return revived.state
     }
 
+    /// Merges a launcher's facts (pid, task ARN, log stream) into the run's; facts are checked by key and size.
     public func setInfrastructure(_ id: FlowRunID, _ facts: [String: String]) async throws -> FlowRun {
         guard let run = try await store.mergeInfrastructure(runID: id, facts: facts, at: clock()) else {
             throw CoordinatorError.runNotFound(id)
@@ -336,6 +341,7 @@ public final class Coordinator: Sendable {
         }
     }
 
+    /// Records task runs' latest states, as the SDK sends them in batches.
     public func upsertTaskRuns(_ id: FlowRunID, _ updates: [TaskRunUpdate]) async throws {
         try Self.checkTaskRuns(updates)
         do {
@@ -370,6 +376,8 @@ public final class Coordinator: Sendable {
 
     // MARK: Agents
 
+    /// Registers an agent process; another live process with the same name is refused (409) until it has
+    /// been silent for ``CoordinatorSettings/agentTakeoverAfter``.
     public func registerAgent(_ registration: AgentRegistration) async throws -> AgentInfo {
         guard Names.isValid(registration.name) else {
             throw CoordinatorError(

@@ -3,7 +3,7 @@ import FathomCore
 
 /// A rule of the coordinator that a request broke, or something it named that does not exist.
 ///
-/// The coordinator speaks no HTTP: the routes map ``Kind`` to a status (`CoordinatorError+HTTP.swift`),
+/// The coordinator speaks no HTTP: the routes map ``Kind`` to a status (`Routes/ErrorAnswer.swift`),
 /// and the web UI renders the same ``body`` as a page.
 public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
     /// What kind of refusal it is.
@@ -18,10 +18,12 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         case conflict
     }
 
+    /// Which kind of refusal: the routes answer each with its own status.
     public var kind: Kind
     /// The code, message, field and fix every client sees.
     public var body: APIErrorBody
 
+    /// A refusal of `kind`; `field` names the input at fault and `fix` says what to do instead.
     public init(_ kind: Kind, code: String, message: String, field: String? = nil, fix: String? = nil) {
         self.kind = kind
         self.body = APIErrorBody(code: code, message: message, field: field, fix: fix)
@@ -36,6 +38,7 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
             problems: errors.errors)
     }
 
+    /// The message, for logs.
     public var description: String { body.error.message }
 
     static func notFound(_ what: String, _ id: String, fix: String) -> CoordinatorError {

@@ -22,6 +22,7 @@ public struct ServerConfiguration: Sendable {
     public var token: String?
     /// Where uploaded bundles go: nil for `<data dir>/bundles`, or `s3://bucket/prefix`.
     public var storageURL: String?
+    /// The coordinator's rules: heartbeat timeout, leases, long-poll limits, bundle prefixes and size.
     public var coordinator = CoordinatorSettings()
     /// How often the housekeeper looks for stale heartbeats and leases, due and late runs, and schedule slots.
     public var reaperInterval: Duration = .seconds(1)
@@ -32,6 +33,7 @@ public struct ServerConfiguration: Sendable {
     /// How long a web UI sign-in lasts.
     public var sessionLifetime: Duration = .seconds(12 * 3600)
 
+    /// The defaults (127.0.0.1:4200, no token, bundles in the data directory) over `dataDirectory`.
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
     }
@@ -54,7 +56,9 @@ public struct ServerConfiguration: Sendable {
 
 /// The coordinator: store, storage, rules and HTTP API in one value.
 public struct FathomServer: Sendable {
+    /// What it was started with.
     public let configuration: ServerConfiguration
+    /// The rules every route and page goes through.
     public let coordinator: Coordinator
     let logger: Logger
 

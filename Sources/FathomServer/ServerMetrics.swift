@@ -11,6 +11,7 @@ import Prometheus
 /// `MetricsSystem` (the AWS client) reaches the same registry when the process bootstraps it with
 /// ``bootstrapProcessMetrics(_:)``.
 public final class ServerMetrics: Sendable {
+    /// The registry `/metrics` renders.
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let logLines: Metrics.Counter
@@ -27,6 +28,7 @@ public final class ServerMetrics: Sendable {
         .seconds(3600), .seconds(7200), .seconds(14400), .seconds(43200), .seconds(86400),
     ]
 
+    /// Metrics kept in `registry` (a fresh one by default).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)

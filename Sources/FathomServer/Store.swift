@@ -4,19 +4,26 @@ import Foundation
 
 /// A new flow run, ready to be written.
 public struct NewFlowRun: Sendable {
+    /// The new run's id.
     public var id: FlowRunID
+    /// The flow version it runs: its queue, labels and run config come with it.
     public var version: FlowVersion
+    /// The resolved parameters (defaults filled in, types checked).
     public var parameters: [String: JSONValue]
+    /// A client's key: a second request with it gets the first run back.
     public var idempotencyKey: String?
+    /// When it was made.
     public var createdAt: Date
     /// The schedule that makes it and its slot: one run per slot, ever.
     public var scheduleID: String? = nil
     /// When it is due (its slot, or its retry time); nil means at once.
     public var scheduledFor: Date? = nil
+    /// 1 for a first run, 2 for its first retry, …
     public var attempt = 1
     /// The first attempt, for a retry: one run per attempt, ever.
     public var retryOf: FlowRunID? = nil
 
+    /// A run of `version`; a retry names its first attempt in `retryOf`.
     public init(
         id: FlowRunID, version: FlowVersion, parameters: [String: JSONValue], idempotencyKey: String? = nil, createdAt: Date,
         scheduleID: String? = nil, scheduledFor: Date? = nil, attempt: Int = 1, retryOf: FlowRunID? = nil
@@ -35,18 +42,24 @@ public struct NewFlowRun: Sendable {
 
 /// One state change to write with compare-and-set.
 public struct StateWrite: Sendable {
+    /// The run to move.
     public var runID: FlowRunID
     /// The write happens only if the run is in this state.
     public var from: FlowRunState
+    /// The state it moves to.
     public var to: FlowRunState
+    /// Why: the state message, also kept in the history.
     public var message: String
+    /// When.
     public var at: Date
     /// Set the claiming agent and lease (on Pending).
     public var agentID: AgentID?
+    /// When the claiming agent's lease ends unless it starts the run or claims again (on Pending).
     public var leaseExpiresAt: Date?
     /// A crash judged on silence alone: the run's own heartbeat, should it come back, makes it Running again.
     public var revivable: Bool
 
+    /// A move of `runID` from `from` to `to`; `revivable` only holds for a move to Crashed.
     public init(
         runID: FlowRunID, from: FlowRunState, to: FlowRunState, message: String, at: Date, agentID: AgentID? = nil,
         leaseExpiresAt: Date? = nil, revivable: Bool = false
@@ -64,8 +77,11 @@ public struct StateWrite: Sendable {
 
 /// Filters for listing runs.
 public struct RunFilter: Sendable {
+    /// Runs of this flow.
     public var flowName: String?
+    /// Runs in this state.
     public var state: FlowRunState?
+    /// Runs this agent claimed.
     public var agentID: AgentID?
     /// Only runs that are not final and not Scheduled.
     public var activeOnly = false
@@ -78,9 +94,12 @@ public struct RunFilter: Sendable {
     public var createdBefore: Date?
     /// Leave out Scheduled runs due after this (the upcoming runs of schedules and retries).
     public var dueBy: Date?
+    /// The page size.
     public var limit: Int
+    /// How many matching runs to skip (newest first).
     public var offset: Int
 
+    /// A filter; every condition given must hold.
     public init(
         flowName: String? = nil, state: FlowRunState? = nil, agentID: AgentID? = nil, activeOnly: Bool = false,
         scheduleID: String? = nil, attemptsOf: FlowRunID? = nil, createdAfter: Date? = nil, createdBefore: Date? = nil,

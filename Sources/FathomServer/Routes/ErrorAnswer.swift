@@ -10,6 +10,7 @@ protocol ErrorAnswer: HTTPResponseError {
 }
 
 extension ErrorAnswer {
+    /// The status with the JSON body.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let data = (try? APICoding.encode(body)) ?? Data()  // an error body that cannot be encoded still answers its status
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -20,6 +21,7 @@ extension APIError: ErrorAnswer {}
 
 /// How each kind of the coordinator's refusal is answered over HTTP.
 extension CoordinatorError: ErrorAnswer {
+    /// malformed 400, invalid 422, notFound 404, conflict 409.
     public var status: HTTPResponse.Status {
         switch kind {
         case .malformed: .badRequest
