@@ -40,7 +40,7 @@ struct Hello: Flow {
             let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
             var lines: [String] = []
             for name in names {
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: (folder as NSString).appendingPathComponent(name)) else {
+                guard let attributes = try? FileManager.default.attributesOfItem(atPath: (folder as NSString).appendingPathComponent(name)) else {  // a file removed while listing is skipped
                     continue
                 }
                 lines.append("\(name) \((attributes[.size] as? NSNumber)?.intValue ?? 0) bytes")

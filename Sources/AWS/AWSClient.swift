@@ -278,7 +278,7 @@ struct FileChunks: AsyncSequence, Sendable {
                 throw AWSError.malformedResponse(service: "file", detail: "file ended \(remaining) bytes early")
             }
             remaining -= Int64(data.count)
-            if remaining == 0 { try? handle.close() }
+            if remaining == 0 { try? handle.close() }  // the whole file was read; a failed close loses nothing
             return ByteBuffer(bytes: data)
         }
     }

@@ -12,7 +12,7 @@ enum AWSErrorDecoder {
         let effective: AWSErrorFormat = firstByte == UInt8(ascii: "<") ? .xml : firstByte == UInt8(ascii: "{") ? .json : format
         switch effective {
         case .json, .restJSON:
-            let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
+            let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]  // a non-JSON error body: the code comes from the header or the status
             code = (response.headers.first(name: "x-amzn-ErrorType")) ?? (object["__type"] as? String)
                 ?? (object["code"] as? String) ?? (object["ErrorCode"] as? String)
             message = (object["message"] as? String) ?? (object["Message"] as? String) ?? (object["errorMessage"] as? String)

@@ -68,7 +68,7 @@ struct CredentialProcess {
             throw AWSError.credentials("profile \(profile): credential_process printed Version \(output.Version); Fathom reads Version 1")
         }
         let expiration = try output.Expiration.map { text in
-            guard let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: text.contains(".")).parse(text) else {
+            guard let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: text.contains(".")).parse(text) else {  // the error thrown below names the value
                 throw AWSError.credentials("profile \(profile): credential_process printed Expiration '\(text)', not an ISO 8601 time")
             }
             return date

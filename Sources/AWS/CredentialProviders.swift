@@ -28,7 +28,7 @@ struct TemporaryCredentialsDocument: Decodable {
     var Expiration: String?
 
     func credentials(source: String) -> AWSCredentials {
-        let expiration = Expiration.flatMap { try? Date.ISO8601FormatStyle().parse($0) }
+        let expiration = Expiration.flatMap { try? Date.ISO8601FormatStyle().parse($0) }  // no parsable expiration: the credentials are treated as not expiring, as the AWS SDKs do
         return AWSCredentials(
             accessKeyID: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: Token, expiration: expiration,
             source: source)

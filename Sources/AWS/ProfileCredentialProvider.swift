@@ -165,7 +165,7 @@ enum WebIdentity {
     /// global endpoint is), signing with `credentials` (nil: unsigned calls only).
     static func stsClient(environment: [String: String], region: String?, credentials: AWSCredentials?, httpClient: HTTPClient) throws -> AWSClient {
         let configuration: AWSConfiguration
-        if let resolved = try? AWSConfiguration(environment: environment, region: region) {
+        if let resolved = try? AWSConfiguration(environment: environment, region: region) {  // no region configured: STS's global endpoint, below
             configuration = resolved
         } else {
             configuration = try AWSConfiguration(environment: environment, region: "us-east-1")

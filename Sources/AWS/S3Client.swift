@@ -87,7 +87,7 @@ public struct S3Client: Sendable {
             }
             return XMLElement.parse(completed.body)?.find("ETag")?.text
         } catch {
-            _ = try? await client.send(
+            _ = try? await client.send(  // cleanup after a failed upload; the upload's own error is rethrown below
                 request("AbortMultipartUpload", .DELETE, bucket: bucket, key: key, query: [("uploadId", uploadID)]), errors: .xml)
             throw error
         }

@@ -73,7 +73,7 @@ extension STSClient {
         else {
             throw AWSError.malformedResponse(service: "sts", detail: "no \(result)/Credentials")
         }
-        let expiration = credentials.string("Expiration").flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: $0.contains(".")).parse($0) }
+        let expiration = credentials.string("Expiration").flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: $0.contains(".")).parse($0) }  // no parsable expiration: refreshed like credentials without one
         return AWSCredentials(
             accessKeyID: id, secretAccessKey: secret, sessionToken: credentials.string("SessionToken"), expiration: expiration, source: source)
     }

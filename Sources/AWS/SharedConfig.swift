@@ -58,7 +58,7 @@ public struct SharedProfile: Sendable {
 /// The small INI dialect of the AWS shared files.
 enum INIFile {
     static func load(_ path: String) -> [String: [String: String]]? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }  // no such file: as the AWS CLI, a missing config file is empty
         return parse(text)
     }
 

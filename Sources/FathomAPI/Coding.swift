@@ -25,8 +25,8 @@ public enum APICoding {
             if let date = RFC3339.parse(text) { return date }
             // Years past 9999, which Fathom itself writes for far-off stored values (e.g. a schedule's clamped anchor).
             if let year = text.split(separator: "-", maxSplits: 1).first, year.count > 4, year.allSatisfy(\.isASCII) {
-                if let date = try? dateStyle.parse(text) { return date }
-                if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+                if let date = try? dateStyle.parse(text) { return date }  // one of two accepted forms; the error below names the value
+                if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }  // one of two accepted forms; the error below names the value
             }
             throw DecodingError.dataCorruptedError(
                 in: container, debugDescription: "expected an RFC 3339 date-time such as 2026-11-30T17:45:12.000Z, got '\(text.prefix(64))'")

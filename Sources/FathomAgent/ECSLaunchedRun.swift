@@ -139,8 +139,14 @@ final class ECSLaunchedRun: LaunchedRun {
             ])
         }
         if let runningSince, !reported, now - runningSince >= .seconds(config.reportTimeoutSeconds) {
-            if let run = try? await launcher.api.run(runID), run.state != .pending {
-                state.withLock { $0.flowReported = true }
+            do {
+                if try await launcher.api.run(runID).state != .pending {
+                    state.withLock { $0.flowReported = true }
+                    return nil
+                }
+            } catch {
+                // The agent cannot reach the coordinator either: whether the flow reported is unknown, so the
+                // task is not stopped on it; the deadline is checked again at the next poll.
                 return nil
             }
             let reason = "the flow in the task did not report to the coordinator within reportTimeoutSeconds (\(config.reportTimeoutSeconds) s) of RUNNING"
@@ -229,7 +235,7 @@ final class ECSLaunchedRun: LaunchedRun {
     func retryStart(after stopped: ECSDiagnosis.StoppedTask) async -> Bool {
         let attempt = state.withLock { $0.attempt }
         guard ECSDiagnosis.isTransientStartFailure(stopped), attempt <= config.startRetries, !state.withLock({ $0.cancelled }),
-              let run = try? await launcher.api.run(runID), run.state == .pending
+              let run = try? await launcher.api.run(runID), run.state == .pending  // unknown whether the flow started: no second task is risked
         else { return false }
         let summary = ECSDiagnosis.summary(stopped)
         await note("\(summary); a transient cause, so starting it again (attempt \(attempt + 1) of \(config.startRetries + 1))", level: .warning)

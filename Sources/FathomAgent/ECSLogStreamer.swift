@@ -131,8 +131,8 @@ final class ECSLogStreamer: Sendable {
             return !state.deniedReported
         }
         guard first else { return }
-        _ = try? await api.sendLogs(runID, [LogEntry(
+        _ = await deliver([LogEntry(
             timestamp: Date(), level: .error,
-            message: "cannot copy the container's CloudWatch output into these logs: \(error.explained)", source: .agent)], processOutput: true)
+            message: "cannot copy the container's CloudWatch output into these logs: \(error.explained)", source: .agent)], position: nil)
     }
 }

@@ -148,7 +148,7 @@ struct EFSPolicy {
     var statements: [Statement]
 
     init?(_ text: String) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }  // not JSON: reported by the caller as a policy it cannot read
         let raw = (object["Statement"] as? [[String: Any]]) ?? (object["Statement"] as? [String: Any]).map { [$0] } ?? []
         statements = raw.map { statement in
             let principal = statement["Principal"]

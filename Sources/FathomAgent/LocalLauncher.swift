@@ -89,13 +89,13 @@ public struct NotThisAgentsRun: Error, CustomStringConvertible {
 enum ProcessIdentity {
     /// This boot of this machine (`/proc/sys/kernel/random/boot_id`).
     static let bootID: String = {
-        let text = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""  // no boot id (not Linux): pids are then matched by start time alone
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }()
 
     /// When `pid` started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`); nil when unknown.
     static func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),  // no such process (or not Linux): nil means unknown
               let close = stat.lastIndex(of: ")") else { return nil }
         // Fields after the command's closing parenthesis start at field 3.
         let fields = stat[stat.index(after: close)...].split(separator: " ")

@@ -43,7 +43,7 @@ actor TaskDefinitionRegistry {
             return try await self.findOrRegister(request, hash: hash, family: family, ecs: ecs)
         }
         inFlight[hash] = lookup
-        familyQueue[family] = Task { _ = try? await lookup.value }
+        familyQueue[family] = Task { _ = try? await lookup.value }  // ordering only: the lookup's own caller gets its error
         defer { inFlight[hash] = nil }
         let found = try await lookup.value
         known[hash] = found.arn

@@ -306,7 +306,7 @@ public struct APIClient: Sendable {
 
     /// An error answer, with its `ErrorBody` when it has one.
     static func serverError(status: Int, _ data: Data) -> APIClientError {
-        let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)
+        let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)  // a body that is not Fathom's error JSON (a proxy's page) is kept raw
         return .server(status: status, body: decoded, raw: String(decoding: data, as: UTF8.self))
     }
 }

@@ -12,15 +12,15 @@ public enum JSONValue: Codable, Sendable, Hashable, CustomStringConvertible {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
-        } else if let value = try? container.decode(Bool.self) {
+        } else if let value = try? container.decode(Bool.self) {  // trying each JSON type in turn
             self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
+        } else if let value = try? container.decode(Int64.self) {  // trying each JSON type in turn
             self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
+        } else if let value = try? container.decode(Double.self) {  // trying each JSON type in turn
             self = .double(value)
-        } else if let value = try? container.decode(String.self) {
+        } else if let value = try? container.decode(String.self) {  // trying each JSON type in turn
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
+        } else if let value = try? container.decode([JSONValue].self) {  // trying each JSON type in turn
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))

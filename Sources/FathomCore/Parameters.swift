@@ -44,7 +44,7 @@ public enum ParameterType: String, Codable, Sendable, CaseIterable {
             }
         case .json:
             guard let data = text.data(using: .utf8),
-                  let value = try? JSONDecoder().decode(JSONValue.self, from: data)
+                  let value = try? JSONDecoder().decode(JSONValue.self, from: data)  // the validation error thrown below names the parameter
             else {
                 throw ValidationError(
                     code: "invalid_parameter_type", field: field,

@@ -101,9 +101,17 @@ public struct LocalRunSettings: Sendable, Hashable {
 public enum VolumeEnvironment {
     public static let variable = "FATHOM_VOLUMES"
 
-    /// Reads `FATHOM_VOLUMES` (`{"scratch": "/mnt/efs"}`); empty when it is unset or not such an object.
-    public static func volumes(from environment: [String: String]) -> [String: String] {
-        guard let text = environment[variable], let data = text.data(using: .utf8) else { return [:] }
-        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+    /// Reads `FATHOM_VOLUMES` (`{"scratch": "/mnt/efs"}`); empty when it is unset. A value that is not such an
+    /// object is an error naming the variable: the launchers always write one, so it was set by hand.
+    public static func volumes(from environment: [String: String]) throws(ValidationError) -> [String: String] {
+        guard let text = environment[variable] else { return [:] }
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw ValidationError(
+                code: "invalid_volumes", field: variable,
+                problem: "\(variable) is not a JSON object of volume names to paths: \(text.prefix(200))",
+                fix: "Unset it (the launcher sets it for each run), or set it like {\"scratch\": \"/mnt/efs\"}.")
+        }
     }
 }

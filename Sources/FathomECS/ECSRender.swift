@@ -67,7 +67,7 @@ public enum ECSRender {
     public static func contentHash(_ value: JSONValue) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data()
+        let data = (try? encoder.encode(value)) ?? Data()  // cannot fail: Codable values of plain strings and numbers
         return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
@@ -158,6 +158,6 @@ public enum ECSRender {
         let map = Dictionary(uniqueKeysWithValues: config.efs.map { ($0.name, $0.containerPath) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(map)) ?? Data("{}".utf8), as: UTF8.self)
+        return String(decoding: (try? encoder.encode(map)) ?? Data("{}".utf8), as: UTF8.self)  // cannot fail: a dictionary of strings
     }
 }

@@ -88,7 +88,7 @@ extension ECSRunConfig {
                     fix: "Give a path relative to the run config file, or write the task definition inline."))
                 return (.object([:]), resolved)
             }
-            guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), json.objectValue != nil else {
+            guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), json.objectValue != nil else {  // the problem appended below names the field
                 problems.append(ValidationError(
                     code: "invalid_json", field: "ecs.taskDefinition", problem: "'\(resolved)' is not a JSON object",
                     fix: "Use the file 'aws ecs register-task-definition --cli-input-json' takes."))

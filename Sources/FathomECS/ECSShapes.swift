@@ -21,7 +21,7 @@ public enum ECSShapes {
 
     static let parsed: [String: Shape] = {
         guard let data = modelJSON.data(using: .utf8),
-              let object = try? JSONDecoder().decode([String: JSONValue].self, from: data)
+              let object = try? JSONDecoder().decode([String: JSONValue].self, from: data)  // compiled-in generated data, checked by ECSConfigTests; never user input
         else { fatalError("the generated ECS model does not parse; run scripts/generate-ecs-shapes.py") }
         return object.mapValues(shape(from:))
     }()

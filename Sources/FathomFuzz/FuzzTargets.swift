@@ -20,9 +20,9 @@ enum FuzzTarget: String, CaseIterable {
     func run(_ bytes: [UInt8]) {
         switch self {
         case .form:
-            _ = try? FormFields.parse(bytes)
+            _ = try? FormFields.parse(bytes)  // fuzzing: a thrown error is the parser working; only a trap is a finding
         case .cron:
-            guard let text = String(validating: bytes, as: UTF8.self), let cron = try? CronExpression(text) else { return }
+            guard let text = String(validating: bytes, as: UTF8.self), let cron = try? CronExpression(text) else { return }  // fuzzing: only a trap is a finding
             let instant = bytes.reduce(0) { $0 &* 31 &+ Int($1) } % 10_000_000_000
             for zone in ["UTC", "Europe/Berlin", "Pacific/Chatham"] {
                 _ = cron.next(after: Date(timeIntervalSince1970: Double(instant)), in: TimeZone(identifier: zone)!)
@@ -30,7 +30,7 @@ enum FuzzTarget: String, CaseIterable {
         case .sizes:
             guard let text = String(validating: bytes, as: UTF8.self) else { return }
             if let seconds = DurationText.seconds(text) { _ = DurationText.describe(seconds) }
-            if let size = try? ByteSize(parsing: text, field: "memory") { _ = ByteSize.format(size.bytes) }
+            if let size = try? ByteSize(parsing: text, field: "memory") { _ = ByteSize.format(size.bytes) }  // fuzzing: only a trap is a finding
         case .bzip2:
             BZip2Input.decode(bytes)
         case .selfCheck:
@@ -55,8 +55,8 @@ enum BZip2Input {
 
     static func decode(_ bytes: [UInt8]) {
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)),
-              let input = try? FileHandleFD.reading(path) else { return }
-        _ = try? ParallelBZip2.decompress(input: input, output: nil, name: "fuzz input", parallelism: 2)
+              let input = try? FileHandleFD.reading(path) else { return }  // fuzzing: an unreadable scratch file skips the input
+        _ = try? ParallelBZip2.decompress(input: input, output: nil, name: "fuzz input", parallelism: 2)  // fuzzing: a corrupt stream is expected; only a trap is a finding
     }
 }
 

@@ -67,7 +67,7 @@ public struct BundleRunner: Sendable {
     private func fail(_ message: String, report: Bool) async -> Int32 {
         FileHandle.standardError.write(Data("fathom execute: \(message)\n".utf8))
         if report {
-            _ = try? await client.setState(runID, SetStateRequest(state: .crashed, message: message))
+            _ = try? await client.setState(runID, SetStateRequest(state: .crashed, message: message))  // best effort: the agent crashes the run with these stderr lines when this does not land
         }
         return 70
     }

@@ -45,7 +45,13 @@ struct BundleCommand {
         switch arguments.first {
         case "describe":
             let description = BundleDescription(flows: flows.map { $0.flowDescription })
-            guard let data = try? APICoding.encode(description) else { return 1 }
+            let data: Data
+            do {
+                data = try APICoding.encode(description)
+            } catch {
+                fail("cannot describe the bundle's flows: \(error)")
+                return 1
+            }
             FileHandle.standardOutput.write(data + Data("\n".utf8))
             return 0
         case "run":
@@ -66,9 +72,16 @@ struct BundleCommand {
                 return 64
             }
             let environment = ProcessInfo.processInfo.environment
+            let volumes: [String: String]
+            do {
+                volumes = try VolumeEnvironment.volumes(from: environment)
+            } catch {
+                fail(error.description)  // the agent puts the last stderr lines in the run's Crashed reason
+                return 78
+            }
             let client = APIClient(baseURL: apiURL, token: environment["FATHOM_TOKEN"])
             let executor = FlowRunExecutor(
-                client: client, runID: runID, flows: flows, volumes: FlowRunExecutor.volumes(from: environment),
+                client: client, runID: runID, flows: flows, volumes: volumes,
                 heartbeatInterval: .seconds(Double(environment["FATHOM_HEARTBEAT_SECONDS"] ?? "").flatMap { (0.05...3600).contains($0) ? $0 : nil } ?? 10),
                 maxConcurrentTasks: Int(environment["FATHOM_TASK_CONCURRENCY"] ?? "").flatMap { (1...10_000).contains($0) ? $0 : nil } ?? 16)
             return await executor.execute()

@@ -13,11 +13,6 @@ struct FlowRunExecutor {
     let heartbeatInterval: Duration
     let maxConcurrentTasks: Int
 
-    /// Reads `FATHOM_VOLUMES` (`{"scratch": "/mnt/efs"}`).
-    static func volumes(from environment: [String: String]) -> [String: String] {
-        VolumeEnvironment.volumes(from: environment)
-    }
-
     /// Returns the process exit code: 0 when the run Completed.
     func execute() async -> Int32 {
         let run: FlowRun

@@ -16,7 +16,7 @@ final class HeartbeatThread: Sendable {
         let milliseconds = Int(clamping: interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
         let thread = Thread { [stopSignal] in
             while stopSignal.wait(timeout: .now() + .milliseconds(max(milliseconds, 10))) == .timedOut {
-                guard let answer = try? client.heartbeatBlocking(runID) else { continue }
+                guard let answer = try? client.heartbeatBlocking(runID) else { continue }  // a missed beat is retried next interval; the executor's coordinator grace bounds an outage
                 if answer.state == .cancelling || answer.state.isFinal { onCancel() }
             }
         }

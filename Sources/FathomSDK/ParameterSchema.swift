@@ -5,7 +5,7 @@ import Foundation
 enum ParameterSchema {
     static func specs<P: FlowParameters>(of value: P) -> [ParameterSpec] {
         let recorder = SchemaRecorder()
-        try? value.encode(to: recorder)
+        try? value.encode(to: recorder)  // a Parameters type whose encode throws leaves the specs recorded so far; a run decodes and checks every value anyway
         return recorder.specs.storage.map { spec in
             var spec = spec
             if let range = P.ranges[spec.name], spec.type == .int || spec.type == .double {

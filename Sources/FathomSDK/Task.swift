@@ -122,8 +122,8 @@ enum TaskResultEncoding {
     static func json<T>(_ value: T) -> JSONValue? {
         if T.self == Void.self { return nil }
         guard let encodable = value as? any Encodable,
-              let data = try? JSONEncoder().encode(encodable), data.count <= 64 << 10
+              let data = try? JSONEncoder().encode(encodable), data.count <= 64 << 10  // a result that does not encode (or is over 64 KiB) is not recorded; the task still completes
         else { return nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: data)
+        return try? JSONDecoder().decode(JSONValue.self, from: data)  // cannot fail: JSONEncoder's output is JSON
     }
 }

@@ -68,7 +68,7 @@ extension Coordinator {
 
     func withNextRuns(_ schedule: Schedule) -> Schedule {
         var schedule = schedule
-        guard !schedule.paused, let timing = try? schedule.timing() else { return schedule }
+        guard !schedule.paused, let timing = try? schedule.timing() else { return schedule }  // a schedule that no longer parses shows no next runs; its lastError says why
         schedule.nextRuns = timing.slots(after: clock(), through: .distantFuture, limit: 3)
         return schedule
     }
@@ -181,8 +181,7 @@ extension Coordinator {
         }
         for run in late {
             logger.warning("flow run is late", metadata: ["run": "\(run.id)", "flow": "\(run.flowName)"])
-            _ = try? await store.appendLogs(
-                runID: run.id, [LogEntry(timestamp: now, level: .warning, message: run.stateMessage, source: .coordinator)])
+            await note(LogEntry(timestamp: now, level: .warning, message: run.stateMessage, source: .coordinator), in: run.id)
             metrics.lateRuns.increment()
             notifier.signal(.run(run.id))
         }

@@ -490,8 +490,18 @@ public final class Coordinator: Sendable {
             runID: run.id, from: run.state, to: .crashed, message: message, at: now, agentID: run.agentID, revivable: revivable)
         guard let updated = try await store.compareAndSetState(write) else { return nil }
         logger.warning("flow run crashed", metadata: ["run": "\(run.id)", "reason": "\(message)"])
-        _ = try? await store.appendLogs(runID: run.id, [LogEntry(timestamp: now, level: .error, message: "Crashed: \(message)", source: .coordinator)])
+        await note(LogEntry(timestamp: now, level: .error, message: "Crashed: \(message)", source: .coordinator), in: run.id)
         await transitioned(updated)
         return updated
+    }
+
+    /// Adds the coordinator's own line to a run's log. The line repeats what the run's state message already
+    /// holds, so a store that refuses it loses no fact; the refusal goes to the server's log.
+    func note(_ entry: LogEntry, in runID: FlowRunID) async {
+        do {
+            _ = try await store.appendLogs(runID: runID, [entry])
+        } catch {
+            logger.warning("could not add a line to a run's log", metadata: ["run": "\(runID)", "error": "\(error)"])
+        }
     }
 }

@@ -13,7 +13,7 @@ struct Housekeeper: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             await coordinator.housekeeping()
-            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
+            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }  // shutdown cancels the pause; the loop condition then ends it
         }
         coordinator.closeLongPolls()
     }

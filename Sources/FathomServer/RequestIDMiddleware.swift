@@ -32,7 +32,7 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
             body.error.requestId = id
             response = Response(
                 status: .internalServerError, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(bytes: (try? APICoding.encode(body)) ?? Data())))
+                body: .init(byteBuffer: ByteBuffer(bytes: (try? APICoding.encode(body)) ?? Data())))  // cannot fail for this fixed shape; an empty body still carries the 500
         }
         if response.status.code >= 500, response.headers[Self.headerName] == nil, response.headers[.contentType] != "application/json" {
             log("answered \(response.status.code)", request: request, id: id, status: response.status.code)

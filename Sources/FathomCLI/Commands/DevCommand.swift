@@ -69,7 +69,7 @@ struct LocalStack {
 
     func stop() async {
         agentTask.cancel()
-        _ = try? await agentTask.value
+        _ = try? await agentTask.value  // the agent was cancelled on purpose; its errors were logged
         await coordinator.stop()
     }
 }

@@ -53,14 +53,14 @@ public final class EmbeddedCoordinator: Sendable {
     public func stop() async {
         server.coordinator.closeLongPolls()
         await group.triggerGracefulShutdown()
-        _ = try? await runner.value
+        _ = try? await runner.value  // the server's own errors were logged as it stopped; stopping has nothing left to report
     }
 }
 
 /// The path of this very executable, so that launchers can start `fathom execute`.
 public enum CurrentExecutable {
     public static var path: String {
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }  // not on Linux /proc: fall back to argv[0]
         return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
     }
 

@@ -64,7 +64,7 @@ public struct JSONLogHandler: LogHandler {
         object["logger"] = label
         object["message"] = message.description
         object["source"] = source
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])  // cannot fail: the object holds strings only
         else { return }
         write(String(decoding: data, as: UTF8.self) + "\n")
     }

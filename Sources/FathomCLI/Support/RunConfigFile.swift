@@ -7,8 +7,11 @@ import Yams
 public enum RunConfigFile {
     /// Loads and checks the file at `path`.
     public static func load(_ path: String) throws -> RunConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CLIError("cannot read run config '\(path)': no such file or not UTF-8 text")
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CLIError("cannot read run config '\(path)': \((error as NSError).localizedDescription) (it must be a readable UTF-8 YAML file)")
         }
         let document: JSONValue
         do {

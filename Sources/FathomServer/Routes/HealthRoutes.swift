@@ -19,7 +19,7 @@ struct HealthRoutes {
                 ReadinessReport(status: ready ? "ready" : "not ready", checks: checks), status: ready ? .ok : .serviceUnavailable)
         }
         router.get("metrics") { _, _ in
-            let text = coordinator.metrics.exposition(stateCounts: (try? await coordinator.stateCounts()) ?? [:])
+            let text = coordinator.metrics.exposition(stateCounts: (try? await coordinator.stateCounts()) ?? [:])  // metrics still answer while the store does not; /readyz names the failing store
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -20,7 +20,7 @@ final class BlockAssembler {
         case .stream(let stream):
             if let previous = failed {
                 failed = nil
-                guard case .stream(let first) = previous.piece, let output = try? Self.decode(first.joined(with: stream)) else {
+                guard case .stream(let first) = previous.piece, let output = try? Self.decode(first.joined(with: stream)) else {  // the corruption thrown below names the piece
                     throw corruption(previous.piece, previous.reason)
                 }
                 try accept(output)
@@ -45,7 +45,7 @@ final class BlockAssembler {
                 failed = nil
                 guard case .block(let first) = previous.piece else { throw corruption(previous.piece, previous.reason) }
                 let joined = first.joined(with: block)
-                guard let output = try? Self.decode(joined) else { throw corruption(previous.piece, previous.reason) }
+                guard let output = try? Self.decode(joined) else { throw corruption(previous.piece, previous.reason) }  // the corruption thrown below names the piece
                 try accept(joined, output)
                 return
             }

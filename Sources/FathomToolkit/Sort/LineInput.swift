@@ -15,7 +15,7 @@ final class LineInput {
     func knownSize() -> Int? {
         var total = 0
         for path in paths {
-            guard path != "-", let size = (try? FileHandleFD.reading(path))?.regularFileSize else { return nil }
+            guard path != "-", let size = (try? FileHandleFD.reading(path))?.regularFileSize else { return nil }  // size unknown: the sort plans without it
             total += size
         }
         return total

@@ -69,7 +69,7 @@ public struct ByteSize: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func cgroupMemoryLimit() -> Int? {
-        guard let text = try? readSmallFile("/sys/fs/cgroup/memory.max") else { return nil }
+        guard let text = try? readSmallFile("/sys/fs/cgroup/memory.max") else { return nil }  // no cgroup limit (not in a container): physical memory decides
         return Int(text.trimmingWhitespace())
     }
 }

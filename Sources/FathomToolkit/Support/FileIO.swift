@@ -217,7 +217,7 @@ final class ScratchDirectory {
     }
 
     deinit {
-        _ = try? TreeRemover.remove(path)
+        _ = try? TreeRemover.remove(path)  // temporary files: a removal that fails leaves them for the workspace janitor
     }
 }
 

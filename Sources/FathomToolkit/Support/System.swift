@@ -20,7 +20,7 @@ enum System {
 
     /// This process's resident memory, from /proc/self/statm.
     static func residentBytes() -> Int {
-        guard let text = try? readSmallFile("/proc/self/statm") else { return 0 }
+        guard let text = try? readSmallFile("/proc/self/statm") else { return 0 }  // not Linux: the progress line shows no resident size
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))

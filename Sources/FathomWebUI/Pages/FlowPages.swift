@@ -128,7 +128,7 @@ struct ParameterField {
         isBool = spec.type == .bool
         isJSON = spec.type == .json
         isInput = !isBool && !isJSON
-        checked = isBool && (try? ParameterType.bool.parse(shown.isEmpty ? "false" : shown, field: name)) == .bool(true)
+        checked = isBool && (try? ParameterType.bool.parse(shown.isEmpty ? "false" : shown, field: name)) == .bool(true)  // display only: an unparsable default leaves the box unticked
         min = spec.minimum.map { "\($0)" }
         max = spec.maximum.map { "\($0)" }
         switch spec.type {

@@ -53,7 +53,7 @@ struct RunConfigSummary {
 
     init(_ config: RunConfig) {
         launcher = config.launcher.rawValue
-        guard config.launcher == .ecs, let ecs = try? ECSRunConfig(config.settings) else { return }
+        guard config.launcher == .ecs, let ecs = try? ECSRunConfig(config.settings) else { return }  // display only: a stored config that no longer parses shows just its launcher
         cluster = ecs.cluster
         let volumes = ecs.efs.map { "\($0.name) (\($0.fileSystemID)\($0.accessPointID.map { ", " + $0 } ?? "")) at \($0.containerPath)" }
         self.volumes = volumes.isEmpty ? nil : volumes.joined(separator: "; ")

@@ -57,7 +57,7 @@ enum VolumePaths {
         if let equals = argument.firstIndex(of: "=") {
             return String(argument[argument.index(after: equals)...])
         }
-        if let path = VolumeEnvironment.volumes(from: ProcessInfo.processInfo.environment)[argument] {
+        if let path = try VolumeEnvironment.volumes(from: ProcessInfo.processInfo.environment)[argument] {
             return path
         }
         let local = URL(fileURLWithPath: dataDirectory).appendingPathComponent("volumes/\(argument)").path
