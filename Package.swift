@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "FathomAgent",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomClient", "FathomProcess", "AWS", "FathomECS",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomProcess", "FathomRunner", "AWS", "FathomECS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,21 +1,12 @@
 import Foundation
 
-/// A log line's level: swift-log's names. An open set on the wire (any string is kept as sent);
-/// these are the ones Fathom writes and colours.
+/// A log line's level: swift-log's names. An open set on the wire (any string is kept as sent, coded as
+/// the bare string by the standard library's `RawRepresentable` coding); these are the ones Fathom writes and colours.
 public struct LogLevel: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
     public init(rawValue: String) {
         self.rawValue = rawValue
-    }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
     }
 
     public var description: String { rawValue }
@@ -35,15 +26,6 @@ public struct LogSource: RawRepresentable, Codable, Hashable, Sendable, CustomSt
 
     public init(rawValue: String) {
         self.rawValue = rawValue
-    }
-
-    public init(from decoder: any Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
     }
 
     public var description: String { rawValue }

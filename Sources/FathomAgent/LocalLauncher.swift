@@ -2,38 +2,34 @@ import FathomAPI
 import FathomClient
 import FathomCore
 import FathomProcess
+import FathomRunner
 import Foundation
 import Synchronization
 
-/// Runs each flow run as a child process on this machine: `fathom execute --flow-run ID`,
-/// in its own process group, with named volumes mapped to local directories.
+/// Runs each flow run as a child process on this machine: the agent fetches and verifies the run's bundle
+/// into its cache (as `fathom execute` does in an ECS task), then starts `<bundle> run --flow-run ID` in its
+/// own process group, with named volumes mapped to local directories.
 public struct LocalLauncher: Launcher {
     public let kind = LauncherKind.local
-    /// The `fathom` executable that runs `execute`.
-    public var fathomExecutable: String
     /// The coordinator URL the flow process talks to.
     public var apiURL: String
     /// The API token handed to the flow process (`FATHOM_TOKEN`), if the coordinator needs one.
     public var token: String?
     /// Volume name → local directory.
     public var volumes: [String: String]
-    /// Where shipped process output goes.
+    /// Where bundles come from and shipped process output goes.
     let client: APIClient
+    /// Where verified bundles are cached, one file per sha256.
+    let bundleCache: String
 
-    /// Where flow processes cache verified bundles (`FATHOM_BUNDLE_CACHE`); nil: the runner's default,
-    /// `~/.fathom/cache/bundles`.
-    let bundleCache: String?
-
-    /// A launcher that starts `fathomExecutable execute` against `apiURL`, with `volumes` as `FATHOM_VOLUMES`.
-    public init(
-        fathomExecutable: String, apiURL: String, token: String?, volumes: [String: String], client: APIClient, bundleCache: String? = nil
-    ) {
-        self.fathomExecutable = fathomExecutable
+    /// A launcher that starts flow processes against `apiURL`, with `volumes` as `FATHOM_VOLUMES`; nil `bundleCache`
+    /// is `FATHOM_BUNDLE_CACHE` or `~/.fathom/cache/bundles`.
+    public init(apiURL: String, token: String?, volumes: [String: String], client: APIClient, bundleCache: String? = nil) {
         self.apiURL = apiURL
         self.token = token
         self.volumes = volumes
         self.client = client
-        self.bundleCache = bundleCache
+        self.bundleCache = bundleCache ?? BundleRunner.defaultCacheDirectory(environment: ProcessInfo.processInfo.environment)
     }
 
     public func launch(_ claimed: ClaimedRun) async throws -> any LaunchedRun {
@@ -45,15 +41,19 @@ public struct LocalLauncher: Launcher {
                 throw LaunchError("volume '\(name)' maps to \(path), which cannot be created: \(error.localizedDescription)")
             }
         }
+        let bundle: String
+        do {
+            bundle = try await BundleRunner(client: client, runID: claimed.run.id, cacheDirectory: bundleCache).fetch(claimed.version)
+        } catch {
+            throw LaunchError("cannot fetch the flow bundle: \(error)")
+        }
         var environment = settings.env
         environment["FATHOM_API_URL"] = apiURL
         environment["FATHOM_FLOW_RUN_ID"] = claimed.run.id
         environment["FATHOM_VOLUMES"] = String(decoding: try JSONEncoder().encode(volumes), as: UTF8.self)
         if let token { environment["FATHOM_TOKEN"] = token }
-        if let bundleCache { environment["FATHOM_BUNDLE_CACHE"] = bundleCache }
         let process = ChildProcess(
-            executable: fathomExecutable, arguments: ["execute", "--flow-run", claimed.run.id, "--api-url", apiURL],
-            environment: environment)
+            executable: bundle, arguments: ["run", "--flow-run", claimed.run.id, "--api-url", apiURL], environment: environment)
         return try await LocalLaunchedRun.start(process, runID: claimed.run.id, client: client)
     }
 }

@@ -27,6 +27,11 @@ public struct BundleRunner: Sendable {
         self.cacheDirectory = cacheDirectory
     }
 
+    /// `FATHOM_BUNDLE_CACHE`, or `~/.fathom/cache/bundles`.
+    public static func defaultCacheDirectory(environment: [String: String]) -> String {
+        environment["FATHOM_BUNDLE_CACHE"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom/cache/bundles")
+    }
+
     /// Does not return on success (the bundle replaces this process); returns an exit code on failure.
     public func run() async -> Int32 {
         let version: FlowVersion

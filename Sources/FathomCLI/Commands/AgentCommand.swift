@@ -27,7 +27,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("poll-interval"), help: "ecs: seconds between DescribeTasks polls (one batched call for all tasks).")
     var pollInterval: Double = 3
 
-    @Option(name: .customLong("cache-dir"), help: "local: where flow processes cache verified bundles (default ~/.fathom/cache/bundles, or FATHOM_BUNDLE_CACHE).")
+    @Option(name: .customLong("cache-dir"), help: "local: where the agent caches verified bundles for its flow processes (default ~/.fathom/cache/bundles, or FATHOM_BUNDLE_CACHE).")
     var cacheDirectory: String?
 
     @Option(name: .customLong("runner-api-url"), help: "The coordinator URL the flow processes use (default: --api-url).")
@@ -65,7 +65,7 @@ struct AgentCommand: AsyncParsableCommand {
             }
         case .local:
             chosen = LocalLauncher(
-                fathomExecutable: CurrentExecutable.path, apiURL: runnerAPIURL ?? client.resolvedURL,
+                apiURL: runnerAPIURL ?? client.resolvedURL,
                 token: client.resolvedToken, volumes: try agent.parsedVolumes(), client: apiClient, bundleCache: cacheDirectory)
         }
         return Agent(client: apiClient, launcher: chosen, configuration: configuration, logger: Logger(label: "fathom.agent"))

@@ -60,7 +60,7 @@ struct LocalStack {
         // Bundles the flows run from stay under the data directory, unless the environment names a cache.
         let cache = ProcessInfo.processInfo.environment["FATHOM_BUNDLE_CACHE"] ?? (directory as NSString).appendingPathComponent("cache/bundles")
         let launcher = LocalLauncher(
-            fathomExecutable: CurrentExecutable.path, apiURL: coordinator.url, token: serve.resolvedToken, volumes: volumes,
+            apiURL: coordinator.url, token: serve.resolvedToken, volumes: volumes,
             client: client, bundleCache: cache)
         let agent = Agent(client: client, launcher: launcher, configuration: configuration, logger: agentLogger)
         let agentTask = Task { try await agent.run() }

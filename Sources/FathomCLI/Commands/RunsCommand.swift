@@ -96,8 +96,7 @@ struct ExecuteCommand: AsyncParsableCommand {
     var cacheDirectory: String?
 
     func run() async throws {
-        let cache = cacheDirectory ?? ProcessInfo.processInfo.environment["FATHOM_BUNDLE_CACHE"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom/cache/bundles")
+        let cache = cacheDirectory ?? BundleRunner.defaultCacheDirectory(environment: ProcessInfo.processInfo.environment)
         let code = await BundleRunner(client: client.makeClient(), runID: flowRun, cacheDirectory: cache).run()
         throw ExitCode(code)
     }
