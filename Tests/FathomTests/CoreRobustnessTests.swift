@@ -44,6 +44,42 @@ import Testing
         #expect(try await after.coordinator.reap().map(\.id) == [pending.id], "its agent never came back to renew the claim")
     }
 
+    /// The coordinator stays up but its store stops answering (a lost disk, a database restart) for longer than the
+    /// heartbeat timeout: heartbeats could not be recorded, so when the store answers again every run gets a fresh
+    /// timeout before its silence counts.
+    @Test func aStoreOutageOfTwiceTheHeartbeatTimeoutCrashesNothing() async throws {
+        let directory = TemporaryDirectory("store-outage")
+        let clock = TestClock(date("2026-11-30T10:00:00Z"))
+        var settings = CoordinatorSettings()
+        settings.heartbeatTimeout = .seconds(30)
+        let server = try ClockedCoordinator(database: directory.file("unused"), clock: clock, settings: settings, store: .memory)
+        let store = try #require(server.store as? InMemoryStore)
+        try await server.register([flow])
+        let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
+        let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "job"))
+        _ = try await server.coordinator.claim(agentID: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+        _ = try await server.coordinator.setState(run.id, SetStateRequest(state: .running, expected: .pending))
+        await server.coordinator.housekeeping()  // the first round after start only notes when it began watching
+        clock.advance(10)
+        _ = try await server.coordinator.heartbeat(run.id)
+
+        // The store is down for 60 s: the reaper's rounds fail, and so do the flow's heartbeats.
+        await store.setFailing(true)
+        for _ in 0..<12 {
+            clock.advance(5)
+            await server.coordinator.housekeeping()
+            await #expect(throws: (any Error).self) { try await server.coordinator.heartbeat(run.id) }
+        }
+        await store.setFailing(false)
+        #expect(try await server.coordinator.reap().isEmpty, "70 s of silence, 60 of them unheard, is not a death")
+        clock.advance(5)
+        #expect(try await server.coordinator.heartbeat(run.id) == .running)
+
+        // The grace is one timeout: a flow that really went silent is still crashed.
+        clock.advance(31)
+        #expect(try await server.coordinator.reap().map(\.id) == [run.id])
+    }
+
     /// A flow cut off from its coordinator for longer than the timeout (a partition, a stalled host) is crashed
     /// on silence; when its own heartbeat comes back the run was alive all along and runs on.
     @Test func aRunCrashedOnSilenceIsRevivedByItsOwnHeartbeat() async throws {

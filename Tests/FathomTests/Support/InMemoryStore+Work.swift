@@ -40,17 +40,20 @@ extension InMemoryStore {
     }
 
     func runsWithHeartbeat(olderThan before: Date, in states: [FlowRunState]) async throws -> [FlowRun] {
-        records.map(\.run).filter { states.contains($0.state) && ($0.heartbeatAt ?? $0.startedAt ?? $0.updatedAt) < before }
+        try answer()
+        return records.map(\.run).filter { states.contains($0.state) && ($0.heartbeatAt ?? $0.startedAt ?? $0.updatedAt) < before }
     }
 
     func runsWithExpiredLease(now: Date) async throws -> [FlowRun] {
-        records.filter { record in
+        try answer()
+        return records.filter { record in
             guard record.run.state == .pending, let lease = record.leaseExpiresAt else { return false }
             return lease < now
         }.map(\.run)
     }
 
     func extendLeases(until: Date) async throws -> Int {
+        try answer()
         var moved = 0
         for (id, record) in runsByID where record.run.state == .pending {
             guard let lease = record.leaseExpiresAt, lease < until else { continue }

@@ -43,7 +43,18 @@ actor InMemoryStore: Store {
         static func < (a: LimitKey, b: LimitKey) -> Bool { (a.scope, a.name) < (b.scope, b.name) }
     }
 
-    func checkWritable() async throws {}
+    /// The fault layer for a store that does not answer (its disk gone, its server down), which a test cannot
+    /// make happen to a real file: while set, the reaper's and the heartbeat's calls throw.
+    private(set) var failing = false
+
+    func setFailing(_ failing: Bool) { self.failing = failing }
+
+    /// Throws while ``failing``.
+    func answer() throws {
+        if failing { throw StoreError.conflict("the store does not answer (test fault)") }
+    }
+
+    func checkWritable() async throws { try answer() }
 
     // MARK: Flows
 
@@ -142,7 +153,8 @@ actor InMemoryStore: Store {
     }
 
     func compareAndSetState(_ write: StateWrite) async throws -> FlowRun? {
-        applyStateWrite(write)
+        try answer()
+        return applyStateWrite(write)
     }
 
     func applyStateWrite(_ write: StateWrite) -> FlowRun? {
@@ -195,6 +207,7 @@ actor InMemoryStore: Store {
     }
 
     func recordHeartbeat(runID: FlowRunID, at: Date) async throws -> FlowRunState? {
+        try answer()
         runsByID[runID]?.run.heartbeatAt = at
         return runsByID[runID]?.run.state
     }
