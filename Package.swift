@@ -99,6 +99,7 @@ let package = Package(
             name: "FathomSDK",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomClient", "FathomProcess",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

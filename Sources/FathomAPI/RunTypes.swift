@@ -61,13 +61,18 @@ public struct FlowRun: Codable, Sendable, Equatable {
     public var attempt: Int
     /// The first attempt, when this run is a retry of it.
     public var retryOf: FlowRunID?
+    /// The attempt this one resumes: its tasks whose cache keys match a Completed (or Cached) task of that run
+    /// return its result without running.
+    public var resumeOf: FlowRunID?
 
     public init(
         id: FlowRunID, flowName: String, flowVersion: Int, versionID: String, parameters: [String: JSONValue],
         state: FlowRunState, stateMessage: String, queue: String, agentID: AgentID?, createdAt: Date, updatedAt: Date,
         startedAt: Date?, endedAt: Date?, heartbeatAt: Date?, infrastructure: [String: String], history: [StateChange]?,
-        scheduleID: String? = nil, scheduledFor: Date? = nil, late: Bool = false, attempt: Int = 1, retryOf: FlowRunID? = nil
+        scheduleID: String? = nil, scheduledFor: Date? = nil, late: Bool = false, attempt: Int = 1, retryOf: FlowRunID? = nil,
+        resumeOf: FlowRunID? = nil
     ) {
+        self.resumeOf = resumeOf
         self.scheduleID = scheduleID
         self.scheduledFor = scheduledFor
         self.late = late
@@ -137,11 +142,18 @@ public struct TaskRunUpdate: Codable, Sendable, Equatable {
     public var message: String?
     /// The task's result, JSON-encoded, when it completed.
     public var result: JSONValue?
+    /// The task's cache key: a hash of its name and occurrence, its declared inputs and the code version. A resumed
+    /// attempt reuses the result of a task with the same key.
+    public var cacheKey: String?
+    /// For a Cached task run: the flow run whose task produced the result.
+    public var cachedFrom: FlowRunID?
 
     public init(
         id: TaskRunID, name: String, state: TaskRunState, attempt: Int, startedAt: Date?, endedAt: Date?,
-        message: String? = nil, result: JSONValue? = nil
+        message: String? = nil, result: JSONValue? = nil, cacheKey: String? = nil, cachedFrom: FlowRunID? = nil
     ) {
+        self.cacheKey = cacheKey
+        self.cachedFrom = cachedFrom
         self.id = id
         self.name = name
         self.state = state
@@ -168,5 +180,16 @@ public struct TaskRunBatch: Codable, Sendable {
 
     public init(taskRuns: [TaskRunUpdate]) {
         self.taskRuns = taskRuns
+    }
+}
+
+/// Runs a finished run again as a new attempt.
+public struct RetryRunRequest: Codable, Sendable {
+    /// Resume: the new attempt reuses the results of the tasks the run finished (those whose cache keys match),
+    /// and runs only the rest.
+    public var resume: Bool?
+
+    public init(resume: Bool? = nil) {
+        self.resume = resume
     }
 }

@@ -145,10 +145,13 @@ public struct RunRetryPolicy: Codable, Sendable, Equatable {
     public var retries: Int
     /// Seconds between the end of one attempt and the start of the next.
     public var delaySeconds: Double
+    /// Each retry resumes the attempt before it (``RetryRunRequest/resume``): finished tasks are not run again.
+    public var resume: Bool?
 
-    public init(retries: Int, delaySeconds: Double = 0) {
+    public init(retries: Int, delaySeconds: Double = 0, resume: Bool? = nil) {
         self.retries = retries
         self.delaySeconds = delaySeconds
+        self.resume = resume
     }
 
     /// Checks the numbers; errors name `field`.

@@ -50,6 +50,7 @@ public struct LocalLauncher: Launcher {
         var environment = settings.env
         environment["FATHOM_API_URL"] = apiURL
         environment["FATHOM_FLOW_RUN_ID"] = claimed.run.id
+        environment["FATHOM_BUNDLE_SHA256"] = claimed.version.bundleSHA256
         environment["FATHOM_VOLUMES"] = String(decoding: try JSONEncoder().encode(volumes), as: UTF8.self)
         if let token { environment["FATHOM_TOKEN"] = token }
         let process = ChildProcess(

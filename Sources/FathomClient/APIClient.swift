@@ -160,6 +160,12 @@ public struct APIClient: Sendable {
         try await send(.POST, "/api/v1/flow-runs/\(escape(id))/cancel", body: EmptyBody())
     }
 
+    /// Runs a finished run again as a new attempt; with `resume`, the attempt reuses the results of the tasks
+    /// the run finished and runs only the rest.
+    public func retryRun(_ id: FlowRunID, resume: Bool = false) async throws -> FlowRun {
+        try await send(.POST, "/api/v1/flow-runs/\(escape(id))/retry", body: RetryRunRequest(resume: resume))
+    }
+
     @discardableResult
     /// Says the run is alive; the answer is its state (Cancelling means stop).
     public func heartbeat(_ id: FlowRunID) async throws -> HeartbeatResponse {

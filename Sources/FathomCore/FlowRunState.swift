@@ -76,13 +76,15 @@ public enum TaskRunState: String, Codable, CaseIterable, Sendable, CustomStringC
     case completed = "Completed"
     case failed = "Failed"
     case cancelled = "Cancelled"
+    /// Not run: a resumed attempt took the result of the same task (same cache key) from the attempt it resumes.
+    case cached = "Cached"
 
     public var description: String { rawValue }
 
     /// Final states never change again.
     public var isFinal: Bool {
         switch self {
-        case .completed, .failed, .cancelled: return true
+        case .completed, .failed, .cancelled, .cached: return true
         case .pending, .running, .retrying: return false
         }
     }

@@ -48,6 +48,7 @@ public struct BundleRunner: Sendable {
         }
         let arguments = [path, "run", "--flow-run", runID, "--api-url", client.baseURL]
         setenv("FATHOM_API_URL", client.baseURL, 1)
+        setenv("FATHOM_BUNDLE_SHA256", version.bundleSHA256, 1)
         let cArguments = arguments.map { strdup($0) } + [nil]
         execv(path, cArguments)
         let reason = String(cString: strerror(errno))

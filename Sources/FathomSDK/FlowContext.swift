@@ -19,13 +19,29 @@ public final class FlowContext: Sendable {
     let sink: any RunEventSink
     let limiter: ConcurrencyLimiter
     let echoLogs: Bool
+    /// Task cache keys, and the finished tasks of the attempt this one resumes; nil without a coordinator.
+    let cache: TaskCache?
+    /// Whose workspace this run uses: its own id, or for a resumed attempt the first run of the resume chain,
+    /// so that the files reused tasks wrote are where the later tasks look.
+    let workspaceID: FlowRunID
 
     /// - Parameters:
     ///   - maxConcurrentTasks: how many tasks may run at once in this flow run.
-    public init(
+    public convenience init(
         runID: FlowRunID, flowName: String, sink: any RunEventSink, volumes: [String: String] = [:],
         maxConcurrentTasks: Int = 16, echoLogs: Bool = false, coordinator: APIClient? = nil
     ) {
+        self.init(
+            runID: runID, flowName: flowName, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
+            echoLogs: echoLogs, coordinator: coordinator, cache: nil, workspaceID: nil)
+    }
+
+    init(
+        runID: FlowRunID, flowName: String, sink: any RunEventSink, volumes: [String: String], maxConcurrentTasks: Int,
+        echoLogs: Bool, coordinator: APIClient?, cache: TaskCache?, workspaceID: FlowRunID?
+    ) {
+        self.cache = cache
+        self.workspaceID = workspaceID ?? runID
         self.runID = runID
         self.coordinator = coordinator
         self.flowName = flowName
@@ -57,9 +73,10 @@ public final class FlowContext: Sendable {
     }
 
     /// This run's own directory on a volume, `<volume>/fathom/runs/<run id>/`, created if needed; refused
-    /// when a link on the volume would put it elsewhere.
+    /// when a link on the volume would put it elsewhere. A resumed attempt uses the workspace of the attempt it
+    /// resumes (through a chain of resumes, the first's), where the tasks it reuses left their files.
     public func workspace(_ volumeName: String) throws -> String {
-        let path = try self.path(onVolume: volumeName, "fathom/runs/\(runID)", field: "workspace")
+        let path = try self.path(onVolume: volumeName, "fathom/runs/\(workspaceID)", field: "workspace")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         _ = try self.path(onVolume: volumeName, path, field: "workspace")  // no link appeared on the way meanwhile
         return path

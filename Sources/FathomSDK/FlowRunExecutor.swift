@@ -46,7 +46,10 @@ struct FlowRunExecutor {
         }
         let context = FlowContext(
             runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
-            coordinator: client)
+            echoLogs: false, coordinator: client, cache: await taskCache(for: run), workspaceID: await workspaceID(for: run))
+        if let earlier = run.resumeOf, let cache = context.cache {
+            context.logger.info("resuming run \(earlier): \(cache.reusableCount) finished tasks may be reused")
+        }
         let flowTask = flow.startTask(parameters: run.parameters, context: context)
         let heartbeat = HeartbeatThread(client: client, runID: runID, every: heartbeatInterval) { flowTask.cancel() }
         let terminationWatcher = SignalWatcher(signals: [SIGTERM]) { flowTask.cancel() }
@@ -67,6 +70,41 @@ struct FlowRunExecutor {
             await end(.failed, "\(error)", sink: sink)
             return 1
         }
+    }
+
+    /// Cache keys for this run's tasks, with the finished tasks of the attempt it resumes, if it resumes one.
+    func taskCache(for run: FlowRun) async -> TaskCache {
+        var bundleVersion = ProcessInfo.processInfo.environment["FATHOM_BUNDLE_SHA256"] ?? ""
+        if bundleVersion.isEmpty {
+            do {
+                bundleVersion = try await withRetries { try await client.version(ofRun: runID) }.bundleSHA256
+            } catch {
+                stderr("cannot read the run's flow version (\(error)); task cache keys use no bundle version")
+            }
+        }
+        guard let earlier = run.resumeOf else { return TaskCache(bundleVersion: bundleVersion) }
+        do {
+            let taskRuns = try await withRetries { try await client.taskRuns(earlier) }
+            return TaskCache(bundleVersion: bundleVersion, resuming: earlier, taskRuns: taskRuns)
+        } catch {
+            stderr("cannot read the task runs of run \(earlier), which this attempt resumes (\(error)); every task runs")
+            return TaskCache(bundleVersion: bundleVersion)
+        }
+    }
+
+    /// The run whose workspace this one uses: the first run of its resume chain (at most 100 links back).
+    func workspaceID(for run: FlowRun) async -> FlowRunID {
+        var current = run
+        for _ in 0..<100 {
+            guard let earlier = current.resumeOf else { break }
+            do {
+                current = try await withRetries { try await client.run(earlier) }
+            } catch {
+                stderr("cannot read run \(earlier) of the resume chain (\(error)); using its workspace")
+                return earlier
+            }
+        }
+        return current.id
     }
 
     /// Delivers the last records and the final state, giving up on the coordinator after

@@ -32,24 +32,43 @@ extension FlowContext {
     /// Tasks started concurrently (`async let`, task groups, ``map(_:concurrency:_:)``) run in parallel,
     /// up to the flow run's concurrency limit. A task that throws after its last attempt rethrows,
     /// so failures propagate to the flow.
+    ///
+    /// In a resumed attempt (`fathom retry RUN --resume`), a task whose cache key matches a finished task of
+    /// the attempt it resumes is not run: it returns that task's stored result and shows as Cached. The key is
+    /// the task's name and occurrence, its `inputs` and the code version (`cacheVersion`, or the bundle's
+    /// sha256); the result must be `Codable` (at most 64 KiB as JSON) to be reused. Tasks with one name that
+    /// start concurrently should declare `inputs`, so that their keys do not depend on start order.
     @discardableResult
     public func task<T: Sendable>(
-        _ name: String, retries: Int = 0, retryDelay: Duration = .zero, timeout: Duration? = nil,
+        _ name: String, inputs: (any Encodable & Sendable)? = nil, cacheVersion: String? = nil, retries: Int = 0,
+        retryDelay: Duration = .zero, timeout: Duration? = nil,
         _ body: @escaping @Sendable (TaskContext) async throws -> T
     ) async throws -> T {
         let id = Identifier.make()
         let taskLogger = taskLogger(taskRunID: id, name: name)
         let startedAt = Date()
+        let cacheKey = try cache?.nextKey(name: name, inputs: inputs, cacheVersion: cacheVersion)
+        if let cacheKey, let earlier = cache?.entry(cacheKey) {
+            if let value = TaskResultEncoding.value(earlier.result, as: T.self) {
+                taskLogger.info("task '\(name)' reused the result of run \(earlier.source) (same cache key); not run again")
+                sink.taskRun(TaskRunUpdate(
+                    id: id, name: name, state: .cached, attempt: 1, startedAt: startedAt, endedAt: Date(),
+                    message: "result of run \(earlier.source)", result: earlier.result, cacheKey: cacheKey, cachedFrom: earlier.source))
+                return value
+            }
+            taskLogger.info("task '\(name)' runs again: its result in run \(earlier.source) was not stored as \(T.self) (results are reused when Codable and at most 64 KiB)")
+        }
         var attempt = 1
         while true {
             try Task.checkCancellation()
-            sink.taskRun(TaskRunUpdate(id: id, name: name, state: .running, attempt: attempt, startedAt: startedAt, endedAt: nil))
+            sink.taskRun(TaskRunUpdate(
+                id: id, name: name, state: .running, attempt: attempt, startedAt: startedAt, endedAt: nil, cacheKey: cacheKey))
             let context = TaskContext(taskRunID: id, name: name, attempt: attempt, logger: taskLogger)
             do {
                 let value = try await runAttempt(name: name, timeout: timeout) { try await body(context) }
                 sink.taskRun(TaskRunUpdate(
                     id: id, name: name, state: .completed, attempt: attempt, startedAt: startedAt, endedAt: Date(),
-                    result: TaskResultEncoding.json(value)))
+                    result: TaskResultEncoding.json(value), cacheKey: cacheKey))
                 return value
             } catch {
                 let cancelled = error is CancellationError || Task.isCancelled
@@ -58,7 +77,7 @@ extension FlowContext {
                     taskLogger.warning("\(message); retrying in \(retryDelay)")
                     sink.taskRun(TaskRunUpdate(
                         id: id, name: name, state: .retrying, attempt: attempt, startedAt: startedAt, endedAt: nil,
-                        message: message))
+                        message: message, cacheKey: cacheKey))
                     attempt += 1
                     if retryDelay > .zero { try await Task.sleep(for: retryDelay) }
                     continue
@@ -66,7 +85,7 @@ extension FlowContext {
                 if !cancelled { taskLogger.error("task '\(name)' failed: \(error)") }
                 sink.taskRun(TaskRunUpdate(
                     id: id, name: name, state: cancelled ? .cancelled : .failed, attempt: attempt, startedAt: startedAt,
-                    endedAt: Date(), message: cancelled ? "cancelled" : "\(error)"))
+                    endedAt: Date(), message: cancelled ? "cancelled" : "\(error)", cacheKey: cacheKey))
                 throw error
             }
         }
@@ -84,7 +103,8 @@ extension FlowContext {
             func addNext() {
                 let index = next
                 let element = elements[index]
-                group.addTask { (index, try await self.task(name(element)) { try await body(element, $0) }) }
+                // The element's index is an input, so each item's cache key is its own whatever the start order.
+                group.addTask { (index, try await self.task(name(element), inputs: index) { try await body(element, $0) }) }
                 next += 1
             }
             while next < min(width, elements.count) { addNext() }

@@ -16,7 +16,8 @@ extension Coordinator {
         let first = run.retryOf ?? run.id
         let next = try await store.insertRun(NewFlowRun(
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: now,
-            scheduledFor: policy.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first))
+            scheduledFor: policy.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first,
+            resumeOf: policy.resume == true ? run.id : nil))
         let total = policy.retries + 1
         _ = try await store.appendLogs(runID: run.id, [LogEntry(
             timestamp: now, level: .warning,
@@ -24,7 +25,7 @@ extension Coordinator {
             source: .coordinator)])
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
             timestamp: now, level: .info,
-            message: "Attempt \(next.attempt) of \(total), retrying run \(run.id) (\(run.state): \(run.stateMessage))",
+            message: "Attempt \(next.attempt) of \(total), \(next.resumeOf == nil ? "retrying" : "resuming") run \(run.id) (\(run.state): \(run.stateMessage))",
             source: .coordinator)])
         metrics.retries.increment()
         metrics.transition(to: .scheduled)
@@ -44,7 +45,8 @@ extension Coordinator {
     }
 
     /// Runs a final run again by hand: a new attempt of the same version and parameters, linked to the first.
-    public func retryRun(_ id: FlowRunID) async throws -> FlowRun {
+    /// With `resume`, the new attempt reuses the results of the tasks `id` finished (those whose cache keys match).
+    public func retryRun(_ id: FlowRunID, resume: Bool = false) async throws -> FlowRun {
         let run = try await run(id)
         guard run.state.isFinal else {
             throw CoordinatorError(
@@ -58,10 +60,10 @@ extension Coordinator {
         let attempts = try await store.runs(RunFilter(attemptsOf: first, limit: 10_000)).runs
         let next = try await store.insertRun(NewFlowRun(
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: clock(),
-            attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first))
+            attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first, resumeOf: resume ? run.id : nil))
+        let how = resume ? "resuming run \(run.id) (\(run.state)): its finished tasks are not run again" : "retried by hand from run \(run.id) (\(run.state))"
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
-            timestamp: clock(), level: .info, message: "Attempt \(next.attempt), retried by hand from run \(run.id) (\(run.state))",
-            source: .coordinator)])
+            timestamp: clock(), level: .info, message: "Attempt \(next.attempt), \(how)", source: .coordinator)])
         metrics.transition(to: .scheduled)
         notifier.signal(.queue(version.queue))
         return next

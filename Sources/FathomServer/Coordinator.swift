@@ -371,6 +371,12 @@ public final class Coordinator: Sendable {
             guard update.attempt >= 1 else {
                 throw refuse(index, "attempt", "is \(update.attempt); attempts count from 1", "Send 1 for a first attempt.")
             }
+            if let key = update.cacheKey, !(1...200).contains(key.utf8.count) {
+                throw refuse(index, "cacheKey", "must be 1 to 200 bytes long", "Send the SDK's hex digest, or leave it out.")
+            }
+            if let source = update.cachedFrom, !Identifier.isValid(source) {
+                throw refuse(index, "cachedFrom", "is not a flow run id", "Name the run the result was taken from.")
+            }
         }
     }
 

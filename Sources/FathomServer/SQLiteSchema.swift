@@ -75,6 +75,12 @@ enum SQLiteSchema {
             // A run crashed on silence alone, which its own heartbeat may bring back.
             try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN revivable INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v6-resume") { db in
+            // The attempt a run resumes, and each task run's cache key and the run a Cached task took its result from.
+            try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN resume_of TEXT")
+            try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN cache_key TEXT")
+            try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN cached_from TEXT")
+        }
         return migrator
     }
 }
@@ -113,7 +119,7 @@ enum SQLiteRows {
             startedAt: date("started_at"), endedAt: date("ended_at"), heartbeatAt: date("heartbeat_at"),
             infrastructure: try SQLiteJSON.decode([String: String].self, row["infrastructure"]), history: history,
             scheduleID: row["schedule_id"], scheduledFor: date("scheduled_for"), late: row["late"], attempt: row["attempt"],
-            retryOf: row["retry_of"])
+            retryOf: row["retry_of"], resumeOf: row["resume_of"])
     }
 
     static func schedule(_ row: Row) throws -> Schedule {

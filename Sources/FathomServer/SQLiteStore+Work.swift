@@ -70,18 +70,20 @@ extension SQLiteStore {
             }
             let statement = try db.cachedStatement(
                 sql: """
-                    INSERT INTO task_runs (id, run_id, name, state, attempt, started_at, ended_at, message, result)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO task_runs (id, run_id, name, state, attempt, started_at, ended_at, message, result, cache_key, cached_from)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
                         started_at = COALESCE(excluded.started_at, task_runs.started_at),
-                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result
+                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result,
+                        cache_key = COALESCE(excluded.cache_key, task_runs.cache_key),
+                        cached_from = COALESCE(excluded.cached_from, task_runs.cached_from)
                     WHERE task_runs.run_id = excluded.run_id
                     """)
             for update in updates {
                 try statement.execute(arguments: [
                     update.id, runID, update.name, update.state.rawValue, update.attempt,
                     update.startedAt?.timeIntervalSince1970, update.endedAt?.timeIntervalSince1970, update.message,
-                    try update.result.map { try SQLiteJSON.text($0) },
+                    try update.result.map { try SQLiteJSON.text($0) }, update.cacheKey, update.cachedFrom,
                 ])
             }
         }
@@ -94,7 +96,8 @@ extension SQLiteStore {
                     id: row["id"], name: row["name"], state: TaskRunState(rawValue: row["state"]) ?? .failed,
                     attempt: row["attempt"], startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     endedAt: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
-                    result: try (row["result"] as String?).map { try SQLiteJSON.decode(JSONValue.self, $0) })
+                    result: try (row["result"] as String?).map { try SQLiteJSON.decode(JSONValue.self, $0) },
+                    cacheKey: row["cache_key"], cachedFrom: row["cached_from"])
             }
         }
     }

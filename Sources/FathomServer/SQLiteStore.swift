@@ -100,14 +100,14 @@ public final class SQLiteStore: Store {
         try db.execute(
             sql: """
                 INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
-                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT DO NOTHING
                 """,
             arguments: [
                 new.id, new.version.flowName, new.version.id, new.version.version, try SQLiteJSON.text(new.parameters),
                 FlowRunState.scheduled.rawValue, "", new.version.queue, new.idempotencyKey, at, at, new.scheduleID,
-                new.scheduledFor?.timeIntervalSince1970, new.attempt, new.retryOf,
+                new.scheduledFor?.timeIntervalSince1970, new.attempt, new.retryOf, new.resumeOf,
             ])
         guard db.changesCount == 0 else {
             try appendHistory(db, runID: new.id, state: .scheduled, message: "", at: at)

@@ -22,12 +22,16 @@ public struct NewFlowRun: Sendable {
     public var attempt = 1
     /// The first attempt, for a retry: one run per attempt, ever.
     public var retryOf: FlowRunID? = nil
+    /// The attempt this one resumes (its finished tasks' results are reused).
+    public var resumeOf: FlowRunID? = nil
 
     /// A run of `version`; a retry names its first attempt in `retryOf`.
     public init(
         id: FlowRunID, version: FlowVersion, parameters: [String: JSONValue], idempotencyKey: String? = nil, createdAt: Date,
-        scheduleID: String? = nil, scheduledFor: Date? = nil, attempt: Int = 1, retryOf: FlowRunID? = nil
+        scheduleID: String? = nil, scheduledFor: Date? = nil, attempt: Int = 1, retryOf: FlowRunID? = nil,
+        resumeOf: FlowRunID? = nil
     ) {
+        self.resumeOf = resumeOf
         self.id = id
         self.version = version
         self.parameters = parameters

@@ -7,7 +7,7 @@ import Foundation
 struct TestFlows: FlowBundle {
     static let flows: [any Flow.Type] = [
         Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self, Crasher.self, VolumeLister.self,
-        Ticker.self, PoolBlocker.self,
+        Ticker.self, PoolBlocker.self, Resumable.self,
     ]
 }
 
@@ -134,5 +134,52 @@ struct PoolBlocker: Flow {
             for _ in 0..<tasks { group.addTask { usleep(microseconds) } }
         }
         context.logger.info("unblocked")
+    }
+}
+
+/// Three steps that count every time they really run (a line in `<dir>/<task>.count`): `prepare`, which also leaves
+/// a file in the run's workspace on `scratch`, one task per item, then `finish`, which needs that file and fails while
+/// `<dir>/fail` exists. Resume tests read the counts.
+struct Resumable: Flow {
+    static let name = "resumable"
+    struct Parameters: FlowParameters {
+        var dir = "/tmp/fathom-resumable"
+        var items = 3
+    }
+
+    struct Prepared: Codable, Sendable, Equatable {
+        var lines: Int
+        var note: String
+    }
+
+    static func run(_ parameters: Parameters, context: FlowContext) async throws {
+        let dir = parameters.dir
+        // What prepare writes to the run's workspace, finish reads: a resumed attempt must see it there.
+        let marker = try context.workspace("scratch") + "/prepared.txt"
+        let prepared = try await context.task("prepare", inputs: parameters.items) { _ in
+            try count(in: dir, "prepare")
+            try "prepared\n".write(toFile: marker, atomically: true, encoding: .utf8)
+            return Prepared(lines: parameters.items * 10, note: "prepared")
+        }
+        let doubled = try await context.map(Array(0..<parameters.items), name: { "item-\($0)" }) { item, _ in
+            try count(in: dir, "item-\(item)")
+            return item * 2
+        }
+        try await context.task("finish") { _ in
+            try count(in: dir, "finish")
+            guard FileManager.default.fileExists(atPath: marker) else {
+                throw Failer.Failure(description: "finish failed: \(marker), which prepare wrote, is not in this run's workspace")
+            }
+            if FileManager.default.fileExists(atPath: dir + "/fail") {
+                throw Failer.Failure(description: "finish failed: \(dir)/fail exists")
+            }
+            context.logger.info("finished: \(prepared.lines) lines, items \(doubled)")
+        }
+    }
+
+    static func count(in dir: String, _ task: String) throws {
+        let path = dir + "/" + task + ".count"
+        let before = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""  // no file yet: no runs counted
+        try (before + "ran\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 }

@@ -37,7 +37,11 @@ import Testing
         #expect(try await fixture.run(version, due: slot, schedule: "s1").id == scheduled.id)
         #expect(try await fixture.run(version, due: slot, schedule: "s2").id != scheduled.id, "another schedule's slot")
 
-        let retry = try await fixture.run(version, attempt: 2, retryOf: keyed.id)
+        let retry = try await fixture.store.insertRun(NewFlowRun(
+            id: Identifier.make(), version: version, parameters: [:], createdAt: fixture.start, attempt: 2, retryOf: keyed.id,
+            resumeOf: keyed.id))
+        #expect(retry.resumeOf == keyed.id && retry.retryOf == keyed.id)
+        #expect(try await fixture.store.run(id: retry.id, includeHistory: false)?.resumeOf == keyed.id)
         #expect(try await fixture.run(version, attempt: 2, retryOf: keyed.id).id == retry.id)
         #expect(try await fixture.store.runs(RunFilter(limit: 100)).total == 4)
 
@@ -142,7 +146,7 @@ import Testing
         let run = try await fixture.run(version), other = try await fixture.run(version)
         let store = fixture.store
         try await store.upsertTaskRuns(runID: run.id, [
-            TaskRunUpdate(id: "t1", name: "sort", state: .running, attempt: 1, startedAt: fixture.at(1), endedAt: nil),
+            TaskRunUpdate(id: "t1", name: "sort", state: .running, attempt: 1, startedAt: fixture.at(1), endedAt: nil, cacheKey: "k1"),
             TaskRunUpdate(id: "t2", name: "compress", state: .pending, attempt: 1, startedAt: nil, endedAt: nil),
         ])
         try await store.upsertTaskRuns(runID: run.id, [
@@ -154,9 +158,14 @@ import Testing
         let taskRuns = try await store.taskRuns(runID: run.id)
         #expect(taskRuns.map(\.id) == ["t1", "t2"])
         #expect(taskRuns[0] == TaskRunUpdate(
-            id: "t1", name: "sort", state: .completed, attempt: 2, startedAt: fixture.at(1), endedAt: fixture.at(4), result: .int(3)))
+            id: "t1", name: "sort", state: .completed, attempt: 2, startedAt: fixture.at(1), endedAt: fixture.at(4), result: .int(3),
+            cacheKey: "k1"), "the key stays when a later update leaves it out")
+        try await store.upsertTaskRuns(runID: other.id, [
+            TaskRunUpdate(id: "t3", name: "sort", state: .cached, attempt: 1, startedAt: nil, endedAt: nil, result: .int(3), cacheKey: "k1", cachedFrom: run.id),
+        ])
+        #expect(try await store.taskRuns(runID: other.id).first?.cachedFrom == run.id)
         #expect(taskRuns[1].state == .pending, "another run cannot write it")
-        #expect(try await store.taskRuns(runID: other.id).isEmpty)
+        #expect(try await store.taskRuns(runID: other.id).map(\.id) == ["t3"], "t2 stayed with its run")
         await #expect(throws: StoreError.self) { try await store.upsertTaskRuns(runID: "no-such-run", []) }
     }
 }

@@ -31,13 +31,16 @@ struct RegisterCommand: AsyncParsableCommand {
     @Option(name: .customLong("retry-delay"), help: "Wait this long before each retry: 30s, 5m, 1h (default 0).")
     var retryDelay: String?
 
+    @Flag(name: .customLong("retry-resume"), help: "Each retry resumes the attempt before it: finished tasks are not run again.")
+    var retryResume = false
+
     func run() async throws {
         let config = try runConfig.map(RunConfigFile.load)
         var retryPolicy: RunRetryPolicy?
-        if retries != nil || retryDelay != nil {
-            guard let retries else { throw CLIError("--retry-delay needs --retries N as well") }
+        if retries != nil || retryDelay != nil || retryResume {
+            guard let retries else { throw CLIError("--retry-delay and --retry-resume need --retries N as well") }
             let delay = try retryDelay.map { try DurationArgument.seconds($0, option: "--retry-delay") } ?? 0
-            retryPolicy = RunRetryPolicy(retries: retries, delaySeconds: delay)
+            retryPolicy = RunRetryPolicy(retries: retries, delaySeconds: delay, resume: retryResume ? true : nil)
         }
         let versions = try await BundleRegistrar(client: client.makeClient()).register(
             bundleAt: bundle, runConfig: config, labels: try KeyValueArguments.parse(labels, option: "--label"), queue: queue,
@@ -45,7 +48,9 @@ struct RegisterCommand: AsyncParsableCommand {
         if let stored = versions.first?.storageURL { print("bundle \(versions[0].bundleSHA256.prefix(12)) stored at \(stored)") }
         for version in versions {
             let parameters = version.parameters.map { "\($0.name): \($0.type.rawValue)" }.joined(separator: ", ")
-            let retry = version.retryPolicy.map { "; retries: \($0.retries) after \(DurationText.describe($0.delaySeconds))" } ?? ""
+            let retry = version.retryPolicy.map {
+                "; retries: \($0.retries) after \(DurationText.describe($0.delaySeconds))\($0.resume == true ? ", resuming" : "")"
+            } ?? ""
             print("registered \(version.flowName) v\(version.version) (\(version.runConfig.launcher); parameters: \(parameters.isEmpty ? "none" : parameters)\(retry))")
         }
     }

@@ -17,14 +17,26 @@ enum HTTPJSON {
 
     /// Decodes the request's JSON body, answering 400 with the decoding problem when it is malformed.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let buffer: ByteBuffer
+        try decode(type, from: try await collect(request))
+    }
+
+    /// Decodes the request's JSON body when it has one; nil for an empty body.
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T? {
+        let buffer = try await collect(request)
+        return buffer.readableBytes == 0 ? nil : try decode(type, from: buffer)
+    }
+
+    private static func collect(_ request: Request) async throws -> ByteBuffer {
         do {
-            buffer = try await request.body.collect(upTo: maxBodySize)
+            return try await request.body.collect(upTo: maxBodySize)
         } catch {
             throw APIError(
                 .contentTooLarge, code: "body_too_large", message: "the request body is larger than \(maxBodySize >> 20) MiB",
                 fix: "Send smaller batches.")
         }
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         do {
             return try APICoding.makeDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

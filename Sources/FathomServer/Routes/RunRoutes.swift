@@ -41,8 +41,10 @@ struct RunRoutes {
         group.post("flow-runs/:id/cancel") { _, context in
             try HTTPJSON.response(try await coordinator.cancel(try context.parameters.require("id")))
         }
-        group.post("flow-runs/:id/retry") { _, context in
-            try HTTPJSON.response(try await coordinator.retryRun(try context.parameters.require("id")), status: .created)
+        group.post("flow-runs/:id/retry") { request, context in
+            let body = try await HTTPJSON.decodeIfPresent(RetryRunRequest.self, from: request)
+            return try HTTPJSON.response(
+                try await coordinator.retryRun(try context.parameters.require("id"), resume: body?.resume ?? false), status: .created)
         }
         group.post("flow-runs/:id/heartbeat") { _, context in
             try HTTPJSON.response(HeartbeatResponse(state: try await coordinator.heartbeat(try context.parameters.require("id"))))

@@ -60,6 +60,9 @@ struct UIRoutes {
         router.post("runs/:id/retry") { request, context in
             try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0).id }
         }
+        router.post("runs/:id/resume") { request, context in
+            try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0, resume: true).id }
+        }
         router.get("agents") { request, _ in
             page(AgentsPage(agents: try await coordinator.agents(), now: coordinator.now), request)
         }

@@ -105,10 +105,10 @@ public struct RunPage: WebPage {
     public var title: String
     public var navRuns = true
     public var flash: String?
-    let id, flow, flowLink, state, cancelAction, retryAction, eventsURL: String
+    let id, flow, flowLink, state, cancelAction, retryAction, resumeAction, eventsURL: String
     let version: Int
     let late, canCancel, canRetry, isFinal, hasTasks, hasAttempts: Bool
-    let stateMessage, attemptText, firstAttemptLink, duration, due: String?
+    let stateMessage, attemptText, firstAttemptLink, resumedLink, duration, due: String?
     let lastSeq: Int64
     /// Set when earlier lines are not shown: how many, and the link that shows them all.
     let earlierLines: Int64?
@@ -169,12 +169,14 @@ public struct RunPage: WebPage {
         canRetry = run.state.isFinal && run.state != .completed
         cancelAction = Links.run(run.id) + "/cancel"
         retryAction = Links.run(run.id) + "/retry"
+        resumeAction = Links.run(run.id) + "/resume"
         eventsURL = Links.run(run.id) + "/events"
         stateMessage = run.stateMessage.isEmpty ? nil : run.stateMessage
         attemptText = run.attempt > 1 || attempts.count > 1 ? "attempt \(run.attempt)" : nil
         duration = run.startedAt == nil ? nil : Formatting.duration(from: run.startedAt, to: run.endedAt, now: now)
         due = run.state == .scheduled ? run.scheduledFor.map(Formatting.time) : nil
         firstAttemptLink = run.retryOf.map(Links.run)
+        resumedLink = run.resumeOf.map(Links.run)
         self.flash = flash
         parameters = run.parameters.keys.sorted().map { Fact(name: $0, value: Formatting.value(run.parameters[$0]!), link: nil) }
         timeline = (run.history ?? []).map {

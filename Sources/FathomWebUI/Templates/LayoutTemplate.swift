@@ -49,7 +49,7 @@ enum LayoutTemplate {
         .state { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; background:#eaecf0; }
         .state.Completed { background:#d1fadf; color:#05603a; } .state.Failed, .state.Crashed { background:#fee4e2; color:#912018; }
         .state.Running, .state.Pending { background:#d1e9ff; color:#1849a9; } .state.Cancelled, .state.Cancelling { background:#f2f4f7; color:#475467; }
-        .state.Scheduled { background:#fef0c7; color:#93370d; } .state.Retrying { background:#ebe9fe; color:#4a1fb8; }
+        .state.Scheduled { background:#fef0c7; color:#93370d; } .state.Retrying { background:#ebe9fe; color:#4a1fb8; } .state.Cached { background:#e0f2fe; color:#075985; }
         .late { color:#b42318; font-weight:600; }
         pre.logs { background:#0c111d; color:#e4e7ec; padding:10px; min-height:120px; max-height:520px; overflow:auto; font-size:12px; white-space:pre-wrap; }
         .logs .warning { color:#fec84b; } .logs .error, .logs .critical { color:#fda29b; }

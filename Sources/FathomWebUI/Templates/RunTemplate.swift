@@ -9,11 +9,13 @@ enum RunTemplate {
           {{#duration}}· ran {{duration}}{{/duration}}{{#due}}· due {{due}}{{/due}}
           {{#attemptText}}· {{attemptText}}{{/attemptText}}
           {{#firstAttemptLink}}· <a href="{{firstAttemptLink}}">first attempt</a>{{/firstAttemptLink}}
+          {{#resumedLink}}· resumes <a href="{{resumedLink}}" id="resumed-link">the attempt before</a>{{/resumedLink}}
         </p>
         {{#stateMessage}}<p class="message" id="state-message">{{stateMessage}}</p>{{/stateMessage}}
         <p>
           {{#canCancel}}<form class="inline" method="post" action="{{cancelAction}}" id="cancel-form"><button class="danger" id="cancel-button">Cancel</button></form>{{/canCancel}}
-          {{#canRetry}}<form class="inline" method="post" action="{{retryAction}}" id="retry-form"><button id="retry-button">Retry</button></form>{{/canRetry}}
+          {{#canRetry}}<form class="inline" method="post" action="{{retryAction}}" id="retry-form"><button id="retry-button">Retry</button></form>
+          <form class="inline" method="post" action="{{resumeAction}}" id="resume-form"><button id="resume-button" title="Run again, reusing the results of the tasks this run finished">Retry from failure</button></form>{{/canRetry}}
         </p>
         <h2>Parameters</h2>
         <dl class="facts" id="parameters">{{#parameters}}<dt>{{name}}</dt><dd>{{value}}</dd>{{/parameters}}{{^parameters}}<dt>none</dt><dd></dd>{{/parameters}}</dl>

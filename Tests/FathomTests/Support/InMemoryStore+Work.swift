@@ -121,6 +121,8 @@ extension InMemoryStore {
                 var merged = update
                 merged.name = taskRuns[index].name
                 merged.startedAt = update.startedAt ?? taskRuns[index].startedAt
+                merged.cacheKey = update.cacheKey ?? taskRuns[index].cacheKey
+                merged.cachedFrom = update.cachedFrom ?? taskRuns[index].cachedFrom
                 taskRuns[index] = merged
             default:
                 continue  // a task run never moves to another run

@@ -99,7 +99,7 @@ actor InMemoryStore: Store {
             parameters: new.parameters, state: .scheduled, stateMessage: "", queue: new.version.queue, agentID: nil,
             createdAt: new.createdAt, updatedAt: new.createdAt, startedAt: nil, endedAt: nil, heartbeatAt: nil,
             infrastructure: [:], history: nil, scheduleID: new.scheduleID, scheduledFor: new.scheduledFor, attempt: new.attempt,
-            retryOf: new.retryOf)
+            retryOf: new.retryOf, resumeOf: new.resumeOf)
         nextOrder += 1
         runsByID[new.id] = RunRecord(
             run: run, history: [StateChange(state: .scheduled, message: "", at: new.createdAt)], order: nextOrder,

@@ -1,0 +1,79 @@
+import Crypto
+import FathomAPI
+import FathomCore
+import Foundation
+import Synchronization
+
+/// Cache keys for a run's tasks, and what a resumed attempt may reuse: the finished task runs of the attempt it
+/// resumes, by key.
+///
+/// A task's key is the SHA-256 of its name, which occurrence of that name it is in the run (the first task named
+/// "sort" is 1, the next 2, in start order), its declared inputs as sorted JSON, and the code version: the task's
+/// `cacheVersion` if the author set one, else the bundle's sha256. So a resumed attempt of the same bundle reuses
+/// every finished task it asks for again with the same inputs, and a new bundle reuses nothing unless the author
+/// pins `cacheVersion`.
+final class TaskCache: Sendable {
+    /// A finished task of the earlier attempt.
+    struct Entry: Sendable {
+        var result: JSONValue?
+        /// The run whose task produced the result (through a chain of resumes, the first).
+        var source: FlowRunID
+    }
+
+    /// The bundle's sha256, the code version of tasks without their own `cacheVersion`.
+    let bundleVersion: String
+    private let entries: [String: Entry]
+    private let occurrences = Mutex<[String: Int]>([:])
+
+    init(bundleVersion: String, entries: [String: Entry] = [:]) {
+        self.bundleVersion = bundleVersion
+        self.entries = entries
+    }
+
+    /// The finished task runs of `earlier`, by cache key: Completed ones and those that were Cached themselves.
+    convenience init(bundleVersion: String, resuming earlier: FlowRunID, taskRuns: [TaskRunUpdate]) {
+        var entries: [String: Entry] = [:]
+        for taskRun in taskRuns where taskRun.state == .completed || taskRun.state == .cached {
+            guard let key = taskRun.cacheKey else { continue }
+            entries[key] = Entry(result: taskRun.result, source: taskRun.cachedFrom ?? earlier)
+        }
+        self.init(bundleVersion: bundleVersion, entries: entries)
+    }
+
+    /// How many finished tasks there are to reuse.
+    var reusableCount: Int { entries.count }
+
+    /// The key of the next task named `name`; counts the occurrence.
+    func nextKey(name: String, inputs: (any Encodable & Sendable)?, cacheVersion: String?) throws -> String {
+        let occurrence = occurrences.withLock { counts in
+            counts[name, default: 0] += 1
+            return counts[name]!
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let inputText = try inputs.map { String(decoding: try encoder.encode($0), as: UTF8.self) } ?? ""
+        var hasher = SHA256()
+        for part in [name, String(occurrence), inputText, cacheVersion ?? bundleVersion] {
+            hasher.update(data: Data(part.utf8))
+            hasher.update(data: Data([0]))
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The earlier attempt's finished task with `key`, if there is one.
+    func entry(_ key: String) -> Entry? { entries[key] }
+}
+
+extension TaskResultEncoding {
+    /// A stored result as the task's type: nil when the type is not `Decodable` or the result does not decode
+    /// as it (the task then runs again).
+    static func value<T>(_ json: JSONValue?, as type: T.Type) -> T? {
+        if T.self == Void.self { return () as? T }
+        guard let json, let decodable = T.self as? any Decodable.Type else { return nil }
+        do {
+            return try JSONDecoder().decode(decodable, from: try JSONEncoder().encode(json)) as? T
+        } catch {
+            return nil
+        }
+    }
+}
