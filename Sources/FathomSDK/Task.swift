@@ -47,7 +47,12 @@ extension FlowContext {
         let id = Identifier.make()
         let taskLogger = taskLogger(taskRunID: id, name: name)
         let startedAt = Date()
-        let cacheKey = try cache?.nextKey(name: name, inputs: inputs, cacheVersion: cacheVersion)
+        var cacheKey: String?
+        do {
+            cacheKey = try cache?.nextKey(name: name, inputs: inputs, cacheVersion: cacheVersion)
+        } catch {
+            taskLogger.warning("task '\(name)' has no cache key (its inputs do not encode as JSON: \(error)); a resumed attempt runs it again")
+        }
         if let cacheKey, let earlier = cache?.entry(cacheKey) {
             if let value = TaskResultEncoding.value(earlier.result, as: T.self) {
                 taskLogger.info("task '\(name)' reused the result of run \(earlier.source) (same cache key); not run again")

@@ -46,8 +46,9 @@ final class TaskCache: Sendable {
     /// The key of the next task named `name`; counts the occurrence.
     func nextKey(name: String, inputs: (any Encodable & Sendable)?, cacheVersion: String?) throws -> String {
         let occurrence = occurrences.withLock { counts in
-            counts[name, default: 0] += 1
-            return counts[name]!
+            let next = counts[name, default: 0] + 1
+            counts[name] = next
+            return next
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -63,6 +63,10 @@ import Testing
         // The run page's "Retry from failure" button does the same as --resume.
         let page = try await RawHTTP.send(.GET, stack.url + "/runs/\(first)")
         #expect(page.body.contains("id=\"resume-button\""), "a Failed run offers the resume button")
+        let resumedPage = try await RawHTTP.send(.GET, stack.url + "/runs/\(second)")
+        #expect(resumedPage.body.contains("Cached") && resumedPage.body.contains("href=\"/runs/\(first)\" class=\"muted\">from run"), "cached tasks link their source")
+        let resultCell = resumedPage.body.range(of: "note").map { String(resumedPage.body[$0.lowerBound...].prefix(60)) } ?? ""
+        #expect(resultCell.contains("prepared"), "prepare's result shows in its row: \(resultCell)")
         let button = try await RawHTTP.send(.POST, stack.url + "/runs/\(first)/resume", body: "", headers: ["Origin": stack.url])
         #expect(button.status == 303, "\(button.status) \(button.body.prefix(300))")
         let fromPage = try #require(button.headers["location"].map { String($0.split(separator: "/").last ?? "") })

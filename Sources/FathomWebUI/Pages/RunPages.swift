@@ -134,6 +134,10 @@ public struct RunPage: WebPage {
         let name, state, started, duration: String
         let attempt: Int
         let message: String
+        /// The stored result, cut to 200 characters; empty when none was stored.
+        let result: String
+        /// For a Cached task run: the run whose task produced the result.
+        let cachedFromLink: String?
     }
 
     struct AttemptRow {
@@ -186,7 +190,8 @@ public struct RunPage: WebPage {
             TaskRow(
                 name: $0.name, state: $0.state.rawValue, started: Formatting.time($0.startedAt),
                 duration: Formatting.duration(from: $0.startedAt, to: $0.endedAt, now: now), attempt: $0.attempt,
-                message: $0.message ?? "")
+                message: $0.message ?? "", result: $0.result.map { String(Formatting.value($0).prefix(200)) } ?? "",
+                cachedFromLink: $0.cachedFrom.map(Links.run))
         }
         hasTasks = !tasks.isEmpty
         // The ECS task ARN links to the task in the console, as the console fact does.

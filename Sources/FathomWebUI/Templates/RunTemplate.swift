@@ -25,8 +25,8 @@ enum RunTemplate {
         </ul>
         <h2>Task runs</h2>
         {{#hasTasks}}
-        <table id="task-runs"><thead><tr><th>Task</th><th>State</th><th>Attempt</th><th>Started</th><th>Duration</th><th>Message</th></tr></thead>
-        <tbody>{{#tasks}}<tr><td>{{name}}</td><td><span class="state {{state}}">{{state}}</span></td><td>{{attempt}}</td><td>{{started}}</td><td>{{duration}}</td><td class="message">{{message}}</td></tr>{{/tasks}}</tbody></table>
+        <table id="task-runs"><thead><tr><th>Task</th><th>State</th><th>Attempt</th><th>Started</th><th>Duration</th><th>Message</th><th>Result</th></tr></thead>
+        <tbody>{{#tasks}}<tr><td>{{name}}</td><td><span class="state {{state}}">{{state}}</span>{{#cachedFromLink}} <a href="{{cachedFromLink}}" class="muted">from run</a>{{/cachedFromLink}}</td><td>{{attempt}}</td><td>{{started}}</td><td>{{duration}}</td><td class="message">{{message}}</td><td class="message">{{result}}</td></tr>{{/tasks}}</tbody></table>
         {{/hasTasks}}
         {{^hasTasks}}<p class="muted">No task runs.</p>{{/hasTasks}}
         <h2>Infrastructure</h2>
