@@ -147,11 +147,16 @@ public struct TaskRunUpdate: Codable, Sendable, Equatable {
     public var cacheKey: String?
     /// For a Cached task run: the flow run whose task produced the result.
     public var cachedFrom: FlowRunID?
+    /// The files the task declared as its outputs, as they were when it completed. A resumed attempt reuses the
+    /// task only while every one is still there with this size and modification time.
+    public var outputs: [TaskOutputFile]?
 
     public init(
         id: TaskRunID, name: String, state: TaskRunState, attempt: Int, startedAt: Date?, endedAt: Date?,
-        message: String? = nil, result: JSONValue? = nil, cacheKey: String? = nil, cachedFrom: FlowRunID? = nil
+        message: String? = nil, result: JSONValue? = nil, cacheKey: String? = nil, cachedFrom: FlowRunID? = nil,
+        outputs: [TaskOutputFile]? = nil
     ) {
+        self.outputs = outputs
         self.cacheKey = cacheKey
         self.cachedFrom = cachedFrom
         self.id = id
@@ -180,6 +185,22 @@ public struct TaskRunBatch: Codable, Sendable {
 
     public init(taskRuns: [TaskRunUpdate]) {
         self.taskRuns = taskRuns
+    }
+}
+
+/// A file a task wrote, as it was when the task completed.
+public struct TaskOutputFile: Codable, Sendable, Equatable {
+    /// Its absolute path (on a volume).
+    public var path: String
+    public var size: Int64
+    /// Its modification time in nanoseconds since 1970, as the file system reports it (an integer, so that it
+    /// compares exactly after a round trip through JSON).
+    public var modifiedNanoseconds: Int64
+
+    public init(path: String, size: Int64, modifiedNanoseconds: Int64) {
+        self.path = path
+        self.size = size
+        self.modifiedNanoseconds = modifiedNanoseconds
     }
 }
 

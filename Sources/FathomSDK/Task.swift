@@ -38,12 +38,17 @@ extension FlowContext {
     /// the task's name and occurrence, its `inputs` and the code version (`cacheVersion`, or the bundle's
     /// sha256); the result must be `Codable` (at most 64 KiB as JSON) to be reused. Tasks with one name that
     /// start concurrently should declare `inputs`, so that their keys do not depend on start order.
+    ///
+    /// `outputs` are the files the task writes (absolute, or relative to the run's workspace on the `scratch`
+    /// volume). They must exist when the body returns; their sizes and modification times are recorded, and a
+    /// resumed attempt reuses the task only while every one is unchanged (else it runs again, and says why).
     @discardableResult
     public func task<T: Sendable>(
-        _ name: String, inputs: (any Encodable & Sendable)? = nil, cacheVersion: String? = nil, retries: Int = 0,
-        retryDelay: Duration = .zero, timeout: Duration? = nil,
+        _ name: String, inputs: (any Encodable & Sendable)? = nil, outputs: [String] = [], cacheVersion: String? = nil,
+        retries: Int = 0, retryDelay: Duration = .zero, timeout: Duration? = nil,
         _ body: @escaping @Sendable (TaskContext) async throws -> T
     ) async throws -> T {
+        let outputPaths = try outputs.map { $0.hasPrefix("/") ? $0 : try workspace("scratch") + "/" + $0 }
         let id = Identifier.make()
         let taskLogger = taskLogger(taskRunID: id, name: name)
         let startedAt = Date()
@@ -54,14 +59,18 @@ extension FlowContext {
             taskLogger.warning("task '\(name)' has no cache key (its inputs do not encode as JSON: \(error)); a resumed attempt runs it again")
         }
         if let cacheKey, let earlier = cache?.entry(cacheKey) {
-            if let value = TaskResultEncoding.value(earlier.result, as: T.self) {
+            if let stale = TaskOutputs.staleness(of: earlier.outputs) {
+                taskLogger.info("task '\(name)' runs again: \(stale) (recorded by run \(earlier.source))")
+            } else if let value = TaskResultEncoding.value(earlier.result, as: T.self) {
                 taskLogger.info("task '\(name)' reused the result of run \(earlier.source) (same cache key); not run again")
                 sink.taskRun(TaskRunUpdate(
                     id: id, name: name, state: .cached, attempt: 1, startedAt: startedAt, endedAt: Date(),
-                    message: "result of run \(earlier.source)", result: earlier.result, cacheKey: cacheKey, cachedFrom: earlier.source))
+                    message: "result of run \(earlier.source)", result: earlier.result, cacheKey: cacheKey, cachedFrom: earlier.source,
+                    outputs: earlier.outputs.isEmpty ? nil : earlier.outputs))
                 return value
+            } else {
+                taskLogger.info("task '\(name)' runs again: its result in run \(earlier.source) was not stored as \(T.self) (results are reused when Codable and at most 64 KiB)")
             }
-            taskLogger.info("task '\(name)' runs again: its result in run \(earlier.source) was not stored as \(T.self) (results are reused when Codable and at most 64 KiB)")
         }
         var attempt = 1
         while true {
@@ -71,9 +80,10 @@ extension FlowContext {
             let context = TaskContext(taskRunID: id, name: name, attempt: attempt, logger: taskLogger)
             do {
                 let value = try await runAttempt(name: name, timeout: timeout) { try await body(context) }
+                let written = try TaskOutputs.record(outputPaths, task: name)
                 sink.taskRun(TaskRunUpdate(
                     id: id, name: name, state: .completed, attempt: attempt, startedAt: startedAt, endedAt: Date(),
-                    result: TaskResultEncoding.json(value), cacheKey: cacheKey))
+                    result: TaskResultEncoding.json(value), cacheKey: cacheKey, outputs: written.isEmpty ? nil : written))
                 return value
             } catch {
                 let cancelled = error is CancellationError || Task.isCancelled

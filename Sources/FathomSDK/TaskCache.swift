@@ -16,6 +16,8 @@ final class TaskCache: Sendable {
     /// A finished task of the earlier attempt.
     struct Entry: Sendable {
         var result: JSONValue?
+        /// The files the task wrote, as they were when it completed.
+        var outputs: [TaskOutputFile]
         /// The run whose task produced the result (through a chain of resumes, the first).
         var source: FlowRunID
     }
@@ -35,7 +37,7 @@ final class TaskCache: Sendable {
         var entries: [String: Entry] = [:]
         for taskRun in taskRuns where taskRun.state == .completed || taskRun.state == .cached {
             guard let key = taskRun.cacheKey else { continue }
-            entries[key] = Entry(result: taskRun.result, source: taskRun.cachedFrom ?? earlier)
+            entries[key] = Entry(result: taskRun.result, outputs: taskRun.outputs ?? [], source: taskRun.cachedFrom ?? earlier)
         }
         self.init(bundleVersion: bundleVersion, entries: entries)
     }
@@ -63,6 +65,46 @@ final class TaskCache: Sendable {
 
     /// The earlier attempt's finished task with `key`, if there is one.
     func entry(_ key: String) -> Entry? { entries[key] }
+}
+
+/// The files a task declares as its outputs.
+enum TaskOutputs {
+    /// Each declared file as it is now; throws naming the first that is missing.
+    static func record(_ paths: [String], task: String) throws -> [TaskOutputFile] {
+        try paths.map { path in
+            guard let file = current(path) else {
+                throw TaskOutputError(description: "task '\(task)' declared the output \(path), which it did not write")
+            }
+            return file
+        }
+    }
+
+    /// Why the recorded files cannot be reused, or nil when every one is there as it was.
+    static func staleness(of recorded: [TaskOutputFile]) -> String? {
+        for file in recorded {
+            guard let now = current(file.path) else { return "its output \(file.path) is gone" }
+            if now.size != file.size { return "its output \(file.path) changed size (\(file.size) → \(now.size) bytes)" }
+            if now.modifiedNanoseconds != file.modifiedNanoseconds {
+                return "its output \(file.path) was modified since it was recorded"
+            }
+        }
+        return nil
+    }
+
+    /// A regular file's size and modification time; nil when there is none at `path`.
+    static func current(_ path: String) -> TaskOutputFile? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),  // no file: nil is the answer
+              attributes[.type] as? FileAttributeType == .typeRegular,
+              let size = (attributes[.size] as? NSNumber)?.int64Value, let modified = attributes[.modificationDate] as? Date,
+              let nanoseconds = Int64(exactly: (modified.timeIntervalSince1970 * 1e9).rounded())
+        else { return nil }
+        return TaskOutputFile(path: path, size: size, modifiedNanoseconds: nanoseconds)
+    }
+}
+
+/// A task did not write a file it declared as an output.
+struct TaskOutputError: Error, CustomStringConvertible {
+    var description: String
 }
 
 extension TaskResultEncoding {

@@ -377,6 +377,18 @@ public final class Coordinator: Sendable {
             if let source = update.cachedFrom, !Identifier.isValid(source) {
                 throw refuse(index, "cachedFrom", "is not a flow run id", "Name the run the result was taken from.")
             }
+            if let outputs = update.outputs {
+                guard outputs.count <= 1000 else {
+                    throw refuse(index, "outputs", "lists \(outputs.count) files", "Declare at most 1,000 output files per task.")
+                }
+                for (number, file) in outputs.enumerated() {
+                    guard (1...4096).contains(file.path.utf8.count), file.size >= 0 else {
+                        throw refuse(
+                            index, "outputs[\(number)]", "needs a path of 1 to 4,096 bytes and a size of at least 0",
+                            "Send the file's absolute path and size as the SDK does.")
+                    }
+                }
+            }
         }
     }
 

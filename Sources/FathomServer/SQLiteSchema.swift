@@ -81,6 +81,10 @@ enum SQLiteSchema {
             try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN cache_key TEXT")
             try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN cached_from TEXT")
         }
+        migrator.registerMigration("v7-task-outputs") { db in
+            // The files a task declared as outputs (JSON: path, size, modification time), checked before reuse.
+            try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN outputs TEXT")
+        }
         return migrator
     }
 }

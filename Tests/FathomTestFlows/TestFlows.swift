@@ -156,7 +156,7 @@ struct Resumable: Flow {
         let dir = parameters.dir
         // What prepare writes to the run's workspace, finish reads: a resumed attempt must see it there.
         let marker = try context.workspace("scratch") + "/prepared.txt"
-        let prepared = try await context.task("prepare", inputs: parameters.items) { _ in
+        let prepared = try await context.task("prepare", inputs: parameters.items, outputs: ["prepared.txt"]) { _ in
             try count(in: dir, "prepare")
             try "prepared\n".write(toFile: marker, atomically: true, encoding: .utf8)
             return Prepared(lines: parameters.items * 10, note: "prepared")

@@ -80,6 +80,31 @@ import Testing
         #expect(counts(dir) == ["prepare": 2, "item-0": 2, "item-1": 2, "item-2": 2, "finish": 4])
     }
 
+    @Test func aTaskWhoseOutputChangedRunsAgainWithTheReason() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        let dir = stack.directory.path + "/stale"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/fail", contents: Data())
+        let first = try await stack.startRun("resumable", ["dir=\(dir)"])
+        #expect(await stack.waitFor(first, .failed, timeout: .seconds(30)))
+        let output = stack.scratch + "/fathom/runs/\(first)/prepared.txt"
+        let recorded = try await stack.client.taskRuns(first).first { $0.name == "prepare" }?.outputs
+        #expect(recorded?.map(\.path) == [output] && recorded?.first?.size == 9, "\(String(describing: recorded))")
+
+        // Someone rewrote the file prepare made: its result cannot be trusted, so prepare runs again.
+        try "changed by hand\n".write(toFile: output, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: dir + "/fail")
+        let resumed = try await stack.fathom(["retry", first, "--resume", "--watch"])
+        #expect(resumed.exit == 0, "\(resumed.output)")
+        #expect(counts(dir) == ["prepare": 2, "item-0": 1, "item-1": 1, "item-2": 1, "finish": 2], "prepare ran again, the items did not")
+        let second = try #require(resumed.output.first { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) })
+        let logs = try await stack.client.logs(second, limit: 1000).lines.map(\.message)
+        #expect(logs.contains { $0.contains("task 'prepare' runs again: its output \(output) changed size (9 → 16 bytes)") }, "\(logs)")
+        #expect(try await stack.client.taskRuns(second).first { $0.name == "prepare" }?.state == .completed)
+    }
+
     @Test func aRetryPolicyWithResumeResumesEachAttempt() async throws {
         let stack = try await DevStack()
         defer { Task { await stack.process.stop() } }

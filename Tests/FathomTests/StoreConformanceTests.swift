@@ -161,9 +161,13 @@ import Testing
             id: "t1", name: "sort", state: .completed, attempt: 2, startedAt: fixture.at(1), endedAt: fixture.at(4), result: .int(3),
             cacheKey: "k1"), "the key stays when a later update leaves it out")
         try await store.upsertTaskRuns(runID: other.id, [
-            TaskRunUpdate(id: "t3", name: "sort", state: .cached, attempt: 1, startedAt: nil, endedAt: nil, result: .int(3), cacheKey: "k1", cachedFrom: run.id),
+            TaskRunUpdate(
+                id: "t3", name: "sort", state: .cached, attempt: 1, startedAt: nil, endedAt: nil, result: .int(3), cacheKey: "k1",
+                cachedFrom: run.id, outputs: [TaskOutputFile(path: "/v/sorted.txt", size: 42, modifiedNanoseconds: 1_800_000_000_123_456_789)]),
         ])
-        #expect(try await store.taskRuns(runID: other.id).first?.cachedFrom == run.id)
+        let cached = try await store.taskRuns(runID: other.id).first
+        #expect(cached?.cachedFrom == run.id)
+        #expect(cached?.outputs == [TaskOutputFile(path: "/v/sorted.txt", size: 42, modifiedNanoseconds: 1_800_000_000_123_456_789)])
         #expect(taskRuns[1].state == .pending, "another run cannot write it")
         #expect(try await store.taskRuns(runID: other.id).map(\.id) == ["t3"], "t2 stayed with its run")
         await #expect(throws: StoreError.self) { try await store.upsertTaskRuns(runID: "no-such-run", []) }

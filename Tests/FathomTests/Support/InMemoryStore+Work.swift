@@ -123,6 +123,7 @@ extension InMemoryStore {
                 merged.startedAt = update.startedAt ?? taskRuns[index].startedAt
                 merged.cacheKey = update.cacheKey ?? taskRuns[index].cacheKey
                 merged.cachedFrom = update.cachedFrom ?? taskRuns[index].cachedFrom
+                merged.outputs = update.outputs ?? taskRuns[index].outputs
                 taskRuns[index] = merged
             default:
                 continue  // a task run never moves to another run
