@@ -48,8 +48,9 @@ public struct LogLine: Codable, Sendable, Equatable {
     public var message: String
     public var taskRunID: TaskRunID?
     public var source: LogSource
-    /// True for a line of the process's own output that its agent delivered after the run had ended
-    /// (CloudWatch lags; a process prints while it stops); absent otherwise.
+    /// True for a line of the process's own output, delivered by its agent after the run had ended and stamped
+    /// after the end (a process that prints while it stops); absent otherwise, also for lines printed before the
+    /// end that arrived afterwards (CloudWatch lags).
     public var late: Bool?
 
     public init(seq: Int64, timestamp: Date, level: LogLevel, message: String, taskRunID: TaskRunID?, source: LogSource, late: Bool? = nil) {

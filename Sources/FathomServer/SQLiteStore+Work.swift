@@ -14,15 +14,15 @@ extension SQLiteStore {
                 guard try Self.mergeInfrastructure(db, runID: runID, facts: infrastructure, at: nil) else { throw StoreError.runNotFound(runID) }
             }
             guard let row = try Row.fetchOne(
-                db, sql: "UPDATE flow_runs SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq, state",
+                db, sql: "UPDATE flow_runs SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq, state, ended_at",
                 arguments: [logs.count, runID])
             else { throw StoreError.runNotFound(runID) }
             let last: Int64 = row["log_seq"]
-            var late = false
+            var lateAfter: Date?
             if let state = FlowRunState(rawValue: row["state"]), state.isFinal {
                 switch afterEnd {
                 case .keep: break
-                case .markLate: late = true
+                case .markLate: lateAfter = (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)) ?? .distantPast
                 case .refuse: throw StoreError.runFinal(runID, state)  // rolls back the sequence and the facts
                 }
             }
@@ -32,7 +32,8 @@ extension SQLiteStore {
             for entry in logs {
                 seq += 1
                 try statement.execute(arguments: [
-                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level.rawValue, entry.message, entry.taskRunID, entry.source.rawValue, late,
+                    runID, seq, entry.timestamp.timeIntervalSince1970, entry.level.rawValue, entry.message, entry.taskRunID, entry.source.rawValue,
+                    lateAfter.map { entry.timestamp > $0 } ?? false,
                 ])
             }
             return LogAccepted(accepted: logs.count, lastSeq: last)
@@ -254,7 +255,8 @@ public enum StoreError: Error, Sendable {
 public enum LinesAfterEnd: Sendable {
     /// Kept as they are: the coordinator's own notes (a crash reason, a retry's link).
     case keep
-    /// Kept and marked late: the process's own output as its agent copies it.
+    /// Kept, those stamped after the run's end marked late: the process's own output as its agent copies it
+    /// (a line printed before the end that the agent delivers afterwards belongs to the run as it was).
     case markLate
     /// Refused: anyone else's lines, e.g. a flow still logging after it was cancelled.
     case refuse

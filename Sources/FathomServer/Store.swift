@@ -194,8 +194,8 @@ public protocol RunSweepStore: Sendable {
 /// What a run produces as it goes: log lines and task runs.
 public protocol RunOutputStore: Sendable {
     /// Appends lines (numbered on from the run's last) and merges `infrastructure` facts into the run's, in one
-    /// transaction. Lines reaching a run that has ended are kept, marked late or refused (``StoreError/runFinal``,
-    /// nothing written) as `afterEnd` says. ``StoreError/runNotFound`` for an unknown run.
+    /// transaction. Lines reaching a run that has ended are kept, kept with those stamped after the end marked late,
+    /// or refused (``StoreError/runFinal``, nothing written) as `afterEnd` says. ``StoreError/runNotFound`` for an unknown run.
     func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd) async throws -> LogAccepted
     /// Up to `limit` lines after sequence number `after`, oldest first.
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]

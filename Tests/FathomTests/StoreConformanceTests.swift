@@ -120,17 +120,19 @@ import Testing
             try await store.appendLogs(runID: run.id, [fixture.line("too late")], infrastructure: ["pid": "8"], afterEnd: .refuse)
         }
         #expect(try await store.run(id: run.id, includeHistory: false)?.infrastructure == ["pid": "7"], "a refusal writes nothing")
-        let late = try await store.appendLogs(runID: run.id, [fixture.line("stderr", source: .stderr)], infrastructure: [:], afterEnd: .markLate)
-        #expect(late.lastSeq == 3, "the refused line took no number")
+        let late = try await store.appendLogs(
+            runID: run.id, [fixture.line("stderr", at: 9, source: .stderr), fixture.line("printed before the end", at: 0.5, source: .stdout)],
+            infrastructure: [:], afterEnd: .markLate)
+        #expect(late.lastSeq == 4, "the refused line took no number")
         _ = try await store.appendLogs(runID: run.id, [fixture.line("crash reason", source: .coordinator)], infrastructure: [:], afterEnd: .keep)
 
         let lines = try await store.logs(runID: run.id, after: 0, limit: 100)
-        #expect(lines.map(\.message) == ["one", "two", "stderr", "crash reason"])
-        #expect(lines.map(\.seq) == [1, 2, 3, 4])
-        #expect(lines.map(\.late) == [nil, nil, true, nil])
+        #expect(lines.map(\.message) == ["one", "two", "stderr", "printed before the end", "crash reason"])
+        #expect(lines.map(\.seq) == [1, 2, 3, 4, 5])
+        #expect(lines.map(\.late) == [nil, nil, true, nil, nil], "late: delivered after the end (at 1) and stamped after it")
         #expect(lines[0].timestamp == fixture.at(2) && lines[2].source == .stderr)
         #expect(try await store.logs(runID: run.id, after: 1, limit: 2).map(\.seq) == [2, 3])
-        #expect(try await store.logTail(runID: run.id, limit: 2).map(\.seq) == [3, 4])
+        #expect(try await store.logTail(runID: run.id, limit: 2).map(\.seq) == [4, 5])
 
         let other = try await fixture.run(version)
         #expect(try await store.appendLogs(runID: other.id, [fixture.line("own")], infrastructure: [:], afterEnd: .refuse).lastSeq == 1)

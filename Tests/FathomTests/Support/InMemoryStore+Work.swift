@@ -79,11 +79,11 @@ extension InMemoryStore {
         runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd
     ) async throws -> LogAccepted {
         guard var record = runsByID[runID] else { throw StoreError.runNotFound(runID) }
-        var late = false
+        var lateAfter: Date?
         if record.run.state.isFinal {
             switch afterEnd {
             case .keep: break
-            case .markLate: late = true
+            case .markLate: lateAfter = record.run.endedAt ?? .distantPast
             case .refuse: throw StoreError.runFinal(runID, record.run.state)
             }
         }
@@ -93,7 +93,7 @@ extension InMemoryStore {
             record.logSeq += 1
             lines.append(LogLine(
                 seq: record.logSeq, timestamp: entry.timestamp, level: entry.level, message: entry.message,
-                taskRunID: entry.taskRunID, source: entry.source, late: late))
+                taskRunID: entry.taskRunID, source: entry.source, late: lateAfter.map { entry.timestamp > $0 } ?? false))
         }
         runsByID[runID] = record
         logsByRun[runID] = lines
