@@ -105,6 +105,45 @@ import Testing
         #expect(try await stack.client.taskRuns(second).first { $0.name == "prepare" }?.state == .completed)
     }
 
+    @Test func everyFailedRunOfAFlowIsResumedOnceInBulk() async throws {
+        let stack = try await DevStack()
+        defer { Task { await stack.process.stop() } }
+        #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        var failed: [FlowRunID] = []
+        var dirs: [String] = []
+        for name in ["a", "b"] {
+            let dir = stack.directory.path + "/bulk-" + name
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: dir + "/fail", contents: Data())
+            let run = try await stack.startRun("resumable", ["dir=\(dir)"])
+            #expect(await stack.waitFor(run, .failed, timeout: .seconds(30)))
+            failed.append(run)
+            dirs.append(dir)
+        }
+        let fine = stack.directory.path + "/bulk-fine"
+        try FileManager.default.createDirectory(atPath: fine, withIntermediateDirectories: true)
+        let completed = try await stack.startRun("resumable", ["dir=\(fine)"])
+        #expect(await stack.waitFor(completed, .completed, timeout: .seconds(30)))
+
+        let dryRun = try await stack.fathom(["retry", "--flow", "resumable", "--state", "failed,crashed", "--since", "1h", "--dry-run"])
+        #expect(dryRun.output.filter { $0.hasPrefix("would retry") }.count == 2, "\(dryRun.output)")
+        for dir in dirs { try FileManager.default.removeItem(atPath: dir + "/fail") }
+        let bulk = try await stack.fathom(["retry", "--flow", "resumable", "--since", "1h", "--resume"])
+        #expect(bulk.exit == 0, "\(bulk.output)")
+        let made = bulk.output.filter { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) }
+        #expect(made.count == 2, "one new attempt per failed run, none for the completed one: \(bulk.output)")
+        for id in made { #expect(await stack.waitFor(id, .completed, timeout: .seconds(30))) }
+        var resumed: Set<FlowRunID> = []
+        for id in made { if let earlier = try await stack.client.run(id).resumeOf { resumed.insert(earlier) } }
+        #expect(resumed == Set(failed))
+        for dir in dirs { #expect(counts(dir)["prepare"] == 1 && counts(dir)["finish"] == 2, "\(counts(dir))") }
+
+        let again = try await stack.fathom(["retry", "--flow", "resumable", "--since", "1h", "--resume"])
+        #expect(again.output.contains { $0.hasPrefix("no run of resumable") }, "every chain's latest attempt Completed: \(again.output)")
+        let refused = try await stack.fathom(["retry", "--flow", "resumable", "--state", "Running"])
+        #expect(refused.exit != 0 && refused.output.contains { $0.contains("--state 'Running' is not a final state") }, "\(refused.output)")
+    }
+
     @Test func aRetryPolicyWithResumeResumesEachAttempt() async throws {
         let stack = try await DevStack()
         defer { Task { await stack.process.stop() } }

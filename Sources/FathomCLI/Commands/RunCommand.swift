@@ -32,29 +32,3 @@ struct RunCommand: AsyncParsableCommand {
         if final.state != .completed { throw ExitCode(1) }
     }
 }
-
-/// `fathom retry RUN`: runs a finished run again as a new attempt, optionally resuming it.
-struct RetryCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "retry", abstract: "Run a finished run again as a new attempt (same version and parameters).")
-
-    @OptionGroup var client: ClientOptions
-
-    @Argument(help: "The flow run id.")
-    var run: String
-
-    @Flag(help: "Resume: reuse the results of the tasks the run finished (same cache key) and run only the rest.")
-    var resume = false
-
-    @Flag(help: "Follow states and logs until the new attempt ends; exit 0 only if it Completed.")
-    var watch = false
-
-    func run() async throws {
-        let api = client.makeClient()
-        let next = try await api.retryRun(run, resume: resume)
-        print("flow run \(next.id) (\(next.flowName) v\(next.flowVersion), attempt \(next.attempt)\(resume ? ", resuming \(run)" : "")) \(next.state)")
-        guard watch else { return }
-        let final = try await RunFollower(client: api).follow(next.id, follow: true)
-        if final.state != .completed { throw ExitCode(1) }
-    }
-}
