@@ -217,11 +217,13 @@ struct ECSLauncherTests {
         let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref fathom-runner:test"
         _ = try await ECSClient(client: stack.aws).stopTask(cluster: "fathom", task: taskArn, reason: reason)
         let stoppedAt = ContinuousClock.now
-        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(5)))
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(15)))
         let elapsed = ContinuousClock.now - stoppedAt
-        // A poll interval plus the coordinator round trip; the margin (2 s at a 0.2 s poll) is for the shared 2-core
-        // machines, where the parallel suites load the CPU (Benchmarks/ecs.py measures the p50: 959 ms at a 1 s poll).
-        #expect(elapsed < stack.pollInterval * 10, "crashed within a poll interval (plus the coordinator round trip): \(elapsed)")
+        // Crashed on seeing the task STOPPED, not at a deadline (the report deadline here is the default 300 s).
+        // Unloaded that takes a poll interval plus the coordinator round trip (Benchmarks/ecs.py: p50 959 ms at a
+        // 1 s poll); the bound is wide because the full CI run loads both cores (schemathesis, the fuzzers, GiB
+        // sorts) and once took 4.7 s here at a 0.2 s poll.
+        #expect(elapsed < .seconds(10), "crashed on the STOPPED task, long before any deadline: \(elapsed)")
         let crashed = try await stack.api.run(run.id)
         #expect(crashed.stateMessage.contains(reason))
         #expect(crashed.stateMessage.contains("hint: The image could not be pulled"))
