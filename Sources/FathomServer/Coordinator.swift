@@ -236,18 +236,28 @@ public final class Coordinator: Sendable {
 
     /// Cancels a run: at once if no agent has it, else through Cancelling and the agent.
     public func cancel(_ id: FlowRunID) async throws -> FlowRun {
-        let current = try await run(id)
-        switch current.state {
-        case .scheduled:
-            return try await setState(id, SetStateRequest(state: .cancelled, message: "cancelled before it started", expected: .scheduled))
-        case .pending, .running:
-            return try await setState(id, SetStateRequest(state: .cancelling, message: "cancel requested", expected: current.state))
-        case .cancelling:
-            return current
-        case .completed, .failed, .crashed, .cancelled:
-            throw CoordinatorError(
-                .conflict, code: "illegal_transition",
-                message: "flow run \(id) is already \(current.state) and cannot be cancelled.", field: "state")
+        // The run can move on between the read and the write (an agent claims it, the flow starts): then look again.
+        // A run moves forward only a few times before it is final, so this ends.
+        while true {
+            let current = try await run(id)
+            let request: SetStateRequest
+            switch current.state {
+            case .scheduled:
+                request = SetStateRequest(state: .cancelled, message: "cancelled before it started", expected: .scheduled)
+            case .pending, .running:
+                request = SetStateRequest(state: .cancelling, message: "cancel requested", expected: current.state)
+            case .cancelling:
+                return current
+            case .completed, .failed, .crashed, .cancelled:
+                throw CoordinatorError(
+                    .conflict, code: "illegal_transition",
+                    message: "flow run \(id) is already \(current.state) and cannot be cancelled.", field: "state")
+            }
+            do {
+                return try await setState(id, request)
+            } catch let error as CoordinatorError where error.body.error.code == "state_changed" {
+                continue
+            }
         }
     }
 
