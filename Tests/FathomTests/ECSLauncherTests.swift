@@ -257,7 +257,8 @@ struct ECSLauncherTests {
         try stack.startAgent()
         stack.harness.start()
         let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 4]))
-        #expect(await stack.waitFor(run.id, .running))
+        // The task's container starts under whatever else the CI run does on two cores: once over 30 s.
+        #expect(await stack.waitFor(run.id, .running, timeout: .seconds(90)))
         await stack.stopAgent()
         try await Task.sleep(for: .milliseconds(500))
         try stack.startAgent()
