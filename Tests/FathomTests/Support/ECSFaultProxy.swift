@@ -47,6 +47,7 @@ final class ECSFaultProxy: Sendable {
     let moto: MotoServer
     let scenario: Locked<Scenario>
     private let calls = Locked<[String: Int]>([:])
+    private let firstCalls = Locked<[String: ContinuousClock.Instant]>([:])
     private let startedAt = Locked<[String: ContinuousClock.Instant]>([:])
     private let failedTasks = Locked<[String: String]>([:])
     private let registering = Locked<Set<String>>([])
@@ -88,11 +89,17 @@ final class ECSFaultProxy: Sendable {
     /// How many calls of an action (`RunTask`, `StopTask`, …) reached the proxy.
     func count(_ action: String) -> Int { calls.value[action] ?? 0 }
 
+    /// When the first call of an action reached the proxy: bounds are measured from it, not from the test's start,
+    /// so a loaded machine's slow claim and registration do not count against the launcher.
+    func firstCall(_ action: String) -> ContinuousClock.Instant? { firstCalls.value[action] }
+
     private func handle(_ request: Request) async throws -> Response {
         let body = try await request.body.collect(upTo: 16 << 20)
         let target = request.headers[HTTPField.Name("X-Amz-Target")!] ?? ""
         let action = String(target.split(separator: ".").last ?? "")
         calls.withLock { $0[action, default: 0] += 1 }
+        let now = ContinuousClock.now
+        firstCalls.withLock { if $0[action] == nil { $0[action] = now } }
         let input = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))) ?? .null
         let plan = scenario.value
         switch action {
