@@ -79,7 +79,10 @@ let package = Package(
         // Debian's libbz2 (libbz2-dev), for the toolkit's parallel bzip2.
         .systemLibrary(name: "CBZip2", pkgConfig: nil, providers: [.apt(["libbz2-dev"])]),
         // Big files on the scratch volume: external merge sort, parallel bzip2, workspace expiry. No server code.
-        .target(name: "FathomToolkit", dependencies: ["FathomCore", "CBZip2", "CMalloc"], swiftSettings: swiftSettings),
+        .target(
+            name: "FathomToolkit",
+            dependencies: ["FathomCore", "CBZip2", "CMalloc"],
+            swiftSettings: swiftSettings),
         // The parsers of user input as libFuzzer targets (scripts/fuzz); built plainly, it replays inputs.
         .executableTarget(name: "FathomFuzz", dependencies: ["FathomCore", "FathomToolkit", "CFuzzer"], swiftSettings: swiftSettings),
         // glibc's mallopt, so the toolkit's large short-lived buffers go back to the system when freed.

@@ -37,9 +37,11 @@ struct SortCompress: Flow {
                 throw ValidationError(code: "out_of_range", field: "gib", problem: "\(parameters.gib) GiB is outside 0.000001 to 4096", fix: "Give e.g. gib=0.05.")
             }
             let bytes = Int(saturating: parameters.gib * 1_073_741_824)
-            try await context.task("generate-input") { task in
+            // The same lines for every attempt of a resume chain (they share the workspace), and a declared output:
+            // a resumed run reuses the input as it reuses the sort.
+            try await context.task("generate-input", inputs: ["bytes": bytes], outputs: [target]) { task in
                 let started = Date()
-                let seed = UInt64(truncatingIfNeeded: context.runID.hashValue)
+                let seed = LineGenerator.seed(from: workspace)
                 try await context.blocking { try LineGenerator.write(bytes: bytes, to: target, seed: seed) }
                 task.logger.info("generated \(ByteSize.format(bytes)) of lines into \(target) in \(seconds(since: started)) s")
             }
@@ -71,6 +73,11 @@ struct SortCompress: Flow {
 
 /// Writes lines of random lowercase words quickly (about 1 GB/s), for inputs of any size.
 enum LineGenerator {
+    /// A seed that is the same in every process for the same text (FNV-1a; Swift's own hashes are per process).
+    static func seed(from text: String) -> UInt64 {
+        text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+
     static func write(bytes total: Int, to path: String, seed: UInt64) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw VolumeError("could not create \(path)")

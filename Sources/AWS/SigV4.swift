@@ -1,4 +1,5 @@
 import Crypto
+import FathomCore
 import Foundation
 
 /// A request to sign: method, URL parts as they will be sent, headers and the payload hash.
@@ -134,7 +135,7 @@ public struct SigV4Signer: Sendable {
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(digest)
     }
 
     /// Hex sha256 of `data`.

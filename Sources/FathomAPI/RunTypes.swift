@@ -64,15 +64,21 @@ public struct FlowRun: Codable, Sendable, Equatable {
     /// The attempt this one resumes: its tasks whose cache keys match a Completed (or Cached) task of that run
     /// return its result without running.
     public var resumeOf: FlowRunID?
+    /// Why it ended, when its launcher knew (out of memory, a Spot interruption, no capacity).
+    public var endCause: EndCause?
+    /// Launch settings a retry rule chose for this attempt (more memory, on-demand capacity).
+    public var overrides: RunOverrides?
 
     public init(
         id: FlowRunID, flowName: String, flowVersion: Int, versionID: String, parameters: [String: JSONValue],
         state: FlowRunState, stateMessage: String, queue: String, agentID: AgentID?, createdAt: Date, updatedAt: Date,
         startedAt: Date?, endedAt: Date?, heartbeatAt: Date?, infrastructure: [String: String], history: [StateChange]?,
         scheduleID: String? = nil, scheduledFor: Date? = nil, late: Bool = false, attempt: Int = 1, retryOf: FlowRunID? = nil,
-        resumeOf: FlowRunID? = nil
+        resumeOf: FlowRunID? = nil, endCause: EndCause? = nil, overrides: RunOverrides? = nil
     ) {
         self.resumeOf = resumeOf
+        self.endCause = endCause
+        self.overrides = overrides
         self.scheduleID = scheduleID
         self.scheduledFor = scheduledFor
         self.late = late
@@ -97,6 +103,19 @@ public struct FlowRun: Codable, Sendable, Equatable {
     }
 }
 
+/// The run workspaces a volume's janitor must keep: of active runs, and of runs that can still be resumed.
+public struct WorkspacesInUse: Codable, Sendable, Equatable {
+    /// Workspace names (`<volume>/fathom/runs/<id>/`): the first run of each resume chain in use.
+    public var workspaceIDs: [FlowRunID]
+    /// Failed and Crashed runs created since then count as resumable.
+    public var resumableSince: Date
+
+    public init(workspaceIDs: [FlowRunID], resumableSince: Date) {
+        self.workspaceIDs = workspaceIDs
+        self.resumableSince = resumableSince
+    }
+}
+
 /// A page of flow runs.
 public struct FlowRunList: Codable, Sendable {
     public var runs: [FlowRun]
@@ -114,11 +133,14 @@ public struct SetStateRequest: Codable, Sendable {
     public var message: String?
     /// Compare-and-set: the transition happens only if the run is in this state now.
     public var expected: FlowRunState?
+    /// With a final state: why the run ended, as the launcher saw it (a retry policy's rules act on it).
+    public var cause: EndCause?
 
-    public init(state: FlowRunState, message: String? = nil, expected: FlowRunState? = nil) {
+    public init(state: FlowRunState, message: String? = nil, expected: FlowRunState? = nil, cause: EndCause? = nil) {
         self.state = state
         self.message = message
         self.expected = expected
+        self.cause = cause
     }
 }
 

@@ -147,11 +147,27 @@ public struct RunRetryPolicy: Codable, Sendable, Equatable {
     public var delaySeconds: Double
     /// Each retry resumes the attempt before it (``RetryRunRequest/resume``): finished tasks are not run again.
     public var resume: Bool?
+    /// After an out-of-memory stop: the next attempt gets the task's memory times this (e.g. 2), up to
+    /// ``maxMemoryMiB``; cpu rises with it where Fargate's sizes need it.
+    public var memoryFactor: Double?
+    /// The most memory (MiB) ``memoryFactor`` may reach; an attempt already there is not retried for memory.
+    public var maxMemoryMiB: Int?
+    /// After a Fargate Spot interruption: the next attempt runs on on-demand `FARGATE`.
+    public var onDemandAfterSpot: Bool?
+    /// When there was no capacity to start the task: the next attempt waits this long instead of ``delaySeconds``.
+    public var capacityDelaySeconds: Double?
 
-    public init(retries: Int, delaySeconds: Double = 0, resume: Bool? = nil) {
+    public init(
+        retries: Int, delaySeconds: Double = 0, resume: Bool? = nil, memoryFactor: Double? = nil, maxMemoryMiB: Int? = nil,
+        onDemandAfterSpot: Bool? = nil, capacityDelaySeconds: Double? = nil
+    ) {
         self.retries = retries
         self.delaySeconds = delaySeconds
         self.resume = resume
+        self.memoryFactor = memoryFactor
+        self.maxMemoryMiB = maxMemoryMiB
+        self.onDemandAfterSpot = onDemandAfterSpot
+        self.capacityDelaySeconds = capacityDelaySeconds
     }
 
     /// Checks the numbers; errors name `field`.
@@ -161,10 +177,27 @@ public struct RunRetryPolicy: Codable, Sendable, Equatable {
                 code: "invalid_retries", field: "\(field).retries", problem: "\(retries) retries is outside 0-100",
                 fix: "Use a count from 0 to 100.")
         }
-        guard delaySeconds.isFinite, (0...(7 * 86400.0)).contains(delaySeconds) else {
+        for (name, seconds) in [("delaySeconds", delaySeconds), ("capacityDelaySeconds", capacityDelaySeconds ?? 0)] {
+            guard seconds.isFinite, (0...(7 * 86400.0)).contains(seconds) else {
+                throw ValidationError(
+                    code: "invalid_retry_delay", field: "\(field).\(name)", problem: "a delay of \(seconds) s is outside 0 s-7 d",
+                    fix: "Use a delay from 0 to 7 days, e.g. 30s or 10m.")
+            }
+        }
+        if let memoryFactor, !(memoryFactor.isFinite && memoryFactor > 1 && memoryFactor <= 16) {
             throw ValidationError(
-                code: "invalid_retry_delay", field: "\(field).delaySeconds", problem: "a delay of \(delaySeconds) s is outside 0 s-7 d",
-                fix: "Use a delay from 0 to 7 days, e.g. 30s or 10m.")
+                code: "invalid_memory_factor", field: "\(field).memoryFactor", problem: "a factor of \(memoryFactor) is outside (1, 16]",
+                fix: "Use a factor above 1 and at most 16, e.g. 2 to double the memory on each out-of-memory retry.")
+        }
+        if let maxMemoryMiB, !(512...122_880).contains(maxMemoryMiB) {
+            throw ValidationError(
+                code: "invalid_memory", field: "\(field).maxMemoryMiB", problem: "\(maxMemoryMiB) MiB is outside 512-122880",
+                fix: "Use a cap in MiB that ECS offers, e.g. 16384; Fargate's largest task has 122880.")
+        }
+        if memoryFactor != nil, maxMemoryMiB == nil {
+            throw ValidationError(
+                code: "missing_memory_cap", field: "\(field).maxMemoryMiB", problem: "memoryFactor is set without a cap",
+                fix: "Set maxMemoryMiB too, e.g. 16384, so memory cannot grow without end.")
         }
     }
 }

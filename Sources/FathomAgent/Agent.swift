@@ -170,7 +170,8 @@ public actor Agent {
         } catch {
             launching.remove(runID)
             logger.error("launch failed", metadata: ["run": "\(runID)", "error": "\(error)"])
-            await settle(runID, outcome: LaunchOutcome(summary: "the \(launcher.kind) launcher could not start the run: \(error)"))
+            await settle(runID, outcome: LaunchOutcome(
+                summary: "the \(launcher.kind) launcher could not start the run: \(error)", cause: (error as? LaunchError)?.cause))
             return
         }
         launching.remove(runID)
@@ -225,7 +226,8 @@ public actor Agent {
                 if next == .crashed && !outcome.details.isEmpty {
                     message += "\nlast output:\n  " + outcome.details.suffix(10).joined(separator: "\n  ")
                 }
-                try await client.setState(runID, SetStateRequest(state: next, message: message, expected: run.state))
+                try await client.setState(runID, SetStateRequest(
+                    state: next, message: message, expected: run.state, cause: next == .crashed ? outcome.cause : nil))
                 logger.info("run ended", metadata: ["run": "\(runID)", "state": "\(next)"])
                 return
             } catch let error as APIClientError where error.status == 409 {

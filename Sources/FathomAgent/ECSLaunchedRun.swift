@@ -228,7 +228,7 @@ final class ECSLaunchedRun: LaunchedRun {
             }
         }
         if let first { details.append("the first start failed too: \(first)") }
-        return LaunchOutcome(summary: ECSDiagnosis.summary(stopped), details: details)
+        return LaunchOutcome(summary: ECSDiagnosis.summary(stopped), details: details, cause: ECSDiagnosis.endCause(stopped))
     }
 
     /// Runs the task again after a transient "TaskFailedToStart", up to `startRetries` times, if the flow never started.

@@ -85,7 +85,8 @@ public final class ECSLauncher: Launcher {
                 "plaintextToken is on: the API token travels as plaintext container environment, visible to anyone who can describe the task. Prefer apiTokenSecret.",
                 level: .warning, runID: claimed.run.id)
         }
-        let context = ECSLaunchContext(flowRunID: claimed.run.id, flowName: claimed.version.flowName, apiURL: runnerAPIURL, token: token)
+        var context = ECSLaunchContext(flowRunID: claimed.run.id, flowName: claimed.version.flowName, apiURL: runnerAPIURL, token: token)
+        context.overrides = claimed.run.overrides
         let taskArn = try await runTask(config, definitionArn: definitionArn, context: context, ecs: ecs, runID: claimed.run.id)
         return await watch(
             config: config, ecs: ecs, logs: logs, region: region, taskArn: taskArn, definitionArn: definitionArn, context: context)
@@ -119,8 +120,10 @@ public final class ECSLauncher: Launcher {
             if let arn = output.tasks?.first?.taskArn { return arn }
             let failures = output.failures ?? []
             let reasons = failures.map { "\($0.reason ?? "unknown")\($0.detail.map { " (\($0))" } ?? "")" }.joined(separator: "; ")
-            guard attempt < 6, failures.allSatisfy({ ECSDiagnosis.isTransientRunTaskFailure($0.reason ?? "") }), !failures.isEmpty else {
-                throw LaunchError("RunTask failed: \(reasons.isEmpty ? "no task and no failure reported" : reasons)")
+            let transient = !failures.isEmpty && failures.allSatisfy { ECSDiagnosis.isTransientRunTaskFailure($0.reason ?? "") }
+            guard attempt < 6, transient else {
+                throw LaunchError(
+                    "RunTask failed: \(reasons.isEmpty ? "no task and no failure reported" : reasons)", cause: transient ? .capacity : nil)
             }
             await note("RunTask: \(reasons); retrying in \(delay)", level: .warning, runID: runID)
             try await Task.sleep(for: delay)
@@ -132,7 +135,8 @@ public final class ECSLauncher: Launcher {
     public func reattach(_ run: FlowRun, version: FlowVersion) async throws -> (any LaunchedRun)? {
         let config = try Self.config(of: version)
         let (ecs, logs, region) = try clients(for: config)
-        let context = ECSLaunchContext(flowRunID: run.id, flowName: run.flowName, apiURL: runnerAPIURL, token: token)
+        var context = ECSLaunchContext(flowRunID: run.id, flowName: run.flowName, apiURL: runnerAPIURL, token: token)
+        context.overrides = run.overrides
         let task: ECSTask
         if let taskArn = run.infrastructure[.taskArn] {
             guard let described = try await ecs.describeTasks(cluster: config.cluster, tasks: [taskArn]).tasks?.first else { return nil }

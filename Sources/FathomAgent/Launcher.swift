@@ -29,10 +29,13 @@ public struct LaunchOutcome: Sendable, Equatable {
     public var summary: String
     /// Extra lines for a crash message: the last stderr lines, a diagnosis hint, …
     public var details: [String]
+    /// Why it ended, when the launcher can tell (out of memory, a Spot interruption, no capacity).
+    public var cause: EndCause?
 
     /// An outcome described by `summary`, with `details` for the crash message.
-    public init(summary: String, details: [String] = []) {
+    public init(summary: String, details: [String] = [], cause: EndCause? = nil) {
         self.summary = summary
         self.details = details
+        self.cause = cause
     }
 }

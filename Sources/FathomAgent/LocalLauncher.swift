@@ -128,10 +128,13 @@ final class AdoptedProcess: LaunchedRun {
 public struct LaunchError: Error, CustomStringConvertible {
     /// What happened, in a line.
     public var description: String
+    /// Why the launch failed, when a retry rule can act on it (no capacity).
+    public var cause: EndCause?
 
     /// The error with its line.
-    public init(_ description: String) {
+    public init(_ description: String, cause: EndCause? = nil) {
         self.description = description
+        self.cause = cause
     }
 }
 

@@ -131,6 +131,12 @@ public struct APIClient: Sendable {
         return try await send(.GET, "/api/v1/flow-runs?" + query.joined(separator: "&"))
     }
 
+    /// The run workspaces a volume's janitor must keep: of active runs, and of Failed or Crashed runs created within
+    /// `resumableSeconds` that can still be resumed.
+    public func workspacesInUse(resumableSeconds: Int) async throws -> WorkspacesInUse {
+        try await send(.GET, "/api/v1/workspaces/in-use?resumableSeconds=\(resumableSeconds)")
+    }
+
     /// The ids of every run not yet in a final state, read page by page.
     public func activeRunIDs() async throws -> Set<FlowRunID> {
         var ids = Set<FlowRunID>()

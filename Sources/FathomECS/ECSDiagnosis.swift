@@ -1,3 +1,4 @@
+import FathomCore
 import Foundation
 
 /// Explains why an ECS task stopped, with a hint for the failures users hit with EFS and Fargate,
@@ -61,6 +62,20 @@ public enum ECSDiagnosis {
     /// A hint for a known failure, or nil.
     public static func hint(_ task: StoppedTask) -> String? {
         cause(task)?.hint
+    }
+
+    /// Why the run ended, for a retry policy's rules: out of memory, a Spot interruption, no capacity to start,
+    /// or another start failure. Nil for anything else (the flow's own exit, a stop by someone).
+    public static func endCause(_ task: StoppedTask) -> EndCause? {
+        switch cause(task)?.name {
+        case "out-of-memory": return .outOfMemory
+        case "spot": return .spotInterruption
+        default: break
+        }
+        // A Spot stop's reason, however ECS words it ("Your Spot Task was interrupted.", a termination notice).
+        if task.text.contains("spot task was interrupted") || task.text.contains("terminationnotice") { return .spotInterruption }
+        if failedToStart(task) { return isTransientStartFailure(task) ? .capacity : .startFailure }
+        return nil
     }
 
     /// A task that stopped before its containers ran, which AWS Batch also retries.

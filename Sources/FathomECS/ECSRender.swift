@@ -12,6 +12,8 @@ public struct ECSLaunchContext: Sendable {
     public var token: String?
     /// A suffix for retried launches, so each attempt has its own idempotency token.
     public var attempt: Int = 1
+    /// What a retry rule changed for this run: memory and cpu, the capacity provider.
+    public var overrides: RunOverrides?
 
     public init(flowRunID: String, flowName: String, apiURL: String, token: String? = nil) {
         self.flowRunID = flowRunID
@@ -68,7 +70,7 @@ public enum ECSRender {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data()  // cannot fail: Codable values of plain strings and numbers
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: data))
     }
 
     static func volume(_ efs: EFSVolume) -> JSONValue {
@@ -124,8 +126,13 @@ public enum ECSRender {
         request["count"] = 1
         request["startedBy"] = "fathom"
         request["clientToken"] = .string(context.attempt > 1 ? "\(context.flowRunID)-\(context.attempt)" : context.flowRunID)
-        if let launchType = config.launchType { request["launchType"] = .string(launchType) }
-        if let strategy = config.capacityProviderStrategy { request["capacityProviderStrategy"] = .array(strategy) }
+        if let provider = context.overrides?.capacityProvider {
+            // RunTask takes a launch type or a strategy, never both.
+            request["capacityProviderStrategy"] = [["capacityProvider": .string(provider), "weight": 1]]
+        } else {
+            if let launchType = config.launchType { request["launchType"] = .string(launchType) }
+            if let strategy = config.capacityProviderStrategy { request["capacityProviderStrategy"] = .array(strategy) }
+        }
         if config.isFargate { request["platformVersion"] = .string(config.platformVersion ?? "1.4.0") }
         else if let version = config.platformVersion { request["platformVersion"] = .string(version) }
         if let network = config.network {
@@ -145,12 +152,29 @@ public enum ECSRender {
             ["name": "FATHOM_VOLUMES", "value": .string(volumesEnvironment(config))],
         ]
         if config.plaintextToken, let token = context.token { environment.append(["name": "FATHOM_TOKEN", "value": .string(token)]) }
-        request["overrides"] = ["containerOverrides": [[
+        var container: [String: JSONValue] = [
             "name": .string(config.container),
             "command": .array(runnerCommand(flowRunID: context.flowRunID).map(JSONValue.string)),
             "environment": .array(environment),
-        ]]]
+        ]
+        var overrides: [String: JSONValue] = [:]
+        if let memory = context.overrides?.memoryMiB {
+            // Task-level sizes are strings in RunTask's TaskOverride; a container's hard limit (if the task definition
+            // sets one) is an integer in its ContainerOverride and must grow too, or it still kills at the old size.
+            overrides["memory"] = .string(String(memory))
+            if containerHasHardMemoryLimit(config) { container["memory"] = .int(Int64(memory)) }
+        }
+        if let cpu = context.overrides?.cpu { overrides["cpu"] = .string(String(cpu)) }
+        overrides["containerOverrides"] = [.object(container)]
+        request["overrides"] = .object(overrides)
         return .object(request)
+    }
+
+    /// Whether the run config's task definition gives Fathom's container its own hard memory limit.
+    static func containerHasHardMemoryLimit(_ config: ECSRunConfig) -> Bool {
+        (config.taskDefinition["containerDefinitions"].arrayValue ?? []).contains {
+            $0["name"].stringValue == config.container && $0["memory"] != .null
+        }
     }
 
     /// `{"scratch": "/mnt/efs"}`: the volumes the flow finds in the container.

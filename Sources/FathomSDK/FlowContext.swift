@@ -23,7 +23,7 @@ public final class FlowContext: Sendable {
     let cache: TaskCache?
     /// Whose workspace this run uses: its own id, or for a resumed attempt the first run of the resume chain,
     /// so that the files reused tasks wrote are where the later tasks look.
-    let workspaceID: FlowRunID
+    public let workspaceID: FlowRunID
 
     /// - Parameters:
     ///   - maxConcurrentTasks: how many tasks may run at once in this flow run.

@@ -1,6 +1,7 @@
 import FathomAPI
 import FathomCore
 import Foundation
+import Synchronization
 import Logging
 import FathomProcess
 
@@ -52,15 +53,28 @@ struct FlowRunExecutor {
         }
         let flowTask = flow.startTask(parameters: run.parameters, context: context)
         let heartbeat = HeartbeatThread(client: client, runID: runID, every: heartbeatInterval) { flowTask.cancel() }
-        let terminationWatcher = SignalWatcher(signals: [SIGTERM]) { flowTask.cancel() }
+        let terminated = Atomic<Bool>(false)
+        let terminationWatcher = SignalWatcher(signals: [SIGTERM]) {
+            terminated.store(true, ordering: .relaxed)
+            flowTask.cancel()
+        }
         let result = await flowTask.result
         heartbeat.stop()
         terminationWatcher.stop()
+        let stoppedFromOutside = terminated.load(ordering: .relaxed) ? !(await cancelRequested()) : false
         switch result {
         case .success:
             context.logger.info("flow run completed")
             await end(.completed, "", sink: sink)
             return 0
+        case .failure where stoppedFromOutside:
+            // Stopped from outside (ECS StopTask, a Spot interruption, a scale-in, an agent going down), not
+            // cancelled: the run is not ended here, the launcher ends it with the reason it alone knows (the stop
+            // code), and a retry policy can act on it. The work stopped at its checkpoints.
+            context.logger.warning("the flow process received SIGTERM: work stopped at its checkpoints; the launcher reports why the run ended")
+            let undelivered = await sink.close(giveUpAfter: .seconds(10))
+            for entry in undelivered { Self.writeToStandardError(entry) }
+            return 143
         case .failure(let error) where error is CancellationError || flowTask.isCancelled:
             context.logger.warning("flow run cancelled")
             await end(.cancelled, "cancelled", sink: sink)
@@ -69,6 +83,16 @@ struct FlowRunExecutor {
             context.logger.error("flow run failed: \(error)")
             await end(.failed, "\(error)", sink: sink)
             return 1
+        }
+    }
+
+    /// Whether the run is being cancelled (so a SIGTERM is the cancel arriving); unknown counts as no.
+    func cancelRequested() async -> Bool {
+        do {
+            return try await client.run(runID).state == .cancelling
+        } catch {
+            stderr("cannot read the run's state after SIGTERM (\(error)); leaving its end to the launcher")
+            return false
         }
     }
 

@@ -60,7 +60,7 @@ final class TaskCache: Sendable {
             hasher.update(data: Data(part.utf8))
             hasher.update(data: Data([0]))
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(hasher.finalize())
     }
 
     /// The earlier attempt's finished task with `key`, if there is one.

@@ -12,24 +12,31 @@ extension Coordinator {
               let policy = version.retryPolicy, run.attempt <= policy.retries
         else { return }
         let now = clock()
-        let due = now.addingTimeInterval(policy.delaySeconds)
+        let (plan, refusal) = RetryPlan.make(for: run, policy: policy, runConfig: version.runConfig)
+        guard let plan else {
+            _ = try await store.appendLogs(runID: run.id, [LogEntry(
+                timestamp: now, level: .warning, message: "Not retried: \(refusal ?? "the policy's rules allow no retry")", source: .coordinator)])
+            return
+        }
+        let due = now.addingTimeInterval(plan.delaySeconds)
         let first = run.retryOf ?? run.id
+        let total = policy.retries + 1
         let next = try await store.insertRun(NewFlowRun(
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: now,
-            scheduledFor: policy.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first,
-            resumeOf: policy.resume == true ? run.id : nil))
-        let total = policy.retries + 1
+            scheduledFor: plan.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first,
+            resumeOf: policy.resume == true ? run.id : nil, overrides: plan.overrides,
+            message: "retry \(run.attempt + 1) of \(total) chosen by \(plan.rule)"))
         _ = try await store.appendLogs(runID: run.id, [LogEntry(
             timestamp: now, level: .warning,
-            message: "Retrying: attempt \(next.attempt) of \(total) is run \(next.id), due \(due.formatted(.iso8601))",
+            message: "Retrying: attempt \(next.attempt) of \(total) is run \(next.id), due \(due.formatted(.iso8601)); rule: \(plan.rule)",
             source: .coordinator)])
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
             timestamp: now, level: .info,
-            message: "Attempt \(next.attempt) of \(total), \(next.resumeOf == nil ? "retrying" : "resuming") run \(run.id) (\(run.state): \(run.stateMessage))",
+            message: "Attempt \(next.attempt) of \(total), \(next.resumeOf == nil ? "retrying" : "resuming") run \(run.id) (\(run.state): \(run.stateMessage)); rule: \(plan.rule)",
             source: .coordinator)])
         metrics.retries.increment()
         metrics.transition(to: .scheduled)
-        logger.info("flow run retried", metadata: ["run": "\(run.id)", "next": "\(next.id)", "attempt": "\(next.attempt)"])
+        logger.info("flow run retried", metadata: ["run": "\(run.id)", "next": "\(next.id)", "attempt": "\(next.attempt)", "rule": "\(plan.rule)"])
         notifier.signal(.run(run.id))
         notifier.signal(.queue(version.queue))
     }
@@ -60,7 +67,8 @@ extension Coordinator {
         let attempts = try await store.runs(RunFilter(attemptsOf: first, limit: 10_000)).runs
         let next = try await store.insertRun(NewFlowRun(
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: clock(),
-            attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first, resumeOf: resume ? run.id : nil))
+            attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first, resumeOf: resume ? run.id : nil,
+            overrides: run.overrides))
         let how = resume ? "resuming run \(run.id) (\(run.state)): its finished tasks are not run again" : "retried by hand from run \(run.id) (\(run.state))"
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
             timestamp: clock(), level: .info, message: "Attempt \(next.attempt), \(how)", source: .coordinator)])

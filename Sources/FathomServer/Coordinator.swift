@@ -225,7 +225,7 @@ public final class Coordinator: Sendable {
             }
             let write = StateWrite(
                 runID: id, from: current.state, to: request.state, message: request.message ?? "", at: clock(),
-                agentID: current.agentID, leaseExpiresAt: nil)
+                agentID: current.agentID, leaseExpiresAt: nil, cause: request.state.isFinal ? request.cause : nil)
             if let updated = try await store.compareAndSetState(write) {
                 await transitioned(updated)
                 return updated

@@ -1,4 +1,5 @@
 import FathomAPI
+import FathomCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -57,6 +58,6 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func newID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return Hex.lowercase((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }

@@ -85,6 +85,11 @@ enum SQLiteSchema {
             // The files a task declared as outputs (JSON: path, size, modification time), checked before reuse.
             try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN outputs TEXT")
         }
+        migrator.registerMigration("v8-end-cause-overrides") { db in
+            // Why a run ended as its launcher saw it, and the launch settings a retry rule chose for it (JSON).
+            try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN end_cause TEXT")
+            try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN overrides TEXT")
+        }
         return migrator
     }
 }
@@ -123,7 +128,9 @@ enum SQLiteRows {
             startedAt: date("started_at"), endedAt: date("ended_at"), heartbeatAt: date("heartbeat_at"),
             infrastructure: try SQLiteJSON.decode([String: String].self, row["infrastructure"]), history: history,
             scheduleID: row["schedule_id"], scheduledFor: date("scheduled_for"), late: row["late"], attempt: row["attempt"],
-            retryOf: row["retry_of"], resumeOf: row["resume_of"])
+            retryOf: row["retry_of"], resumeOf: row["resume_of"],
+            endCause: (row["end_cause"] as String?).flatMap(EndCause.init(rawValue:)),
+            overrides: try (row["overrides"] as String?).map { try SQLiteJSON.decode(RunOverrides.self, $0) }.flatMap { $0.isValid ? $0 : nil })
     }
 
     static func schedule(_ row: Row) throws -> Schedule {

@@ -100,17 +100,18 @@ public final class SQLiteStore: Store {
         try db.execute(
             sql: """
                 INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
-                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of, overrides)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT DO NOTHING
                 """,
             arguments: [
                 new.id, new.version.flowName, new.version.id, new.version.version, try SQLiteJSON.text(new.parameters),
-                FlowRunState.scheduled.rawValue, "", new.version.queue, new.idempotencyKey, at, at, new.scheduleID,
+                FlowRunState.scheduled.rawValue, new.message, new.version.queue, new.idempotencyKey, at, at, new.scheduleID,
                 new.scheduledFor?.timeIntervalSince1970, new.attempt, new.retryOf, new.resumeOf,
+                try new.overrides.map { try SQLiteJSON.text($0) },
             ])
         guard db.changesCount == 0 else {
-            try appendHistory(db, runID: new.id, state: .scheduled, message: "", at: at)
+            try appendHistory(db, runID: new.id, state: .scheduled, message: new.message, at: at)
             return nil
         }
         let existing = try Row.fetchOne(
@@ -217,7 +218,8 @@ public final class SQLiteStore: Store {
         }
         if write.to.isFinal {
             assignments.append("ended_at = ?")
-            arguments += [at]
+            assignments.append("end_cause = ?")
+            arguments += [at, write.cause?.rawValue]
         }
         if write.to == .pending {
             assignments.append("agent_id = ?")
@@ -259,7 +261,7 @@ public final class SQLiteStore: Store {
             let seconds = at.timeIntervalSince1970
             try db.execute(
                 sql: """
-                    UPDATE flow_runs SET state = ?, state_message = ?, ended_at = NULL, heartbeat_at = ?, updated_at = ?, revivable = 0
+                    UPDATE flow_runs SET state = ?, state_message = ?, ended_at = NULL, end_cause = NULL, heartbeat_at = ?, updated_at = ?, revivable = 0
                     WHERE id = ? AND state = ?
                     """,
                 arguments: [FlowRunState.running.rawValue, message, seconds, seconds, runID, FlowRunState.crashed.rawValue])

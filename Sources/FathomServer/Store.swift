@@ -24,14 +24,20 @@ public struct NewFlowRun: Sendable {
     public var retryOf: FlowRunID? = nil
     /// The attempt this one resumes (its finished tasks' results are reused).
     public var resumeOf: FlowRunID? = nil
+    /// Launch settings a retry rule chose for it.
+    public var overrides: RunOverrides? = nil
+    /// Its first state message (a retry says which rule made it).
+    public var message = ""
 
     /// A run of `version`; a retry names its first attempt in `retryOf`.
     public init(
         id: FlowRunID, version: FlowVersion, parameters: [String: JSONValue], idempotencyKey: String? = nil, createdAt: Date,
         scheduleID: String? = nil, scheduledFor: Date? = nil, attempt: Int = 1, retryOf: FlowRunID? = nil,
-        resumeOf: FlowRunID? = nil
+        resumeOf: FlowRunID? = nil, overrides: RunOverrides? = nil, message: String = ""
     ) {
         self.resumeOf = resumeOf
+        self.overrides = overrides
+        self.message = message
         self.id = id
         self.version = version
         self.parameters = parameters
@@ -62,12 +68,15 @@ public struct StateWrite: Sendable {
     public var leaseExpiresAt: Date?
     /// A crash judged on silence alone: the run's own heartbeat, should it come back, makes it Running again.
     public var revivable: Bool
+    /// With a final state: why the run ended, as its launcher saw it.
+    public var cause: EndCause?
 
     /// A move of `runID` from `from` to `to`; `revivable` only holds for a move to Crashed.
     public init(
         runID: FlowRunID, from: FlowRunState, to: FlowRunState, message: String, at: Date, agentID: AgentID? = nil,
-        leaseExpiresAt: Date? = nil, revivable: Bool = false
+        leaseExpiresAt: Date? = nil, revivable: Bool = false, cause: EndCause? = nil
     ) {
+        self.cause = cause
         self.runID = runID
         self.from = from
         self.to = to

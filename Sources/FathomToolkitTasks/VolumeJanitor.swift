@@ -3,8 +3,9 @@ import Foundation
 
 /// The built-in flow that expires run workspaces on a volume, as `fathom volume gc` does; run it on a schedule.
 ///
-/// Workspaces of runs the coordinator reports active are kept (and so is this run's own); if the coordinator
-/// cannot be asked, the run fails and nothing is removed.
+/// Workspaces the coordinator reports in use are kept: of active runs (a resumed attempt's is its chain's first
+/// run's), and of Failed or Crashed runs within `keepResumable` that can still be resumed; so is this run's own.
+/// If the coordinator cannot be asked, the run fails and nothing is removed.
 public struct VolumeJanitor: Flow {
     public static let name = "volume-janitor"
     public static let summary = "Remove run workspaces on a volume unchanged for longer than a given age."
@@ -14,6 +15,8 @@ public struct VolumeJanitor: Flow {
         public var volume = "scratch"
         /// Age since the last change inside a workspace: 7d, 12h, 30m.
         public var olderThan = "7d"
+        /// How long a Failed or Crashed run keeps its workspace for a resume: 7d, 0s.
+        public var keepResumable = "7d"
         public var dryRun = false
 
         public init() {}
@@ -21,12 +24,14 @@ public struct VolumeJanitor: Flow {
 
     public static func run(_ parameters: Parameters, context: FlowContext) async throws {
         let seconds = try AgeParser.seconds(parameters.olderThan, field: "olderThan")
+        let resumable = try AgeParser.seconds(parameters.keepResumable, field: "keepResumable")
         let path = try context.volume(parameters.volume)
         guard let coordinator = context.coordinator else {
             throw VolumeError("the volume janitor needs the coordinator to know which runs are active; none is set")
         }
-        var active = try await coordinator.activeRunIDs()
+        var active = Set(try await coordinator.workspacesInUse(resumableSeconds: Int(min(max(resumable, 0), 3650 * 86_400))).workspaceIDs)
         active.insert(context.runID)
+        active.insert(context.workspaceID)
         let collector = WorkspaceCollector(volumePath: path)
         let dryRun = parameters.dryRun
         let keep = active

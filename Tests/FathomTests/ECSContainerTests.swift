@@ -13,13 +13,13 @@ struct ECSContainerTests {
     typealias Stack = ECSLauncherTests.ECSStack
 
     /// A stack whose tasks run as podman containers, a fault proxy that reports their exits as ECS does, and an agent.
-    func start(settings: [String: JSONValue] = [:]) async throws -> (Stack, ECSFaultProxy) {
+    func start(settings: [String: JSONValue] = [:], retryPolicy: RunRetryPolicy? = nil) async throws -> (Stack, ECSFaultProxy) {
         let image = try await Podman.runnerImage()
         let stack = try await Stack(engine: .podman(image: image, coordinatorHost: Stack.coordinatorHost))
         chmod(stack.efs.path, 0o777)  // the runner image runs as uid 1000, as an access point's POSIX user would
         let proxy = try await ECSFaultProxy(moto: stack.moto, scenario: .init())
         stack.harness.onExit.withLock { $0 = { arn, code, reason in proxy.containerExited(arn: arn, exitCode: code, reason: reason) } }
-        try await stack.register(StaticBinaries.directory + "/fathom-examples", settings: settings)
+        try await stack.register(StaticBinaries.directory + "/fathom-examples", settings: settings, retryPolicy: retryPolicy)
         try stack.startAgent(endpoint: proxy.url, runnerAPIURL: stack.runnerURL)
         stack.harness.start()
         return (stack, proxy)
@@ -72,6 +72,38 @@ struct ECSContainerTests {
         #expect(message.contains("137"), "\(message)")
         #expect(message.contains("OutOfMemoryError"), "\(message)")
         #expect(message.contains("raise memory"), "the out-of-memory hint: \(message)")
+    }
+
+    @Test func anOutOfMemoryRunIsRetriedWithMoreMemoryAndCompletes() async throws {
+        // The first attempt's container has a 96 MiB hard limit for a sort budgeted 300M: the kernel kills it (137).
+        // The policy doubles the task's memory (512 → 1024 MiB, which Fargate offers with 256 cpu): the retry's RunTask
+        // carries the override, podman runs the container with it, and the resumed attempt completes.
+        let (stack, proxy) = try await start(
+            settings: [
+                "taskDefinition": [
+                    "family": "fathom-test", "cpu": "256", "memory": "512",
+                    "containerDefinitions": [["name": "flow", "image": "fathom-runner:test", "essential": true, "memory": 96]],
+                ],
+            ],
+            retryPolicy: RunRetryPolicy(retries: 1, resume: true, memoryFactor: 2, maxMemoryMiB: 2048))
+        defer { Task { await stop(stack, proxy) } }
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sort-compress", parameters: ["gib": 0.12, "memory": "300M", "level": 1]))
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(90)))
+        let crashed = try await stack.api.run(run.id)
+        #expect(crashed.endCause == .outOfMemory, "\(crashed.stateMessage)")
+        let retry = await eventually(timeout: .seconds(30)) {
+            ((try? await stack.api.listRuns(flow: "sort-compress").runs) ?? []).contains { $0.retryOf == run.id }  // not made yet: keep looking
+        }
+        #expect(retry)
+        let second = try #require(try await stack.api.listRuns(flow: "sort-compress").runs.first { $0.retryOf == run.id })
+        let scheduled = try await stack.api.run(second.id).history?.first?.message ?? ""
+        #expect(second.overrides?.memoryMiB == 1024 && scheduled.contains("out of memory: memory 512 → 1024 MiB"), "\(scheduled)")
+        let completed = await stack.waitFor(second.id, .completed, timeout: .seconds(180))
+        let message = (try? await stack.api.run(second.id).stateMessage) ?? ""
+        #expect(completed, "\(message)")
+        let runTask = try #require(proxy.requests("RunTask").last)
+        #expect(runTask["overrides"]["memory"] == "1024" && runTask["overrides"]["containerOverrides"][0]["memory"] == 1024, "\(runTask["overrides"])")
+        #expect(stack.harness.podmanRuns.value.values.contains { $0.contains("1024m") }, "podman ran the retry with the new limit")
     }
 
     @Test func aFlowThatCannotReachTheCoordinatorExitsAndTheRunSaysWhy() async throws {

@@ -83,11 +83,12 @@ struct ECSLauncherTests {
             ])
         }
 
-        func register(_ bundle: String, settings extra: [String: JSONValue] = [:]) async throws {
+        func register(_ bundle: String, settings extra: [String: JSONValue] = [:], retryPolicy: RunRetryPolicy? = nil) async throws {
             let description = try await BundleRegistrar.describe(bundleAt: bundle)
             let (sha, size) = try FathomStorageHash.of(bundle)
             _ = try await api.uploadBundle(at: bundle, sha256: sha, size: size)
-            _ = try await api.registerFlows(RegisterFlowsRequest(bundleSHA256: sha, flows: description.flows, runConfig: runConfig(extra)))
+            _ = try await api.registerFlows(RegisterFlowsRequest(
+                bundleSHA256: sha, flows: description.flows, runConfig: runConfig(extra), retryPolicy: retryPolicy))
         }
 
         /// Starts an ECS agent; `endpoint` puts a fault proxy between it and moto.

@@ -37,7 +37,7 @@ struct ToolkitFlowTests {
         defer { Task { await stack.process.stop() } }
         #expect(try await stack.fathom(["register", TestPaths.examples]).exit == 0)
         let result = try await stack.fathom([
-            "run", "sort-compress", "--param", "gib=0.02", "--param", "memory=48M", "--param", "level=1", "--watch",
+            "run", "sort-compress", "--param", "gib=0.02", "--param", "memory=64M", "--param", "level=1", "--watch",
         ])
         #expect(result.exit == 0, "\(result.output.suffix(10))")
         let runID = try #require(result.output.first { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) })

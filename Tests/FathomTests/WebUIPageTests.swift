@@ -33,6 +33,37 @@ import Testing
         }
     }
 
+    @Test func finishedRunsCanBeSelectedAndRetriedTogether() async throws {
+        try await withCoordinator { coordinator, client in
+            try await registerFlow(client)
+            var ids: [FlowRunID] = []
+            for _ in 0..<3 { ids.append(try await client.createRun(CreateFlowRunRequest(flow: "pages")).id) }
+            for id in ids.prefix(2) { _ = try await client.cancel(id) }
+            let page = try await RawHTTP.send(.GET, coordinator.url + "/runs")
+            #expect(page.body.contains("name=\"run-\(ids[0])\"") && page.body.contains("name=\"run-\(ids[1])\""), "finished runs have a checkbox")
+            #expect(!page.body.contains("name=\"run-\(ids[2])\""), "a Scheduled run has none")
+            let form = "action=resume&run-\(ids[0])=on&run-\(ids[1])=on&run-\(ids[2])=on"
+            let answer = try await RawHTTP.send(
+                .POST, coordinator.url + "/runs", body: form,
+                headers: ["Origin": coordinator.url, "Content-Type": "application/x-www-form-urlencoded"])
+            #expect(answer.status == 200)
+            #expect(answer.body.contains("Resumed 2 runs as new attempts"), "\(answer.body.prefix(2000))")
+            #expect(answer.body.contains("Not retried: \(ids[2].prefix(8))"), "the Scheduled one is refused with the reason")
+            for id in ids.prefix(2) {
+                let attempts = try await client.listRuns(flow: "pages").runs.filter { $0.retryOf == id }
+                #expect(attempts.count == 1 && attempts.first?.resumeOf == id, "one resumed attempt of \(id)")
+            }
+            let none = try await RawHTTP.send(
+                .POST, coordinator.url + "/runs", body: "action=retry",
+                headers: ["Origin": coordinator.url, "Content-Type": "application/x-www-form-urlencoded"])
+            #expect(none.body.contains("No run was selected"))
+            let crossSite = try await RawHTTP.send(
+                .POST, coordinator.url + "/runs", body: form,
+                headers: ["Origin": "https://elsewhere.example", "Content-Type": "application/x-www-form-urlencoded"])
+            #expect(crossSite.status == 403, "a page elsewhere cannot retry runs for the user")
+        }
+    }
+
     @Test func runsArePagedAndFiltered() async throws {
         try await withCoordinator { coordinator, client in
             try await registerFlow(client)

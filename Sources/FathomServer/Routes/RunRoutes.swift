@@ -28,6 +28,10 @@ struct RunRoutes {
                 offset: try request.query("offset", default: 0, in: 0...Int(Int32.max)))
             return try HTTPJSON.response(try await coordinator.runs(filter))
         }
+        group.get("workspaces/in-use") { request, _ in
+            let seconds = try request.query("resumableSeconds", default: 7 * 86_400, in: 0...(3650 * 86_400))
+            return try HTTPJSON.response(try await coordinator.workspacesInUse(resumableFor: seconds))
+        }
         group.get("flow-runs/:id") { _, context in
             try HTTPJSON.response(try await coordinator.run(try context.parameters.require("id")))
         }

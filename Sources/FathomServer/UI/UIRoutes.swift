@@ -60,6 +60,7 @@ struct UIRoutes {
         router.post("runs/:id/retry") { request, context in
             try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0).id }
         }
+        router.post("runs") { request, _ in try await retrySelected(request) }
         router.post("runs/:id/resume") { request, context in
             try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0, resume: true).id }
         }
@@ -110,7 +111,7 @@ struct UIRoutes {
             now: coordinator.now)
     }
 
-    func runsPage(_ request: Request) async throws -> Response {
+    func runsPage(_ request: Request, flash: String? = nil) async throws -> Response {
         let query = request.uri.queryParameters
         let now = coordinator.now
         let filter = RunsPage.Filter(
@@ -122,7 +123,9 @@ struct UIRoutes {
             createdAfter: filter.createdAfter(now: now), dueBy: filter.upcoming ? nil : now, limit: RunsPage.Filter.pageSize,
             offset: filter.offset))
         let flows = try await coordinator.flows().map(\.name)
-        return page(RunsPage(list: list, flows: flows, filter: filter, now: now), request)
+        var runs = RunsPage(list: list, flows: flows, filter: filter, now: now)
+        runs.flash = flash
+        return page(runs, request)
     }
 
     /// The run page shows the last ``RunPage/shownLines`` log lines; all of them are at `log.txt`.
@@ -179,6 +182,30 @@ struct UIRoutes {
                 flow, entered: form, errors: byField, formError: byField.isEmpty ? error.body.error.message : nil, version: version)
             return self.page(page, request, status: error.status)
         }
+    }
+
+    /// The runs page's multi-select: one new attempt of each selected finished run (from failure with
+    /// `action=resume`); the page comes back saying what was made and what was not, and why.
+    func retrySelected(_ request: Request) async throws -> Response {
+        let form = try await FormBody.fields(of: request)
+        let ids = form.filter { $0.key.hasPrefix("run-") && $0.value == "on" }.map { String($0.key.dropFirst(4)) }.sorted()
+        guard !ids.isEmpty, ids.count <= 100 else {
+            let problem = ids.isEmpty ? "No run was selected: tick the finished runs to retry." : "\(ids.count) runs were selected; retry at most 100 at once."
+            return try await runsPage(request, flash: problem)
+        }
+        let resume = form["action"] == "resume"
+        var made: [String] = []
+        var refused: [String] = []
+        for id in ids {
+            do {
+                made.append(String(try await coordinator.retryRun(id, resume: resume).id.prefix(8)))
+            } catch let error as any ErrorAnswer {
+                refused.append("\(id.prefix(8)): \(error.body.error.message)")
+            }
+        }
+        var text = made.isEmpty ? "" : "\(resume ? "Resumed" : "Retried") \(made.count) run\(made.count == 1 ? "" : "s") as new attempts: \(made.joined(separator: ", "))."
+        if !refused.isEmpty { text += (text.isEmpty ? "" : " ") + "Not retried: " + refused.joined(separator: "; ") }
+        return try await runsPage(request, flash: text)
     }
 
     func addSchedule(_ request: Request, flowName: String) async throws -> Response {

@@ -56,7 +56,7 @@ final class UISession: Sendable {
     /// Starts a session; the `Set-Cookie` value that carries it.
     func signIn() -> String {
         var generator = SystemRandomNumberGenerator()
-        let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let id = Hex.lowercase((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         let now = clock()
         let expiry = now.addingTimeInterval(lifetime.inSeconds)
         sessions.withLock { sessions in
@@ -78,7 +78,7 @@ final class UISession: Sendable {
     }
 
     static func digest(_ id: String) -> String {
-        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: Data(id.utf8)))
     }
 }
 

@@ -1,5 +1,5 @@
 /// What a compression or decompression did.
-public struct BZip2Summary: Sendable {
+public struct BZip2Summary: Sendable, Codable {
     public var bytesIn: Int
     public var bytesOut: Int
     public var seconds: Double
@@ -7,6 +7,11 @@ public struct BZip2Summary: Sendable {
     public var streams: Int
     /// Blocks decoded, each on its own (decompression).
     public var blocks: Int = 0
+    /// Streams taken from a checkpoint's partial output, and the input bytes they covered (resumed compression).
+    public var reusedStreams = 0
+    public var reusedBytes = 0
+    /// What became of the checkpoint (resumed from, or not used and why); nil without one.
+    public var checkpointNote: String?
 
     /// Uncompressed bytes per second (input when compressing, output when decompressing).
     public func throughput(compressing: Bool) -> Double {
@@ -25,19 +30,35 @@ public enum ParallelBZip2 {
         input: FileHandleFD, output: FileHandleFD, level: Int = 9, parallelism: Int? = nil,
         cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
     ) throws -> BZip2Summary {
+        let started = System.now()
+        let writer = BufferedWriter(handle: output, capacity: 4 << 20)
+        let counts = try compressStreams(
+            input: input, writer: writer, level: level, parallelism: parallelism, cancellation: cancellation,
+            progress: progress)
+        try writer.flush()
+        return BZip2Summary(bytesIn: counts.bytesIn, bytesOut: writer.bytesWritten, seconds: System.now() - started, streams: counts.streams)
+    }
+
+    /// Compresses `input` from its current position into `writer`, one stream per block; `afterStream` is called
+    /// once each stream is in the writer, with the streams and input bytes so far. With `resumedStreams` > 0 the
+    /// input is known to hold more than what those streams covered, so an input that ends right there writes no
+    /// empty stream.
+    static func compressStreams(
+        input: FileHandleFD, writer: BufferedWriter, level: Int, parallelism: Int?, cancellation: CancellationFlag,
+        resumedStreams: Int = 0, progress: (Int) -> Void, afterStream: (_ streams: Int, _ bytesIn: Int) throws -> Void = { _, _ in }
+    ) throws -> (bytesIn: Int, streams: Int) {
         guard (1...9).contains(level) else {
             throw ToolkitError.invalidOption("level", "\(level) is out of range", "use 1 (fastest) to 9 (smallest), as bzip2 does")
         }
-        let started = System.now()
         System.returnLargeBlocksToSystem()
         let workers = parallelism ?? System.activeProcessorCount
         let blockSize = BZip2Codec.blockSize(level: level)
         let pipeline = OrderedPipeline<[UInt8], [UInt8]>(workers: workers, window: workers * 2 + 2) { block in
             try block.withUnsafeBytes { try BZip2Codec.compress($0, level: level) }
         }
-        let writer = BufferedWriter(handle: output, capacity: 4 << 20)
         var bytesIn = 0
         var blocks = 0
+        var written = 0
         var finished = false
         try pipeline.run(cancellation: cancellation) {
             guard !finished else { return nil }
@@ -46,7 +67,7 @@ public enum ParallelBZip2 {
             if got < blockSize {
                 finished = true
                 // An empty input still becomes one (empty) stream, as bzip2 writes it.
-                if got == 0 && blocks > 0 { return nil }
+                if got == 0 && blocks + resumedStreams > 0 { return nil }
                 block.removeSubrange(got...)
             }
             bytesIn += got
@@ -54,10 +75,11 @@ public enum ParallelBZip2 {
             return block
         } consume: { compressed in
             try compressed.withUnsafeBytes { try writer.append($0.baseAddress!, count: $0.count) }
+            written += 1
             progress(bytesIn)
+            try afterStream(written, bytesIn)
         }
-        try writer.flush()
-        return BZip2Summary(bytesIn: bytesIn, bytesOut: writer.bytesWritten, seconds: System.now() - started, streams: blocks)
+        return (bytesIn, blocks)
     }
 
     /// Decodes `input` (any number of concatenated streams) to `output`; with `output` nil, only tests it.

@@ -13,6 +13,9 @@ public struct SortConfiguration: Sendable {
     public var fanIn: Int
     /// Below this many bytes of runs, the last merge runs on one thread (cutting it costs more than it saves).
     public var parallelMergeMinimum = 8 << 20
+    /// Whether the sort keeps a checkpoint in ``temporaryDirectory`` (see ``SortCheckpoint``), so a sort of the same
+    /// input with the same options, started again after a failure or a kill, reuses the runs already sorted.
+    public var checkpoint = false
 
     public init(order: SortOptions, memory: Int? = nil, parallelism: Int? = nil, temporaryDirectory: String? = nil, fanIn: Int = 64) {
         self.order = order
@@ -38,12 +41,18 @@ public struct SortProgress: Sendable {
 }
 
 /// What a finished sort did.
-public struct SortSummary: Sendable {
+public struct SortSummary: Sendable, Codable {
+    /// Input bytes read by this sort (not those a checkpoint already covered).
     public var bytesRead: Int
     public var bytesWritten: Int
     public var runs: Int
     public var mergePasses: Int
     public var seconds: Double
+    /// Sorted runs taken from a checkpoint, and the input bytes they covered.
+    public var reusedRuns = 0
+    public var reusedBytes = 0
+    /// What became of the checkpoint (resumed from, or not used and why); nil without one.
+    public var checkpointNote: String?
 }
 
 /// External merge sort of lines, byte-identical to `LC_ALL=C sort` with the same options.
@@ -68,35 +77,50 @@ public enum ExternalSort {
         System.returnLargeBlocksToSystem(budget: configuration.memory)
         let usable = max(64 << 10, configuration.memory - System.residentBytes() - (3 << 20))
         var state = SortProgress(phase: .reading)
-        var scratch: ScratchDirectory?
-        let spilled = try spill(
-            inputs: inputs, output: output, comparator: comparator, configuration: configuration, usable: usable,
-            scratch: &scratch, cancellation: cancellation, state: &state, progress: progress)
-        var bytesWritten = spilled.bytesWritten
-        var passes = 0
-        if !spilled.runs.isEmpty {
-            let result = try mergeRuns(
-                spilled.runs, output: output, comparator: comparator, configuration: configuration, budget: usable,
-                scratch: scratch!, cancellation: cancellation, state: &state, progress: progress)
-            passes = result.passes
-            bytesWritten = result.bytesWritten
+        let checkpoint = configuration.checkpoint
+            ? try SortCheckpoint.open(inputs: inputs, options: configuration.order, under: configuration.temporaryDirectory) : nil
+        var scratch = checkpoint?.directory
+        let reused = (runs: checkpoint?.manifest.runs.count ?? 0, bytes: checkpoint?.manifest.consumed ?? 0)
+        do {
+            let spilled = try checkpoint?.manifest.inputDone == true
+                ? (runs: checkpoint!.runs, bytesWritten: 0)
+                : spill(
+                    inputs: inputs, output: output, comparator: comparator, configuration: configuration, usable: usable,
+                    scratch: &scratch, checkpoint: checkpoint, cancellation: cancellation, state: &state, progress: progress)
+            var bytesWritten = spilled.bytesWritten
+            var passes = 0
+            if !spilled.runs.isEmpty {
+                let result = try mergeRuns(
+                    spilled.runs, output: output, comparator: comparator, configuration: configuration, budget: usable,
+                    scratch: scratch!, checkpoint: checkpoint, cancellation: cancellation, state: &state, progress: progress)
+                passes = result.passes
+                bytesWritten = result.bytesWritten
+            }
+            checkpoint?.finish()
+            state.phase = .done
+            state.bytesMerged = bytesWritten
+            progress(state)
+            return SortSummary(
+                bytesRead: state.bytesRead, bytesWritten: bytesWritten, runs: spilled.runs.count, mergePasses: passes,
+                seconds: System.now() - started, reusedRuns: reused.runs, reusedBytes: reused.bytes,
+                checkpointNote: checkpoint?.note)
+        } catch {
+            checkpoint?.abandon()
+            throw error
         }
-        state.phase = .done
-        state.bytesMerged = bytesWritten
-        progress(state)
-        return SortSummary(
-            bytesRead: state.bytesRead, bytesWritten: bytesWritten, runs: spilled.runs.count, mergePasses: passes,
-            seconds: System.now() - started)
     }
 
     /// Reads the input in chunks, sorts each, and either writes the only chunk straight to the output or spills
     /// every chunk as sorted runs (one per thread). The chunk buffers are released before the merge starts.
     private static func spill(
         inputs: [String], output: String?, comparator: LineComparator, configuration: SortConfiguration, usable: Int,
-        scratch: inout ScratchDirectory?, cancellation: CancellationFlag, state: inout SortProgress,
-        progress: (SortProgress) -> Void
+        scratch: inout ScratchDirectory?, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
+        state: inout SortProgress, progress: (SortProgress) -> Void
     ) throws -> (runs: [SortedRun], bytesWritten: Int) {
         let input = LineInput(paths: inputs)
+        if let checkpoint, checkpoint.manifest.consumed > 0 {
+            try input.seek(to: checkpoint.manifest.consumed, lengths: checkpoint.inputs.map(\.sortedLength))
+        }
         // Each line costs its bytes, a 16-byte index entry and 8 bytes of the sort's scratch space. Only what is
         // touched counts, so the buffers are reserved large and each chunk is filled to a target that keeps
         // bytes + 24 per line within the budget, re-aimed after every chunk from its average line length.
@@ -123,7 +147,7 @@ public enum ExternalSort {
             }
             (fillTarget, entryLimit, aimed) = (newTarget, newLimit, true)
         }
-        var runs: [SortedRun] = []
+        var runs = checkpoint?.runs ?? []
         var carry = 0
         var chunk = 0
         while true {
@@ -145,8 +169,10 @@ public enum ExternalSort {
                 length += got
                 state.bytesRead += got
             }
-            // A read can wait long on a pipe: a cancel that came meanwhile stops the sort here, not after it.
-            try cancellation.check()
+            // A read can wait long on a pipe: a cancel that came meanwhile stops the sort here, not after it. With a
+            // checkpoint, the chunk read so far is sorted and recorded first (SIGTERM leaves ECS 30 s for that).
+            let stopAfterChunk = cancellation.isCancelled && checkpoint != nil && length > 0
+            if cancellation.isCancelled && !stopAfterChunk { throw ToolkitError.cancelled }
             progress(state)
             let consumed = sorter.index(length: length, limit: entryLimit)
             if consumed == 0, length > 0 {
@@ -166,7 +192,11 @@ public enum ExternalSort {
             }
             if sorter.entryCount > 0 { aim(average: max(1, consumed / sorter.entryCount), inUse: length) }
             let finished = atEnd && consumed == length
-            if finished && length == 0 && !runs.isEmpty { return (runs, 0) }
+            if finished && length == 0 && !runs.isEmpty {
+                try checkpoint?.recordInputDone()
+                return (runs, 0)
+            }
+            if stopAfterChunk && finished && runs.isEmpty { throw ToolkitError.cancelled }
             sorter.sort()
             if finished && runs.isEmpty {
                 let written = try writeOutput(output, cancellation: cancellation) {
@@ -179,12 +209,15 @@ public enum ExternalSort {
             }
             let directory = scratch!.path
             let chunkNumber = chunk
-            runs += try sorter.writeRuns(
-                to: { "\(directory)/run-\(chunkNumber)-\($0)" }, unique: configuration.order.unique,
-                sampleEvery: sampleSpacing)
+            let written = try sorter.writeRuns(
+                to: { checkpoint?.chunkRunPath(part: $0) ?? "\(directory)/run-\(chunkNumber)-\($0)" },
+                unique: configuration.order.unique, sampleEvery: sampleSpacing)
+            try checkpoint?.recordChunk(written, consumed: consumed, inputDone: finished)
+            runs += written
             chunk += 1
             state.runsWritten = runs.count
             progress(state)
+            if stopAfterChunk { throw ToolkitError.cancelled }
             if finished { return (runs, 0) }
             carry = length - consumed
             if carry > 0 { sorter.data.update(from: sorter.data + consumed, count: carry) }
@@ -193,8 +226,8 @@ public enum ExternalSort {
 
     private static func mergeRuns(
         _ initial: [SortedRun], output: String?, comparator: LineComparator, configuration: SortConfiguration,
-        budget: Int, scratch: ScratchDirectory, cancellation: CancellationFlag, state: inout SortProgress,
-        progress: @escaping @Sendable (SortProgress) -> Void
+        budget: Int, scratch: ScratchDirectory, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
+        state: inout SortProgress, progress: @escaping @Sendable (SortProgress) -> Void
     ) throws -> (passes: Int, bytesWritten: Int) {
         try cancellation.check()
         let fanIn = max(2, min(configuration.fanIn, System.openFileLimit - 16))
@@ -225,11 +258,11 @@ public enum ExternalSort {
                     next.append(group[0])
                     continue
                 }
-                let path = "\(scratch.path)/pass\(pass)-\(next.count)"
-                let writer = BufferedWriter(handle: try FileHandleFD.creating(path), sampleEvery: sampleSpacing)
-                try merger.merge(group.map(\.path), into: writer)
+                let path = checkpoint?.nextMergePath() ?? "\(scratch.path)/pass\(pass)-\(next.count)"
+                let merged = try mergeGroup(group, into: path, merger: &merger)
+                try checkpoint?.recordMerge(of: group, into: merged)
                 for used in group { unlink(used.path) }
-                next.append(SortedRun(path: path, size: writer.bytesWritten, samples: writer.samples))
+                next.append(merged)
             }
             level = next
             pass += 1
@@ -260,6 +293,13 @@ public enum ExternalSort {
         }
         state = finalState
         return (passCount, written)
+    }
+
+    /// Merges `group` into a new run at `path`, closed (so complete on the volume) when this returns.
+    private static func mergeGroup(_ group: [SortedRun], into path: String, merger: inout RunMerger) throws -> SortedRun {
+        let writer = BufferedWriter(handle: try FileHandleFD.creating(path), sampleEvery: sampleSpacing)
+        try merger.merge(group.map(\.path), into: writer)
+        return SortedRun(path: path, size: writer.bytesWritten, samples: writer.samples)
     }
 
     /// Writes through an ``AtomicOutput``, renamed into place only if `body` succeeds.

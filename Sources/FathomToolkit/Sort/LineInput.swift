@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The bytes of one or more input files in order, with a newline supplied after a file whose last line has none
 /// (as GNU sort does), so every line that reaches the sorter ends in `\n`.
 final class LineInput {
@@ -22,6 +26,22 @@ final class LineInput {
     }
 
     var fileCount: Int { paths.count }
+
+    /// Continues at `offset` of the bytes the sort reads (each file's bytes and the newline supplied after a file
+    /// that lacks one), which must be the start of a line; `lengths` are those of each file, as read.
+    func seek(to offset: Int, lengths: [Int]) throws {
+        var start = 0
+        for (index, length) in zip(paths.indices, lengths) {
+            if offset < start + length {
+                let opened = try FileHandleFD.reading(paths[index])
+                guard lseek(opened.fd, off_t(offset - start), SEEK_SET) >= 0 else { throw ToolkitError.io("seek in", paths[index], errno) }
+                (handle, currentName, next, lastByte) = (opened, paths[index], index + 1, 0x0A)
+                return
+            }
+            start += length
+        }
+        (handle, next) = (nil, paths.count)
+    }
 
     /// Fills up to `count` bytes; 0 only at the end of the last input.
     func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {

@@ -1,6 +1,6 @@
 /// One `-k POS1[,POS2]` key, with GNU sort's meaning: fields and characters counted from 1, the end character 0
 /// meaning the end of the field, and `b`, `n`, `r` ordering letters after either position.
-public struct SortKey: Sendable, Hashable {
+public struct SortKey: Sendable, Hashable, Codable {
     /// 0-based start field and character within it.
     public var startField: Int
     public var startChar: Int
@@ -99,7 +99,7 @@ public struct SortKey: Sendable, Hashable {
 }
 
 /// What to sort by, after GNU sort's rules for combining global options with keys.
-public struct SortOptions: Sendable, Hashable {
+public struct SortOptions: Sendable, Hashable, Codable {
     /// The field separator (`-t`); nil: a field is blanks followed by non-blanks.
     public var separator: UInt8?
     public var keys: [SortKey] = []

@@ -205,10 +205,14 @@ public final class AtomicOutput {
     }
 }
 
-/// A private directory for temporary files, removed with everything in it when released.
+/// A directory for temporary files, removed with everything in it when released unless it is kept (a checkpoint
+/// that a later run resumes from).
 final class ScratchDirectory {
     let path: String
+    /// Whether the directory stays when released.
+    var keep = false
 
+    /// A new private directory under `parent`.
     init(under parent: String, prefix: String) throws {
         var template = Array("\(parent)/.\(prefix)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
@@ -216,8 +220,35 @@ final class ScratchDirectory {
         path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The directory at `path`, made (mode 0700) when missing; a link or a file there is refused.
+    init(named path: String) throws {
+        if mkdir(path, 0o700) != 0, errno != EEXIST { throw ToolkitError.io("create a directory at", path, errno) }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw ToolkitError.io("stat", path, errno) }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw ToolkitError.refused("\(path) is not a directory (a link or a file is in the way of a checkpoint)")
+        }
+        self.path = path
+    }
+
+    /// The names in the directory (not `.` and `..`).
+    func names() throws -> [String] {
+        guard let stream = opendir(path) else { throw ToolkitError.io("list", path, errno) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     deinit {
-        _ = try? TreeRemover.remove(path)  // temporary files: a removal that fails leaves them for the workspace janitor
+        if !keep {
+            _ = try? TreeRemover.remove(path)  // temporary files: a removal that fails leaves them for the workspace janitor
+        }
     }
 }
 

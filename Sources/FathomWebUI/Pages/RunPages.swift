@@ -7,6 +7,8 @@ struct RunRow {
     let id, shortID, link, flow, state, created, due, duration, message: String
     let version: Int
     let late: Bool
+    /// Finished: it can be selected for a retry.
+    let isFinal: Bool
     let attemptText: String?
 
     init(_ run: FlowRun, now: Date) {
@@ -17,6 +19,7 @@ struct RunRow {
         version = run.flowVersion
         state = run.state.rawValue
         late = run.late
+        isFinal = run.state.isFinal
         created = Formatting.time(run.createdAt)
         due = Formatting.time(run.scheduledFor)
         duration = Formatting.duration(from: run.startedAt, to: run.endedAt, now: now)
@@ -30,6 +33,10 @@ public struct RunsPage: WebPage {
     public static let template = "runs"
     public var title = "Runs"
     public var navRuns = true
+    /// What a bulk retry did.
+    public var flash: String?
+    /// Rows have a checkbox for the bulk retry.
+    let selectable = true
     let runs: [RunRow]
     let hasRuns: Bool
     let flowOptions, stateOptions: [Choice]

@@ -74,10 +74,11 @@ enum PageTemplates {
     static let runTable = """
         {{#hasRuns}}
         <table id="runs">
-        <thead><tr><th>Run</th><th>Flow</th><th>State</th><th>Created</th><th>Due</th><th>Duration</th><th>Message</th></tr></thead>
+        <thead><tr>{{#selectable}}<th><span class="muted">select</span></th>{{/selectable}}<th>Run</th><th>Flow</th><th>State</th><th>Created</th><th>Due</th><th>Duration</th><th>Message</th></tr></thead>
         <tbody>
         {{#runs}}
         <tr class="run" data-run="{{id}}" data-state="{{state}}">
+          {{#selectable}}<td>{{#isFinal}}<input type="checkbox" name="run-{{id}}" value="on" form="bulk-retry" aria-label="select run {{shortID}}">{{/isFinal}}</td>{{/selectable}}
           <td><a href="{{link}}">{{shortID}}</a>{{#attemptText}} <span class="muted">{{attemptText}}</span>{{/attemptText}}</td>
           <td>{{flow}} <span class="muted">v{{version}}</span></td>
           <td><span class="state {{state}}">{{state}}</span>{{#late}} <span class="late">late</span>{{/late}}</td>
@@ -99,6 +100,11 @@ enum PageTemplates {
           <label>Created<br><select name="since">{{#sinceOptions}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/sinceOptions}}</select></label>
           <label><input type="checkbox" name="upcoming" value="1" {{#upcoming}}checked{{/upcoming}}> upcoming scheduled runs</label>
           <button type="submit">Filter</button>
+        </form>
+        <form method="post" action="/runs" id="bulk-retry" class="bulk">
+          <button type="submit" name="action" value="resume" id="bulk-resume">Retry selected from failure</button>
+          <button type="submit" name="action" value="retry" id="bulk-rerun">Run selected again</button>
+          <span class="muted">each selected finished run gets one new attempt; from failure reuses the tasks it finished</span>
         </form>
         {{> runtable}}
         <div class="pager"><span class="muted">{{pageText}}</span>{{#newerLink}}<a href="{{newerLink}}" id="newer">← newer</a>{{/newerLink}}{{#olderLink}}<a href="{{olderLink}}" id="older">older →</a>{{/olderLink}}</div>

@@ -58,8 +58,9 @@ extension ECSContainerHarness {
             if let key = variable["name"].stringValue, let value = variable["value"].stringValue { arguments += ["--env", "\(key)=\(value)"] }
         }
         if let user = container["user"].stringValue { arguments += ["--user", user] }
-        var memory = taskDefinition["memory"].stringValue.flatMap { Int($0) }
-        if case .int(let containerMemory) = container["memory"] { memory = Int(containerMemory) }
+        // RunTask's overrides win over the task definition, as in ECS: the task's memory, then the container's own.
+        var memory = (task.overrides?["memory"].stringValue ?? taskDefinition["memory"].stringValue).flatMap { Int($0) }
+        if case .int(let containerMemory) = override["memory"] != .null ? override["memory"] : container["memory"] { memory = Int(containerMemory) }
         if let memory { arguments += ["--memory", "\(memory)m", "--memory-swap", "\(memory)m"] }
         let efsVolumes = Set((taskDefinition["volumes"].arrayValue ?? []).filter { $0["efsVolumeConfiguration"] != .null }.compactMap { $0["name"].stringValue })
         for mount in container["mountPoints"].arrayValue ?? [] {

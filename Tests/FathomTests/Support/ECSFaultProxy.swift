@@ -42,14 +42,19 @@ final class ECSFaultProxy: Sendable {
         var logsDenied = false
         /// RunTask reaches moto (the task starts) but its answer is held this long: an agent that dies meanwhile never learns the ARN.
         var runTaskAnswerDelay: Duration?
+        /// The first tasks started are reclaimed by Fargate Spot: STOPPED with `stopCode: SpotInterruption` and ECS's
+        /// reason ("Your Spot Task was interrupted."), the container ended by the SIGTERM (exit 143).
+        var spotInterruptions = 0
     }
 
     let moto: MotoServer
     let scenario: Locked<Scenario>
     private let calls = Locked<[String: Int]>([:])
     private let firstCalls = Locked<[String: ContinuousClock.Instant]>([:])
+    private let bodies = Locked<[String: [JSONValue]]>([:])
     private let startedAt = Locked<[String: ContinuousClock.Instant]>([:])
     private let failedTasks = Locked<[String: String]>([:])
+    private let spotStopped = Locked<Set<String>>([])
     private let registering = Locked<Set<String>>([])
     /// Essential containers that exited, by task ARN: their exit code and ECS's container reason.
     private let exits = Locked<[String: (code: Int32, reason: String?)]>([:])
@@ -89,6 +94,9 @@ final class ECSFaultProxy: Sendable {
     /// How many calls of an action (`RunTask`, `StopTask`, …) reached the proxy.
     func count(_ action: String) -> Int { calls.value[action] ?? 0 }
 
+    /// The request bodies of an action's calls, in order (what the agent sent, e.g. RunTask's overrides).
+    func requests(_ action: String) -> [JSONValue] { bodies.value[action] ?? [] }
+
     /// When the first call of an action reached the proxy: bounds are measured from it, not from the test's start,
     /// so a loaded machine's slow claim and registration do not count against the launcher.
     func firstCall(_ action: String) -> ContinuousClock.Instant? { firstCalls.value[action] }
@@ -101,6 +109,7 @@ final class ECSFaultProxy: Sendable {
         let now = ContinuousClock.now
         firstCalls.withLock { if $0[action] == nil { $0[action] = now } }
         let input = (try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView))) ?? .null
+        bodies.withLock { $0[action, default: []].append(input) }
         let plan = scenario.value
         switch action {
         case "DescribeTasks":
@@ -113,12 +122,13 @@ final class ECSFaultProxy: Sendable {
                 let reason = plan.runTaskFailures[count(action) - 1]
                 return Self.json(["tasks": [], "failures": [["arn": "arn:aws:ecs:eu-west-1:123456789012:container-instance/x", "reason": .string(reason)]]])
             }
-            let answer = try await forwardJSON(request, body: body)
+            let answer = try await forwardJSON(request, body: Self.motoRunTaskBody(input) ?? body)
             for task in answer["tasks"].arrayValue ?? [] {
                 guard let arn = task["taskArn"].stringValue else { continue }
                 startedAt.withLock { $0[arn] = .now }
                 let index = startedAt.value.count - 1
                 if index < plan.startFailures.count { failedTasks.withLock { $0[arn] = plan.startFailures[index] } }
+                if index < plan.spotInterruptions { spotStopped.withLock { _ = $0.insert(arn) } }
             }
             if let delay = plan.runTaskAnswerDelay { try await Task.sleep(for: delay) }
             return Self.json(answer)
@@ -149,6 +159,19 @@ final class ECSFaultProxy: Sendable {
         }
     }
 
+    /// moto runs Fargate tasks only by `launchType` and fails a `capacityProviderStrategy` (it looks for EC2
+    /// instances), while ECS takes a strategy of the FARGATE and FARGATE_SPOT providers on a cluster that has them
+    /// ("Fargate capacity providers", Amazon ECS Developer Guide). The strategy is recorded as sent; moto is asked
+    /// for a FARGATE task instead.
+    static func motoRunTaskBody(_ input: JSONValue) -> ByteBuffer? {
+        guard case .object(var fields) = input, let strategy = fields["capacityProviderStrategy"]?.arrayValue,
+              strategy.allSatisfy({ ($0["capacityProvider"].stringValue ?? "").hasPrefix("FARGATE") })
+        else { return nil }
+        fields["capacityProviderStrategy"] = nil
+        fields["launchType"] = "FARGATE"
+        return (try? JSONEncoder().encode(JSONValue.object(fields))).map { ByteBuffer(bytes: $0) }  // a JSON value always encodes
+    }
+
     /// Plays MISSING, PROVISIONING/PENDING and failed starts on moto's DescribeTasks answer.
     private func rewriteDescribe(_ answer: JSONValue, plan: Scenario) -> JSONValue {
         var tasks: [JSONValue] = []
@@ -170,6 +193,17 @@ final class ECSFaultProxy: Sendable {
                     guard case .object(var c) = container else { return container }
                     c["lastStatus"] = "STOPPED"
                     c["exitCode"] = nil
+                    return .object(c)
+                })
+            } else if spotStopped.value.contains(arn) {
+                fields["lastStatus"] = "STOPPED"
+                fields["desiredStatus"] = "STOPPED"
+                fields["stopCode"] = "SpotInterruption"
+                fields["stoppedReason"] = "Your Spot Task was interrupted."
+                fields["containers"] = .array((fields["containers"]?.arrayValue ?? []).map { container in
+                    guard case .object(var c) = container else { return container }
+                    c["lastStatus"] = "STOPPED"
+                    c["exitCode"] = 143
                     return .object(c)
                 })
             } else if let exit = exits.value[arn], fields["lastStatus"]?.stringValue == "STOPPED" {

@@ -96,13 +96,13 @@ actor InMemoryStore: Store {
         if let holder = runsByID.values.first(where: { holds($0, slotOf: new) }) { return withHistory(holder) }
         let run = FlowRun(
             id: new.id, flowName: new.version.flowName, flowVersion: new.version.version, versionID: new.version.id,
-            parameters: new.parameters, state: .scheduled, stateMessage: "", queue: new.version.queue, agentID: nil,
+            parameters: new.parameters, state: .scheduled, stateMessage: new.message, queue: new.version.queue, agentID: nil,
             createdAt: new.createdAt, updatedAt: new.createdAt, startedAt: nil, endedAt: nil, heartbeatAt: nil,
             infrastructure: [:], history: nil, scheduleID: new.scheduleID, scheduledFor: new.scheduledFor, attempt: new.attempt,
-            retryOf: new.retryOf, resumeOf: new.resumeOf)
+            retryOf: new.retryOf, resumeOf: new.resumeOf, overrides: new.overrides)
         nextOrder += 1
         runsByID[new.id] = RunRecord(
-            run: run, history: [StateChange(state: .scheduled, message: "", at: new.createdAt)], order: nextOrder,
+            run: run, history: [StateChange(state: .scheduled, message: new.message, at: new.createdAt)], order: nextOrder,
             idempotencyKey: new.idempotencyKey)
         return nil
     }
@@ -167,7 +167,10 @@ actor InMemoryStore: Store {
             record.run.startedAt = record.run.startedAt ?? write.at
             record.run.heartbeatAt = write.at
         }
-        if write.to.isFinal { record.run.endedAt = write.at }
+        if write.to.isFinal {
+            record.run.endedAt = write.at
+            record.run.endCause = write.cause
+        }
         if write.to == .pending {
             record.run.agentID = write.agentID
             record.leaseExpiresAt = write.leaseExpiresAt
@@ -191,6 +194,7 @@ actor InMemoryStore: Store {
         record.run.state = .running
         record.run.stateMessage = message
         record.run.endedAt = nil
+        record.run.endCause = nil
         record.run.heartbeatAt = at
         record.run.updatedAt = at
         record.revivable = false

@@ -34,6 +34,12 @@ struct BZip2Arguments: ParsableArguments {
     @Option(name: [.customShort("p"), .long], help: "Worker threads (default: all cores).")
     var parallel: Int?
 
+    @Flag(help: """
+        Compress FILE into FILE.bz2 through a partial file with a checkpoint (.FILE.bz2.fathom-partial), kept when \
+        interrupted: run the same command again and it continues from the last whole stream. Byte-identical output.
+        """)
+    var resume = false
+
     @Flag(help: "Block size: -1 (100k) to -9 (900k, the default).")
     var levels: [LevelFlag] = []
 
@@ -51,6 +57,9 @@ struct BZip2Arguments: ParsableArguments {
 
     func validate() throws {
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
+        if resume && (decompress || test || stdout || files.isEmpty || files.contains("-")) {
+            throw ValidationError("--resume compresses files into files: drop -d, -t and -c, and name the files (not standard input)")
+        }
     }
 }
 
@@ -127,8 +136,15 @@ struct BZip2Job {
             }
             target = name
         }
-        let output = arguments.test ? nil : try AtomicOutput(path: target)
         let summary: BZip2Summary
+        if arguments.resume, !decompressing, let target {
+            summary = try ResumableBZip2.compress(
+                input: file, output: target, level: arguments.level, parallelism: arguments.parallel, cancellation: cancellation)
+            if let note = summary.checkpointNote, arguments.verbose { ToolkitRunner.writeError("fathom bzip2: \(note)") }
+            try finish(file, target: target, summary: summary)
+            return
+        }
+        let output = arguments.test ? nil : try AtomicOutput(path: target)
         if decompressing {
             summary = try ParallelBZip2.decompress(
                 input: input, output: output?.handle, name: file == "-" ? "standard input" : file,
@@ -139,6 +155,11 @@ struct BZip2Job {
                 cancellation: cancellation)
         }
         try output?.commit()
+        try finish(file, target: target, summary: summary)
+    }
+
+    /// Removes the input unless kept, and reports.
+    private func finish(_ file: String, target: String?, summary: BZip2Summary) throws {
         if target != nil, !arguments.keep, file != "-" { unlink(file) }
         if arguments.verbose || arguments.test {
             ToolkitRunner.writeError(BZip2Report.line(file: file, summary: summary, decompressing: decompressing, testing: arguments.test))

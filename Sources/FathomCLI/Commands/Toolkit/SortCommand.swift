@@ -57,9 +57,18 @@ struct SortCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Show progress on standard error (default: when it is a terminal).")
     var progress: Bool?
 
+    @Flag(help: """
+        Keep a checkpoint of the sorted runs in --tmp: the same sort started again after an interruption (Ctrl-C, \
+        SIGTERM, SIGKILL, a failure) reuses them and sorts only the rest. Needs input files, not standard input.
+        """)
+    var checkpoint = false
+
     func validate() throws {
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
         if batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
+        if checkpoint && (files.isEmpty || files.contains("-")) {
+            throw ValidationError("--checkpoint needs input files: standard input cannot be read again; name the files")
+        }
         if check && files.count > 1 {
             throw ValidationError("--check takes one input file, got \(files.count); check them one at a time")
         }
@@ -75,8 +84,9 @@ struct SortCommand: ParsableCommand {
                 return
             }
             let budget = try memory.map { try ByteSize(parsing: $0, field: "--memory").bytes }
-            let configuration = SortConfiguration(
+            var configuration = SortConfiguration(
                 order: order, memory: budget, parallelism: parallel, temporaryDirectory: tmp, fanIn: batchSize)
+            configuration.checkpoint = checkpoint
             let show = progress ?? ProgressLine.enabled
             let throttle = Throttle(interval: 0.25)
             let summary = try ExternalSort.sort(
@@ -87,6 +97,7 @@ struct SortCommand: ParsableCommand {
             }
             if show {
                 ProgressLine.clear()
+                if let note = summary.checkpointNote { ToolkitRunner.writeError(note) }
                 ToolkitRunner.writeError(SortProgressText.summary(summary))
             }
         }

@@ -16,8 +16,9 @@ struct VolumeGCCommand: AsyncParsableCommand {
         commandName: "gc",
         abstract: "Remove run workspaces (<volume>/fathom/runs/<run id>/) unchanged for longer than --older-than.",
         discussion: """
-            Only run workspaces are removed: nothing else under the volume, never a workspace whose run is still active
-            (the coordinator is asked; if it cannot be reached, nothing is removed), and symbolic links are never
+            Only run workspaces are removed: nothing else under the volume, never a workspace in use (the coordinator is
+            asked: an active run's, a resumed attempt's chain's, and a Failed or Crashed run's within --keep-resumable,
+            which can still be resumed; if it cannot be reached, nothing is removed), and symbolic links are never
             followed. Example: fathom volume gc --volume scratch --older-than 7d --dry-run
             """)
 
@@ -29,6 +30,9 @@ struct VolumeGCCommand: AsyncParsableCommand {
     @Option(name: .customLong("older-than"), help: "Age since the last change inside a workspace: 7d, 12h, 30m.")
     var olderThan: String
 
+    @Option(name: .customLong("keep-resumable"), help: "How long a Failed or Crashed run keeps its workspace for a resume: 7d, 0s.")
+    var keepResumable = "7d"
+
     @Flag(name: .customLong("dry-run"), help: "Print what would be removed; remove nothing.")
     var dryRun = false
 
@@ -37,13 +41,14 @@ struct VolumeGCCommand: AsyncParsableCommand {
 
     func run() async throws {
         let seconds = try AgeParser.seconds(olderThan, field: "--older-than")
+        let resumable = try AgeParser.seconds(keepResumable, field: "--keep-resumable")
         let path = try VolumePaths.resolve(volume, dataDirectory: dataDirectory)
         let active: Set<FlowRunID>
         do {
-            active = try await client.makeClient().activeRunIDs()
+            active = Set(try await client.makeClient().workspacesInUse(resumableSeconds: Int(min(max(resumable, 0), 3650 * 86_400))).workspaceIDs)
         } catch {
             throw ValidationError(
-                "could not ask the coordinator which runs are active (\(error)); nothing was removed. "
+                "could not ask the coordinator which workspaces are in use (\(error)); nothing was removed. "
                     + "Start it or point --api-url / FATHOM_API_URL at it.")
         }
         let report = try WorkspaceCollector(volumePath: path).collect(olderThan: seconds, activeRuns: active, dryRun: dryRun)
