@@ -25,32 +25,18 @@ struct RegisterCommand: AsyncParsableCommand {
     @Option(help: "Store the bundle in S3 (s3://bucket/prefix) with this machine's AWS credentials, instead of in the coordinator.")
     var storage: String?
 
-    @Option(help: "Retry Failed and Crashed runs this many times, as new attempts (overrides what the flows declare).")
-    var retries: Int?
-
-    @Option(name: .customLong("retry-delay"), help: "Wait this long before each retry: 30s, 5m, 1h (default 0).")
-    var retryDelay: String?
-
-    @Flag(name: .customLong("retry-resume"), help: "Each retry resumes the attempt before it: finished tasks are not run again.")
-    var retryResume = false
+    @OptionGroup var retry: RetryPolicyOptions
 
     func run() async throws {
         let config = try runConfig.map(RunConfigFile.load)
-        var retryPolicy: RunRetryPolicy?
-        if retries != nil || retryDelay != nil || retryResume {
-            guard let retries else { throw CLIError("--retry-delay and --retry-resume need --retries N as well") }
-            let delay = try retryDelay.map { try DurationArgument.seconds($0, option: "--retry-delay") } ?? 0
-            retryPolicy = RunRetryPolicy(retries: retries, delaySeconds: delay, resume: retryResume ? true : nil)
-        }
+        let retryPolicy = try retry.policy()
         let versions = try await BundleRegistrar(client: client.makeClient()).register(
             bundleAt: bundle, runConfig: config, labels: try KeyValueArguments.parse(labels, option: "--label"), queue: queue,
             storage: storage ?? ProcessInfo.processInfo.environment["FATHOM_STORAGE"], retryPolicy: retryPolicy)
         if let stored = versions.first?.storageURL { print("bundle \(versions[0].bundleSHA256.prefix(12)) stored at \(stored)") }
         for version in versions {
             let parameters = version.parameters.map { "\($0.name): \($0.type.rawValue)" }.joined(separator: ", ")
-            let retry = version.retryPolicy.map {
-                "; retries: \($0.retries) after \(DurationText.describe($0.delaySeconds))\($0.resume == true ? ", resuming" : "")"
-            } ?? ""
+            let retry = version.retryPolicy.map { "; " + RetryPolicyOptions.describe($0) } ?? ""
             print("registered \(version.flowName) v\(version.version) (\(version.runConfig.launcher); parameters: \(parameters.isEmpty ? "none" : parameters)\(retry))")
         }
     }
