@@ -105,6 +105,42 @@ struct CheckpointTests {
         #expect(!FileManager.default.fileExists(atPath: checkpoint), "the checkpoint goes when the sort succeeds")
     }
 
+    @Test func aSortCancelledInItsFinalMergeMergesOnlyTheRangesLeft() async throws {
+        let directory = TemporaryDirectory("checkpoint-merge")
+        let inputs = try await Self.sortInputs(in: directory, megabytes: 6)
+        let tmp = directory.file("tmp")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let output = directory.file("sorted.txt")
+        func sort(cancelAtMerged share: Double?) async throws -> Result<SortSummary, ToolkitError> {
+            try await offThePool {
+                var configuration = SortConfiguration(order: SortOptions(), memory: 2 << 20, parallelism: 2, temporaryDirectory: tmp)
+                configuration.checkpoint = true
+                configuration.mergeRangeBytes = 256 << 10
+                configuration.parallelMergeMinimum = 1 << 20
+                let flag = CancellationFlag()
+                do {
+                    return .success(try ExternalSort.sort(inputs: inputs, output: output, configuration: configuration, cancellation: flag) {
+                        if let share, case .merging = $0.phase, Double($0.bytesMerged) >= share * Double(6 << 20) { flag.cancel() }
+                    })
+                } catch let error as ToolkitError {
+                    return .failure(error)
+                }
+            }
+        }
+        #expect(try await sort(cancelAtMerged: 0.5).failureValue == .cancelled)
+        let (_, manifest) = try #require(try Self.sortManifest(in: tmp))
+        let merge = try #require(manifest["merge"] as? [String: Any])
+        let done = try #require(merge["done"] as? [Int])
+        let parts = try #require(merge["parts"] as? Int)
+        #expect(parts > 8 && !done.isEmpty && done.count < parts, "ranges recorded: \(done.count) of \(parts)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        let summary = try #require(try await sort(cancelAtMerged: nil).successValue)
+        #expect(summary.reusedMergeBytes > 0 && summary.bytesRead == 0, "only ranges were merged again: \(summary)")
+        #expect(try TestFiles.read(output) == (try await Self.gnuSort(inputs, into: directory.file("expected"))))
+        #expect(!FileManager.default.fileExists(atPath: directory.file(".sorted.txt.fathom-sort-partial")), "the partial output was renamed")
+    }
+
     @Test func aSortKilledWithSIGKILLResumesFromItsManifest() async throws {
         let directory = TemporaryDirectory("checkpoint-sort-kill")
         let input = directory.file("input.txt")

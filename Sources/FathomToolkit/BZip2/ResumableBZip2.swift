@@ -150,12 +150,13 @@ public enum ResumableBZip2 {
 }
 
 extension FileHandleFD {
-    /// Opens (or creates, mode 0644) `path` for writing at given offsets, cut to `length` bytes. A link is refused.
-    static func openForUpdate(_ path: String, truncatingTo length: Int) throws -> FileHandleFD {
+    /// Opens (or creates, mode 0644) `path` for writing at given offsets, cut to `length` bytes when given. A link
+    /// is refused.
+    static func openForUpdate(_ path: String, truncatingTo length: Int?) throws -> FileHandleFD {
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw ToolkitError.io("open", path, errno) }
         let handle = FileHandleFD(fd: fd, path: path)
-        guard ftruncate(fd, off_t(length)) == 0 else { throw ToolkitError.io("truncate", path, errno) }
+        if let length, ftruncate(fd, off_t(length)) != 0 { throw ToolkitError.io("truncate", path, errno) }
         return handle
     }
 }

@@ -16,6 +16,8 @@ public struct SortConfiguration: Sendable {
     /// Whether the sort keeps a checkpoint in ``temporaryDirectory`` (see ``SortCheckpoint``), so a sort of the same
     /// input with the same options, started again after a failure or a kill, reuses the runs already sorted.
     public var checkpoint = false
+    /// With a checkpoint, the final merge records its progress in ranges of about this many bytes of output.
+    public var mergeRangeBytes = 16 << 20
 
     public init(order: SortOptions, memory: Int? = nil, parallelism: Int? = nil, temporaryDirectory: String? = nil, fanIn: Int = 64) {
         self.order = order
@@ -51,6 +53,8 @@ public struct SortSummary: Sendable, Codable {
     /// Sorted runs taken from a checkpoint, and the input bytes they covered.
     public var reusedRuns = 0
     public var reusedBytes = 0
+    /// Output bytes the final merge had completed before it was interrupted, not merged again.
+    public var reusedMergeBytes = 0
     /// What became of the checkpoint (resumed from, or not used and why); nil without one.
     public var checkpointNote: String?
 }
@@ -103,7 +107,7 @@ public enum ExternalSort {
             return SortSummary(
                 bytesRead: state.bytesRead, bytesWritten: bytesWritten, runs: spilled.runs.count, mergePasses: passes,
                 seconds: System.now() - started, reusedRuns: reused.runs, reusedBytes: reused.bytes,
-                checkpointNote: checkpoint?.note)
+                reusedMergeBytes: checkpoint?.mergeReusedBytes ?? 0, checkpointNote: checkpoint?.note)
         } catch {
             checkpoint?.abandon()
             throw error
@@ -274,18 +278,38 @@ public enum ExternalSort {
             progress(finalState)
         }
         let runs = level
-        let parallel = ParallelMerge(
+        let seekable = output.flatMap { $0 == "-" || configuration.order.unique ? nil : $0 }
+        var parallel = ParallelMerge(
             comparator: comparator, parallelism: configuration.parallelism, bufferSize: bufferSize,
             cancellation: cancellation, minimumBytes: configuration.parallelMergeMinimum)
-        let written: Int
-        if let path = output, path != "-", !configuration.order.unique, parallel.isWorthwhile(runs) {
-            let target = try AtomicOutput(path: path)
-            let base = finalState
-            written = try parallel.merge(runs, into: target.handle) { bytes in
+        parallel.record = seekable == nil ? nil : checkpoint
+        parallel.recordedRangeBytes = configuration.mergeRangeBytes
+        let base = finalState
+        let merge = parallel
+        /// The last merge on all threads, into `handle` at known offsets.
+        func mergeInParallel(into handle: FileHandleFD) throws -> Int {
+            try merge.merge(runs, into: handle) { bytes in
                 var current = base
                 current.bytesMerged = bytes
                 progress(current)
             }
+        }
+        let written: Int
+        if let path = seekable, parallel.isWorthwhile(runs), let checkpoint {
+            // Checkpointed: a partial output beside the output, each range recorded when complete, so a merge started
+            // again writes only the ranges that were not.
+            let partial = SortCheckpoint.partialOutputPath(for: path)
+            var info = stat()
+            checkpoint.mergeOutput = (partial, lstat(partial, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG)
+            let handle = try FileHandleFD.openForUpdate(partial, truncatingTo: nil)
+            written = try mergeInParallel(into: handle)
+            try cancellation.check()
+            guard ftruncate(handle.fd, off_t(written)) == 0 else { throw ToolkitError.io("truncate", partial, errno) }
+            try handle.sync()
+            guard rename(partial, path) == 0 else { throw ToolkitError.io("rename to", path, errno) }
+        } else if let path = seekable, parallel.isWorthwhile(runs) {
+            let target = try AtomicOutput(path: path)
+            written = try mergeInParallel(into: target.handle)
             try cancellation.check()
             try target.commit()
         } else {

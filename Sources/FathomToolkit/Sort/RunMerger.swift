@@ -28,6 +28,9 @@ final class FirstError: Sendable {
     func rethrow() throws {
         if let error = first.withLock({ $0 }) { throw error }
     }
+
+    /// Whether no error was recorded yet.
+    var isEmpty: Bool { first.withLock { $0 == nil } }
 }
 
 /// Reads the lines of one sorted run file (or a byte range of it) through a buffer that grows for lines longer

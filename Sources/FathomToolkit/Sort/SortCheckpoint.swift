@@ -14,7 +14,7 @@ import Glibc
 /// after each intermediate merge, before the runs it supersedes are removed; so whenever the process dies, the
 /// manifest names only complete files. A lock keeps two sorts of the same input from sharing one directory (the
 /// second gets a private one). The directory is removed when the sort succeeds and kept when it fails.
-final class SortCheckpoint {
+final class SortCheckpoint: MergeProgressRecord, @unchecked Sendable {
     struct Manifest: Codable, Equatable {
         var format = 1
         var key: String
@@ -27,6 +27,14 @@ final class SortCheckpoint {
         /// Intermediate merges so far; names their outputs.
         var merges = 0
         var runs: [Run] = []
+        /// The final merge's completed ranges in its partial output, for its cut of the runs.
+        var merge: MergeProgress?
+
+        struct MergeProgress: Codable, Equatable {
+            var parts: Int
+            var cutHash: String
+            var done: [Int]
+        }
 
         struct Run: Codable, Equatable {
             var name: String
@@ -44,6 +52,21 @@ final class SortCheckpoint {
     /// What was reused or why an earlier checkpoint was not, for the sort's summary.
     let note: String?
     private let lock: Int32
+    /// Serializes manifest writes from the final merge's threads.
+    private let writing = NSLock()
+    /// The final merge's partial output (beside the output, so it can be renamed into place), and whether it was
+    /// there before this process opened it.
+    var mergeOutput: (path: String, existed: Bool)?
+    /// Output bytes of the final merge's ranges taken as complete from the record.
+    private(set) var mergeReusedBytes = 0
+
+    /// Where the final merge into `output` writes until it is complete.
+    static func partialOutputPath(for output: String) -> String {
+        let slash = output.lastIndex(of: "/")
+        let directory = slash.map { String(output[...$0]) } ?? ""
+        let name = slash.map { String(output[output.index(after: $0)...]) } ?? output
+        return "\(directory).\(name).fathom-sort-partial"
+    }
 
     /// Reuses or starts the checkpoint of this sort under `parent`. Nil when the input cannot be checkpointed
     /// (standard input or another non-regular file) or another sort of the same input holds the checkpoint.
@@ -140,6 +163,34 @@ final class SortCheckpoint {
         manifest.runs.replaceSubrange(first..<(first + names.count), with: [Self.entry(merged)])
         manifest.merges += 1
         try write()
+    }
+
+    // MARK: The final merge
+
+    func completedParts(parts: Int, cutHash: String, offsets: [Int]) throws -> Set<Int> {
+        try writing.withLock {
+            var size = -1
+            if let output = mergeOutput, output.existed {
+                var info = stat()
+                if lstat(output.path, &info) == 0 { size = Int(info.st_size) }
+            }
+            if let merge = manifest.merge, merge.parts == parts, merge.cutHash == cutHash,
+               merge.done.allSatisfy({ (0..<parts).contains($0) && offsets[$0 + 1] <= size })
+            {
+                mergeReusedBytes = Set(merge.done).reduce(0) { $0 + offsets[$1 + 1] - offsets[$1] }
+                return Set(merge.done)
+            }
+            manifest.merge = Manifest.MergeProgress(parts: parts, cutHash: cutHash, done: [])
+            try write()
+            return []
+        }
+    }
+
+    func partCompleted(_ part: Int) throws {
+        try writing.withLock {
+            manifest.merge?.done.append(part)
+            try write()
+        }
     }
 
     /// The sort succeeded: the directory goes when released.

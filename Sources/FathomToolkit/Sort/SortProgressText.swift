@@ -14,8 +14,9 @@ public enum SortProgressText {
     public static func summary(_ summary: SortSummary) -> String {
         let rate = summary.seconds > 0 ? Double(summary.bytesRead) / summary.seconds : 0
         let seconds = (summary.seconds * 100).rounded() / 100
-        let reused = summary.reusedRuns > 0
+        var reused = summary.reusedRuns > 0
             ? " (\(summary.reusedRuns) of them, \(ByteSize.format(summary.reusedBytes)) of input, from the checkpoint)" : ""
+        if summary.reusedMergeBytes > 0 { reused += " (\(ByteSize.format(summary.reusedMergeBytes)) of the final merge from the checkpoint)" }
         return "sort: \(ByteSize.format(summary.bytesRead)) in \(seconds) s (\(ByteSize.format(Int(rate)))/s), "
             + "\(summary.runs) runs\(reused), \(summary.mergePasses) merge passes"
     }
