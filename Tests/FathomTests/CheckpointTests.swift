@@ -21,14 +21,21 @@ struct CheckpointTests {
         return (directory, manifest)
     }
 
-    static func sort(_ inputs: [String], _ output: String, tmp: String, cancelAfterRuns: Int? = nil) async throws -> Result<SortSummary, ToolkitError> {
+    /// A checkpointed sort (memory 1: every chunk spills) that cancels itself once `cancelWhen` holds for its progress.
+    static func sort(
+        _ inputs: [String], _ output: String, tmp: String, cancelAfterRuns: Int? = nil,
+        configure: @escaping @Sendable (inout SortConfiguration) -> Void = { _ in },
+        cancelWhen: @escaping @Sendable (SortProgress) -> Bool = { _ in false }
+    ) async throws -> Result<SortSummary, ToolkitError> {
         try await offThePool {
             var configuration = SortConfiguration(order: SortOptions(), memory: 1, parallelism: 2, temporaryDirectory: tmp)
             configuration.checkpoint = true
+            configure(&configuration)
             let flag = CancellationFlag()
             do {
                 return .success(try ExternalSort.sort(inputs: inputs, output: output, configuration: configuration, cancellation: flag) {
                     if let cancelAfterRuns, $0.runsWritten >= cancelAfterRuns { flag.cancel() }
+                    if cancelWhen($0) { flag.cancel() }
                 })
             } catch let error as ToolkitError {
                 return .failure(error)
@@ -112,20 +119,14 @@ struct CheckpointTests {
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let output = directory.file("sorted.txt")
         func sort(cancelAtMerged share: Double?) async throws -> Result<SortSummary, ToolkitError> {
-            try await offThePool {
-                var configuration = SortConfiguration(order: SortOptions(), memory: 2 << 20, parallelism: 2, temporaryDirectory: tmp)
-                configuration.checkpoint = true
+            try await Self.sort(inputs, output, tmp: tmp, configure: { configuration in
+                configuration.memory = 2 << 20
                 configuration.mergeRangeBytes = 256 << 10
                 configuration.parallelMergeMinimum = 1 << 20
-                let flag = CancellationFlag()
-                do {
-                    return .success(try ExternalSort.sort(inputs: inputs, output: output, configuration: configuration, cancellation: flag) {
-                        if let share, case .merging = $0.phase, Double($0.bytesMerged) >= share * Double(6 << 20) { flag.cancel() }
-                    })
-                } catch let error as ToolkitError {
-                    return .failure(error)
-                }
-            }
+            }, cancelWhen: { state in
+                guard let share, case .merging = state.phase else { return false }
+                return Double(state.bytesMerged) >= share * Double(6 << 20)
+            })
         }
         #expect(try await sort(cancelAtMerged: 0.5).failureValue == .cancelled)
         let (_, manifest) = try #require(try Self.sortManifest(in: tmp))

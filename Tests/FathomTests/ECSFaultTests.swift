@@ -96,7 +96,9 @@ struct ECSFaultTests {
         // The bound counts from RunTask (the start timeout's own origin); the wait is long enough for a loaded CI run's
         // claim and task-definition registration, which are not what this test is about.
         let elapsed = await crashedAfterRunTask(stack, proxy, run.id)
-        #expect(elapsed.map { $0 < .seconds(12) } == true, "crashed \(String(describing: elapsed)) after RunTask")
+        // About 3 s on a quiet machine; a full CI run (every suite at once on 2 cores) has taken 32 s from RunTask.
+        // The bound shows the deadline acts (the default startTimeoutSeconds is 600 s), not how fast a loaded host is.
+        #expect(elapsed.map { $0 < .seconds(45) } == true, "crashed \(String(describing: elapsed)) after RunTask")
         let message = try await stack.api.run(run.id).stateMessage
         #expect(message.contains("did not reach RUNNING within startTimeoutSeconds (2 s)"), "\(message)")
         #expect(proxy.count("StopTask") >= 1)
