@@ -133,8 +133,10 @@ public struct APIClient: Sendable {
 
     /// The run workspaces a volume's janitor must keep: of active runs, and of Failed or Crashed runs created within
     /// `resumableSeconds` that can still be resumed.
-    public func workspacesInUse(resumableSeconds: Int) async throws -> WorkspacesInUse {
-        try await send(.GET, "/api/v1/workspaces/in-use?resumableSeconds=\(resumableSeconds)")
+    /// - Parameter resumableSeconds: held to 0 ... 10 years, the range the coordinator takes.
+    public func workspacesInUse(resumableSeconds: Double) async throws -> WorkspacesInUse {
+        let seconds = Int(min(max(resumableSeconds.isNaN ? 0 : resumableSeconds, 0), 3650 * 86_400))
+        return try await send(.GET, "/api/v1/workspaces/in-use?resumableSeconds=\(seconds)")
     }
 
     /// The ids of every run not yet in a final state, read page by page.

@@ -29,7 +29,7 @@ public struct VolumeJanitor: Flow {
         guard let coordinator = context.coordinator else {
             throw VolumeError("the volume janitor needs the coordinator to know which runs are active; none is set")
         }
-        var active = Set(try await coordinator.workspacesInUse(resumableSeconds: Int(min(max(resumable, 0), 3650 * 86_400))).workspaceIDs)
+        var active = Set(try await coordinator.workspacesInUse(resumableSeconds: resumable).workspaceIDs)
         active.insert(context.runID)
         active.insert(context.workspaceID)
         let collector = WorkspaceCollector(volumePath: path)

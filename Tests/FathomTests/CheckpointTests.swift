@@ -49,6 +49,13 @@ struct CheckpointTests {
         return try TestFiles.read(path)
     }
 
+    /// A sort's two inputs (``sortInputs(in:megabytes:)``), its temporary directory and its output path.
+    static func sortFixture(in directory: TemporaryDirectory, megabytes: Int) async throws -> (inputs: [String], tmp: String, output: String) {
+        let tmp = directory.file("tmp")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        return (try await sortInputs(in: directory, megabytes: megabytes), tmp, directory.file("sorted.txt"))
+    }
+
     /// Two inputs, the second without its last newline (the sort supplies one, and a resume must count it).
     static func sortInputs(in directory: TemporaryDirectory, megabytes: Int) async throws -> [String] {
         let first = directory.file("a.txt")
@@ -87,10 +94,7 @@ struct CheckpointTests {
 
     @Test func aSortCancelledAfterSomeChunksSortsOnlyTheRestWhenStartedAgain() async throws {
         let directory = TemporaryDirectory("checkpoint-sort")
-        let inputs = try await Self.sortInputs(in: directory, megabytes: 4)
-        let tmp = directory.file("tmp")
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let output = directory.file("sorted.txt")
+        let (inputs, tmp, output) = try await Self.sortFixture(in: directory, megabytes: 4)
 
         let first = try await Self.sort(inputs, output, tmp: tmp, cancelAfterRuns: 10)
         #expect(first.failureValue == .cancelled)
@@ -114,10 +118,7 @@ struct CheckpointTests {
 
     @Test func aSortCancelledInItsFinalMergeMergesOnlyTheRangesLeft() async throws {
         let directory = TemporaryDirectory("checkpoint-merge")
-        let inputs = try await Self.sortInputs(in: directory, megabytes: 6)
-        let tmp = directory.file("tmp")
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let output = directory.file("sorted.txt")
+        let (inputs, tmp, output) = try await Self.sortFixture(in: directory, megabytes: 6)
         func sort(cancelAtMerged share: Double?) async throws -> Result<SortSummary, ToolkitError> {
             try await Self.sort(inputs, output, tmp: tmp, configure: { configuration in
                 configuration.memory = 2 << 20
@@ -174,10 +175,7 @@ struct CheckpointTests {
 
     @Test func aChangedInputOrADamagedCheckpointIsNotUsedAndTheResultIsStillRight() async throws {
         let directory = TemporaryDirectory("checkpoint-sort-stale")
-        let inputs = try await Self.sortInputs(in: directory, megabytes: 2)
-        let tmp = directory.file("tmp")
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let output = directory.file("sorted.txt")
+        let (inputs, tmp, output) = try await Self.sortFixture(in: directory, megabytes: 2)
 
         // A damaged run: the checkpoint says so and the sort starts again from the beginning.
         #expect(try await Self.sort(inputs, output, tmp: tmp, cancelAfterRuns: 4).failureValue == .cancelled)

@@ -28,10 +28,7 @@ public enum ResumableBZip2 {
 
     /// Where the partial output of `output` grows.
     public static func partialPath(for output: String) -> String {
-        let slash = output.lastIndex(of: "/")
-        let directory = slash.map { String(output[...$0]) } ?? ""
-        let name = slash.map { String(output[output.index(after: $0)...]) } ?? output
-        return "\(directory).\(name).fathom-partial"
+        hiddenSibling(of: output, suffix: ".fathom-partial")
     }
 
     /// Compresses the file `input` into `output`, resuming from a checkpoint of the same input and level.

@@ -62,10 +62,7 @@ final class SortCheckpoint: MergeProgressRecord, @unchecked Sendable {
 
     /// Where the final merge into `output` writes until it is complete.
     static func partialOutputPath(for output: String) -> String {
-        let slash = output.lastIndex(of: "/")
-        let directory = slash.map { String(output[...$0]) } ?? ""
-        let name = slash.map { String(output[output.index(after: $0)...]) } ?? output
-        return "\(directory).\(name).fathom-sort-partial"
+        hiddenSibling(of: output, suffix: ".fathom-sort-partial")
     }
 
     /// Reuses or starts the checkpoint of this sort under `parent`. Nil when the input cannot be checkpointed

@@ -164,6 +164,14 @@ final class BufferedWriter {
     }
 }
 
+/// A hidden file beside `path`, in the same directory (so it can be renamed onto it): `dir/.NAME<suffix>`.
+func hiddenSibling(of path: String, suffix: String) -> String {
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[...$0]) } ?? ""
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    return "\(directory).\(name)\(suffix)"
+}
+
 /// Where a command's result goes: standard output, or a file written under a temporary name in the same
 /// directory and renamed into place only when complete, so no reader ever sees a partial file.
 public final class AtomicOutput {

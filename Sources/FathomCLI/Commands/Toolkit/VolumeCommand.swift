@@ -45,7 +45,7 @@ struct VolumeGCCommand: AsyncParsableCommand {
         let path = try VolumePaths.resolve(volume, dataDirectory: dataDirectory)
         let active: Set<FlowRunID>
         do {
-            active = Set(try await client.makeClient().workspacesInUse(resumableSeconds: Int(min(max(resumable, 0), 3650 * 86_400))).workspaceIDs)
+            active = Set(try await client.makeClient().workspacesInUse(resumableSeconds: resumable).workspaceIDs)
         } catch {
             throw ValidationError(
                 "could not ask the coordinator which workspaces are in use (\(error)); nothing was removed. "
