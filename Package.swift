@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "FathomStorage",
             dependencies: [
-                "FathomCore", "AWS",
+                "FathomCore", "FathomAPI", "AWS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "FathomSDK",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomClient", "FathomProcess",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomProcess", "FathomStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -129,6 +129,18 @@ public struct S3Client: Sendable {
         }
     }
 
+    /// Uploads `data` as one PUT (small objects: task results, markers).
+    public func putObject(bucket: String, key: String, data: Data, contentType: String = "application/octet-stream") async throws {
+        _ = try await client.send(
+            request("PutObject", .PUT, bucket: bucket, key: key, headers: [("Content-Type", contentType)], body: .data(data)),
+            errors: .xml)
+    }
+
+    /// A whole object in memory (at most 256 MiB, the client's answer limit).
+    public func getObjectData(bucket: String, key: String) async throws -> Data {
+        try await client.send(request("GetObject", .GET, bucket: bucket, key: key), errors: .xml).body
+    }
+
     /// Streams an object into `path` through a temporary name: a failed download leaves nothing there.
     @discardableResult
     public func getObject(bucket: String, key: String, toFile path: String) async throws -> Int64 {

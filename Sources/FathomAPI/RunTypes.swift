@@ -172,12 +172,16 @@ public struct TaskRunUpdate: Codable, Sendable, Equatable {
     /// The files the task declared as its outputs, as they were when it completed. A resumed attempt reuses the
     /// task only while every one is still there with this size and modification time.
     public var outputs: [TaskOutputFile]?
+    /// Where the result is kept when it is too large for the coordinator (over 64 KiB as JSON): a file in the
+    /// run's result store on a volume, or an S3 object. `result` is then empty.
+    public var resultRef: TaskResultReference?
 
     public init(
         id: TaskRunID, name: String, state: TaskRunState, attempt: Int, startedAt: Date?, endedAt: Date?,
         message: String? = nil, result: JSONValue? = nil, cacheKey: String? = nil, cachedFrom: FlowRunID? = nil,
-        outputs: [TaskOutputFile]? = nil
+        outputs: [TaskOutputFile]? = nil, resultRef: TaskResultReference? = nil
     ) {
+        self.resultRef = resultRef
         self.outputs = outputs
         self.cacheKey = cacheKey
         self.cachedFrom = cachedFrom
@@ -223,6 +227,23 @@ public struct TaskOutputFile: Codable, Sendable, Equatable {
         self.path = path
         self.size = size
         self.modifiedNanoseconds = modifiedNanoseconds
+    }
+}
+
+/// A task result kept outside the coordinator: where it is, and what it was when it was written, so that a reader
+/// can tell it is the same.
+public struct TaskResultReference: Codable, Sendable, Equatable {
+    /// `file:///…` (a volume path) or `s3://bucket/key`.
+    public var url: String
+    /// The JSON's length in bytes.
+    public var size: Int64
+    /// The JSON's SHA-256, lowercase hex.
+    public var sha256: String
+
+    public init(url: String, size: Int64, sha256: String) {
+        self.url = url
+        self.size = size
+        self.sha256 = sha256
     }
 }
 

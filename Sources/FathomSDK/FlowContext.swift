@@ -1,5 +1,6 @@
 import FathomAPI
 import FathomCore
+import FathomStorage
 import Foundation
 import Logging
 import Synchronization
@@ -24,6 +25,9 @@ public final class FlowContext: Sendable {
     /// Whose workspace this run uses: its own id, or for a resumed attempt the first run of the resume chain,
     /// so that the files reused tasks wrote are where the later tasks look.
     public let workspaceID: FlowRunID
+    /// Where task results too large for the coordinator go (`FATHOM_RESULT_STORE`, else the run's workspace on
+    /// `scratch`); nil when the run has neither, and then such results are not kept.
+    let resultStore: (any TaskResultStore)?
 
     /// - Parameters:
     ///   - maxConcurrentTasks: how many tasks may run at once in this flow run.
@@ -33,13 +37,15 @@ public final class FlowContext: Sendable {
     ) {
         self.init(
             runID: runID, flowName: flowName, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
-            echoLogs: echoLogs, coordinator: coordinator, cache: nil, workspaceID: nil)
+            echoLogs: echoLogs, coordinator: coordinator, cache: nil, workspaceID: nil, resultStore: nil)
     }
 
     init(
         runID: FlowRunID, flowName: String, sink: any RunEventSink, volumes: [String: String], maxConcurrentTasks: Int,
-        echoLogs: Bool, coordinator: APIClient?, cache: TaskCache?, workspaceID: FlowRunID?
+        echoLogs: Bool, coordinator: APIClient?, cache: TaskCache?, workspaceID: FlowRunID?,
+        resultStore: (any TaskResultStore)?
     ) {
+        self.resultStore = resultStore
         self.cache = cache
         self.workspaceID = workspaceID ?? runID
         self.runID = runID

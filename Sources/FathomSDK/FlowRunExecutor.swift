@@ -4,6 +4,7 @@ import Foundation
 import Synchronization
 import Logging
 import FathomProcess
+import FathomStorage
 
 /// Executes one flow run against the coordinator: Running, heartbeats, logs, final state.
 struct FlowRunExecutor {
@@ -45,9 +46,23 @@ struct FlowRunExecutor {
         let sink = CoordinatorEventSink(client: client, runID: runID) { refused in
             for entry in refused { Self.writeToStandardError(entry) }
         }
+        let workspaceID = await workspaceID(for: run)
+        let resultStore: (any TaskResultStore)?
+        do {
+            resultStore = try TaskResultStores.store(
+                setting: ProcessInfo.processInfo.environment[TaskResultStores.variable], runID: runID,
+                defaultDirectory: volumes["scratch"].map { "\($0)/fathom/runs/\(workspaceID)/.fathom-results" },
+                aws: FlowStorages.defaultAWSClient)
+        } catch {
+            let message = "\(error.problem). \(error.fix)"
+            _ = await sink.close(giveUpAfter: .seconds(10))
+            await finish(.failed, message)
+            return 1
+        }
         let context = FlowContext(
             runID: runID, flowName: flow.name, sink: sink, volumes: volumes, maxConcurrentTasks: maxConcurrentTasks,
-            echoLogs: false, coordinator: client, cache: await taskCache(for: run), workspaceID: await workspaceID(for: run))
+            echoLogs: false, coordinator: client, cache: await taskCache(for: run), workspaceID: workspaceID,
+            resultStore: resultStore)
         if let earlier = run.resumeOf, let cache = context.cache {
             context.logger.info("resuming run \(earlier): \(cache.reusableCount) finished tasks may be reused")
         }

@@ -1,5 +1,6 @@
 import FathomAPI
 import FathomCore
+import FathomStorage
 import Foundation
 import Logging
 
@@ -36,8 +37,11 @@ extension FlowContext {
     /// In a resumed attempt (`fathom retry RUN --resume`), a task whose cache key matches a finished task of
     /// the attempt it resumes is not run: it returns that task's stored result and shows as Cached. The key is
     /// the task's name and occurrence, its `inputs` and the code version (`cacheVersion`, or the bundle's
-    /// sha256); the result must be `Codable` (at most 64 KiB as JSON) to be reused. Tasks with one name that
-    /// start concurrently should declare `inputs`, so that their keys do not depend on start order.
+    /// sha256); the result must be `Codable` to be reused. Results up to 64 KiB as JSON are kept by the coordinator;
+    /// larger ones (up to 256 MiB) go to the run's result store (`FATHOM_RESULT_STORE`: an S3 prefix or a path; by
+    /// default the run's workspace on `scratch`), and the coordinator keeps a reference with their size and
+    /// sha256. Tasks with one name that start concurrently should declare `inputs`, so that their keys do not
+    /// depend on start order.
     ///
     /// `outputs` are the files the task writes (absolute, or relative to the run's workspace on the `scratch`
     /// volume). They must exist when the body returns; their sizes and modification times are recorded, and a
@@ -61,15 +65,19 @@ extension FlowContext {
         if let cacheKey, let earlier = cache?.entry(cacheKey) {
             if let stale = TaskOutputs.staleness(of: earlier.outputs) {
                 taskLogger.info("task '\(name)' runs again: \(stale) (recorded by run \(earlier.source))")
-            } else if let value = TaskResultEncoding.value(earlier.result, as: T.self) {
-                taskLogger.info("task '\(name)' reused the result of run \(earlier.source) (same cache key); not run again")
-                sink.taskRun(TaskRunUpdate(
-                    id: id, name: name, state: .cached, attempt: 1, startedAt: startedAt, endedAt: Date(),
-                    message: "result of run \(earlier.source)", result: earlier.result, cacheKey: cacheKey, cachedFrom: earlier.source,
-                    outputs: earlier.outputs.isEmpty ? nil : earlier.outputs))
-                return value
             } else {
-                taskLogger.info("task '\(name)' runs again: its result in run \(earlier.source) was not stored as \(T.self) (results are reused when Codable and at most 64 KiB)")
+                switch await storedValue(earlier, as: T.self) {
+                case .success(let value):
+                    taskLogger.info("task '\(name)' reused the result of run \(earlier.source) (same cache key); not run again")
+                    sink.taskRun(TaskRunUpdate(
+                        id: id, name: name, state: .cached, attempt: 1, startedAt: startedAt, endedAt: Date(),
+                        message: "result of run \(earlier.source)", result: earlier.result, cacheKey: cacheKey,
+                        cachedFrom: earlier.source, outputs: earlier.outputs.isEmpty ? nil : earlier.outputs,
+                        resultRef: earlier.resultRef))
+                    return value
+                case .failure(let reason):
+                    taskLogger.info("task '\(name)' runs again: \(reason) (recorded by run \(earlier.source))")
+                }
             }
         }
         var attempt = 1
@@ -81,9 +89,10 @@ extension FlowContext {
             do {
                 let value = try await runAttempt(name: name, timeout: timeout) { try await body(context) }
                 let written = try TaskOutputs.record(outputPaths, task: name)
+                let stored = await storeResult(value, taskRunID: id, name: name, logger: taskLogger)
                 sink.taskRun(TaskRunUpdate(
                     id: id, name: name, state: .completed, attempt: attempt, startedAt: startedAt, endedAt: Date(),
-                    result: TaskResultEncoding.json(value), cacheKey: cacheKey, outputs: written.isEmpty ? nil : written))
+                    result: stored.inline, cacheKey: cacheKey, outputs: written.isEmpty ? nil : written, resultRef: stored.reference))
                 return value
             } catch {
                 let cancelled = error is CancellationError || Task.isCancelled
@@ -152,13 +161,3 @@ extension FlowContext {
     }
 }
 
-enum TaskResultEncoding {
-    /// The task's result as JSON, when it is Encodable and small.
-    static func json<T>(_ value: T) -> JSONValue? {
-        if T.self == Void.self { return nil }
-        guard let encodable = value as? any Encodable,
-              let data = try? JSONEncoder().encode(encodable), data.count <= 64 << 10  // a result that does not encode (or is over 64 KiB) is not recorded; the task still completes
-        else { return nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: data)  // cannot fail: JSONEncoder's output is JSON
-    }
-}

@@ -16,6 +16,8 @@ final class TaskCache: Sendable {
     /// A finished task of the earlier attempt.
     struct Entry: Sendable {
         var result: JSONValue?
+        /// Where a result too large for the coordinator was kept.
+        var resultRef: TaskResultReference?
         /// The files the task wrote, as they were when it completed.
         var outputs: [TaskOutputFile]
         /// The run whose task produced the result (through a chain of resumes, the first).
@@ -37,7 +39,7 @@ final class TaskCache: Sendable {
         var entries: [String: Entry] = [:]
         for taskRun in taskRuns where taskRun.state == .completed || taskRun.state == .cached {
             guard let key = taskRun.cacheKey else { continue }
-            entries[key] = Entry(result: taskRun.result, outputs: taskRun.outputs ?? [], source: taskRun.cachedFrom ?? earlier)
+            entries[key] = Entry(result: taskRun.result, resultRef: taskRun.resultRef, outputs: taskRun.outputs ?? [], source: taskRun.cachedFrom ?? earlier)
         }
         self.init(bundleVersion: bundleVersion, entries: entries)
     }
@@ -105,18 +107,4 @@ enum TaskOutputs {
 /// A task did not write a file it declared as an output.
 struct TaskOutputError: Error, CustomStringConvertible {
     var description: String
-}
-
-extension TaskResultEncoding {
-    /// A stored result as the task's type: nil when the type is not `Decodable` or the result does not decode
-    /// as it (the task then runs again).
-    static func value<T>(_ json: JSONValue?, as type: T.Type) -> T? {
-        if T.self == Void.self { return () as? T }
-        guard let json, let decodable = T.self as? any Decodable.Type else { return nil }
-        do {
-            return try JSONDecoder().decode(decodable, from: try JSONEncoder().encode(json)) as? T
-        } catch {
-            return nil
-        }
-    }
 }

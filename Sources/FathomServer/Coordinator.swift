@@ -387,6 +387,16 @@ public final class Coordinator: Sendable {
             if let source = update.cachedFrom, !Identifier.isValid(source) {
                 throw refuse(index, "cachedFrom", "is not a flow run id", "Name the run the result was taken from.")
             }
+            if let reference = update.resultRef {
+                let schemeOK = reference.url.hasPrefix("file:///") || reference.url.hasPrefix("s3://")
+                guard schemeOK, (8...4096).contains(reference.url.utf8.count), reference.size >= 0,
+                      reference.sha256.utf8.count == 64, reference.sha256.allSatisfy(\.isHexDigit)
+                else {
+                    throw refuse(
+                        index, "resultRef", "needs a file:/// or s3:// url of at most 4,096 bytes, a size of at least 0 and a hex sha256",
+                        "Send the reference the SDK's result store made.")
+                }
+            }
             if let outputs = update.outputs {
                 guard outputs.count <= 1000 else {
                     throw refuse(index, "outputs", "lists \(outputs.count) files", "Declare at most 1,000 output files per task.")

@@ -90,6 +90,10 @@ enum SQLiteSchema {
             try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN end_cause TEXT")
             try db.execute(sql: "ALTER TABLE flow_runs ADD COLUMN overrides TEXT")
         }
+        migrator.registerMigration("v9-result-refs") { db in
+            // Where a task's result too large for the coordinator is kept (JSON: url, size, sha256).
+            try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN result_ref TEXT")
+        }
         return migrator
     }
 }

@@ -72,11 +72,11 @@ extension SQLiteStore {
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO task_runs (id, run_id, name, state, attempt, started_at, ended_at, message, result, cache_key, cached_from,
-                        outputs)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        outputs, result_ref)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
                         started_at = COALESCE(excluded.started_at, task_runs.started_at),
-                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result,
+                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result, result_ref = excluded.result_ref,
                         cache_key = COALESCE(excluded.cache_key, task_runs.cache_key),
                         cached_from = COALESCE(excluded.cached_from, task_runs.cached_from),
                         outputs = COALESCE(excluded.outputs, task_runs.outputs)
@@ -87,7 +87,7 @@ extension SQLiteStore {
                     update.id, runID, update.name, update.state.rawValue, update.attempt,
                     update.startedAt?.timeIntervalSince1970, update.endedAt?.timeIntervalSince1970, update.message,
                     try update.result.map { try SQLiteJSON.text($0) }, update.cacheKey, update.cachedFrom,
-                    try update.outputs.map { try SQLiteJSON.text($0) },
+                    try update.outputs.map { try SQLiteJSON.text($0) }, try update.resultRef.map { try SQLiteJSON.text($0) },
                 ])
             }
         }
@@ -102,7 +102,8 @@ extension SQLiteStore {
                     endedAt: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
                     result: try (row["result"] as String?).map { try SQLiteJSON.decode(JSONValue.self, $0) },
                     cacheKey: row["cache_key"], cachedFrom: row["cached_from"],
-                    outputs: try (row["outputs"] as String?).map { try SQLiteJSON.decode([TaskOutputFile].self, $0) })
+                    outputs: try (row["outputs"] as String?).map { try SQLiteJSON.decode([TaskOutputFile].self, $0) },
+                    resultRef: try (row["result_ref"] as String?).map { try SQLiteJSON.decode(TaskResultReference.self, $0) })
             }
         }
     }

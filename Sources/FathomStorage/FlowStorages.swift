@@ -34,7 +34,8 @@ public enum FlowStorages {
         }
     }
 
-    static func defaultAWSClient() throws -> AWSClient {
+    /// An AWS client with the standard credential chain and the environment's region and endpoints.
+    public static func defaultAWSClient() throws -> AWSClient {
         AWSClient(configuration: try AWSConfiguration(), credentials: CredentialChain.standard())
     }
 }

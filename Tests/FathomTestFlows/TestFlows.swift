@@ -145,6 +145,9 @@ struct Resumable: Flow {
     struct Parameters: FlowParameters {
         var dir = "/tmp/fathom-resumable"
         var items = 3
+        /// When above 0, a `catalog` task returns a result of about this many KiB (over the coordinator's 64 KiB,
+        /// it goes to the run's result store).
+        var resultKiB = 0
     }
 
     struct Prepared: Codable, Sendable, Equatable {
@@ -165,7 +168,14 @@ struct Resumable: Flow {
             try count(in: dir, "item-\(item)")
             return item * 2
         }
-        try await context.task("finish") { _ in
+        var catalog: [String] = []
+        if parameters.resultKiB > 0 {
+            catalog = try await context.task("catalog", inputs: parameters.resultKiB) { _ in
+                try count(in: dir, "catalog")
+                return (0..<parameters.resultKiB).map { "entry-\($0)-" + String(repeating: "x", count: 1000) }
+            }
+        }
+        try await context.task("finish") { [catalog] _ in
             try count(in: dir, "finish")
             guard FileManager.default.fileExists(atPath: marker) else {
                 throw Failer.Failure(description: "finish failed: \(marker), which prepare wrote, is not in this run's workspace")
@@ -173,7 +183,7 @@ struct Resumable: Flow {
             if FileManager.default.fileExists(atPath: dir + "/fail") {
                 throw Failer.Failure(description: "finish failed: \(dir)/fail exists")
             }
-            context.logger.info("finished: \(prepared.lines) lines, items \(doubled)")
+            context.logger.info("finished: \(prepared.lines) lines, items \(doubled), catalog \(catalog.count) entries ending \(catalog.last?.prefix(12) ?? "-")")
         }
     }
 

@@ -164,6 +164,14 @@ public struct RunPage: WebPage {
         }
     }
 
+    /// A task's result as its row shows it: the JSON cut to 200 characters, or where a large one is stored.
+    static func resultText(_ taskRun: TaskRunUpdate) -> String {
+        if let reference = taskRun.resultRef {
+            return "stored at \(reference.url) (\(reference.size) bytes, sha256 \(reference.sha256.prefix(12))…)"
+        }
+        return taskRun.result.map { String(Formatting.value($0).prefix(200)) } ?? ""
+    }
+
     /// How many log lines the page shows at first (the newest); the rest are a link away.
     public static let shownLines = 1000
 
@@ -197,7 +205,7 @@ public struct RunPage: WebPage {
             TaskRow(
                 name: $0.name, state: $0.state.rawValue, started: Formatting.time($0.startedAt),
                 duration: Formatting.duration(from: $0.startedAt, to: $0.endedAt, now: now), attempt: $0.attempt,
-                message: $0.message ?? "", result: $0.result.map { String(Formatting.value($0).prefix(200)) } ?? "",
+                message: $0.message ?? "", result: Self.resultText($0),
                 cachedFromLink: $0.cachedFrom.map(Links.run))
         }
         hasTasks = !tasks.isEmpty

@@ -6,19 +6,23 @@ import Testing
 
 /// A `fathom dev` process on a free port, with its own data directory and bundle cache.
 final class DevStack: Sendable {
-    let directory = TemporaryDirectory("fathom-e2e")
+    let directory: TemporaryDirectory
     let process: BackgroundProcess
     let url: String
     let client: APIClient
+    /// What `fathom dev` (and so each flow process) was started with.
+    let serverEnvironment: [String: String]
 
     var scratch: String { directory.path + "/.fathom/volumes/scratch" }
-    var environment: [String: String] { ["FATHOM_API_URL": url, "FATHOM_BUNDLE_CACHE": directory.path + "/cache"] }
+    var environment: [String: String] { serverEnvironment.merging(["FATHOM_API_URL": url]) { _, new in new } }
 
-    init() async throws {
+    /// `fathom dev` in `directory` (a new one by default), started with `environment` (by default only a bundle
+    /// cache of its own).
+    init(directory: TemporaryDirectory = TemporaryDirectory("fathom-e2e"), environment: [String: String]? = nil) async throws {
+        self.directory = directory
         let data = directory.path + "/.fathom"
-        process = BackgroundProcess(
-            TestPaths.fathom, ["dev", "--port", "0", "--data-dir", data],
-            environment: ["FATHOM_BUNDLE_CACHE": directory.path + "/cache"])
+        serverEnvironment = environment ?? ["FATHOM_BUNDLE_CACHE": directory.path + "/cache"]
+        process = BackgroundProcess(TestPaths.fathom, ["dev", "--port", "0", "--data-dir", data], environment: serverEnvironment)
         do {
             let line = try await process.waitForLine { $0.contains("coordinator on http://") }
             url = try #require(BackgroundProcess.url(in: line))
