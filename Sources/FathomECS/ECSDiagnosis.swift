@@ -243,6 +243,15 @@ public enum ECSDiagnosis {
             isTransient: false,
             matches: { task, _ in task.stopCode == "SpotInterruption" }),
         Cause(
+            name: "stopped",
+            hint: """
+                Someone stopped the task with StopTask (the console, the AWS CLI, a deployment; stoppedReason says who, when they \
+                said so). ECS sent SIGTERM first, so the toolkit's sort and bzip2 wrote their checkpoints: \
+                'fathom retry RUN --resume' continues from them.
+                """,
+            isTransient: false,
+            matches: { task, _ in task.stopCode == "UserInitiated" && !(task.stoppedReason ?? "").hasPrefix("Fathom:") }),
+        Cause(
             name: "sigkill",
             hint: "The container was killed (exit code 137, SIGKILL): usually memory (raise memory:), or a stop after a Fathom deadline.",
             isTransient: false,

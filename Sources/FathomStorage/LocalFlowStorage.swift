@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// Bundles in a local directory: `<root>/<sha256>`, written atomically, read-only once stored.
@@ -85,5 +89,31 @@ public enum AtomicFile {
         guard actual == sha256 else { throw StorageError.hashMismatch(expected: sha256, actual: actual, source: source) }
         try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: temporary)
         try rename(temporary, to: destination)
+    }
+
+    /// Writes `data` beside `path`, flushes it, and renames it into place.
+    public static func writeDurably(_ data: Data, to path: String) throws {
+        let temporary = path + ".partial"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw TaskResultStoreError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var failure: String?
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count, failure == nil {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno != EINTR { failure = "cannot write \(temporary): \(String(cString: strerror(errno)))" }
+                } else {
+                    offset += written
+                }
+            }
+        }
+        if failure == nil, fsync(fd) != 0 { failure = "cannot flush \(temporary): \(String(cString: strerror(errno)))" }
+        close(fd)
+        if failure == nil, Foundation.rename(temporary, path) != 0 { failure = "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))" }
+        if let failure {
+            unlink(temporary)
+            throw TaskResultStoreError(failure)
+        }
     }
 }

@@ -67,7 +67,7 @@ public struct DirectoryResultStore: TaskResultStore {
         guard Identifier.isValid(taskRunID) else { throw TaskResultStoreError("'\(taskRunID)' is not a task run id") }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/" + taskRunID + ".json"
-        try Self.writeDurably(data, to: path)
+        try AtomicFile.writeDurably(data, to: path)
         return reference(URL(fileURLWithPath: path).absoluteString, data)
     }
 
@@ -85,32 +85,6 @@ public struct DirectoryResultStore: TaskResultStore {
         }
         let data = try handle.read(upToCount: Int(reference.size) + 1) ?? Data()
         return try verified(data, reference)
-    }
-
-    /// Writes `data` beside `path`, flushes it, and renames it into place.
-    static func writeDurably(_ data: Data, to path: String) throws {
-        let temporary = path + ".partial"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TaskResultStoreError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var failure: String?
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count, failure == nil {
-                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno != EINTR { failure = "cannot write \(temporary): \(String(cString: strerror(errno)))" }
-                } else {
-                    offset += written
-                }
-            }
-        }
-        if failure == nil, fsync(fd) != 0 { failure = "cannot flush \(temporary): \(String(cString: strerror(errno)))" }
-        close(fd)
-        if failure == nil, rename(temporary, path) != 0 { failure = "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))" }
-        if let failure {
-            unlink(temporary)
-            throw TaskResultStoreError(failure)
-        }
     }
 }
 

@@ -17,7 +17,9 @@ struct ECSContainerTests {
         let image = try await Podman.runnerImage()
         let stack = try await Stack(engine: .podman(image: image, coordinatorHost: Stack.coordinatorHost))
         chmod(stack.efs.path, 0o777)  // the runner image runs as uid 1000, as an access point's POSIX user would
-        let proxy = try await ECSFaultProxy(moto: stack.moto, scenario: .init())
+        var scenario = ECSFaultProxy.Scenario()
+        scenario.drainOnStop = true
+        let proxy = try await ECSFaultProxy(moto: stack.moto, scenario: scenario)
         stack.harness.onExit.withLock { $0 = { arn, code, reason in proxy.containerExited(arn: arn, exitCode: code, reason: reason) } }
         try await stack.register(StaticBinaries.directory + "/fathom-examples", settings: settings, retryPolicy: retryPolicy)
         try stack.startAgent(endpoint: proxy.url, runnerAPIURL: stack.runnerURL)
@@ -104,6 +106,62 @@ struct ECSContainerTests {
         let runTask = try #require(proxy.requests("RunTask").last)
         #expect(runTask["overrides"]["memory"] == "1024" && runTask["overrides"]["containerOverrides"][0]["memory"] == 1024, "\(runTask["overrides"])")
         #expect(stack.harness.podmanRuns.value.values.contains { $0.contains("1024m") }, "podman ran the retry with the new limit")
+    }
+
+    @Test func aSortCompressStoppedWithStopTaskIsResumedToTheSameArchive() async throws {
+        // The seed's production flow on "EFS", stopped by an operator's StopTask during bzip2. ECS sends SIGTERM and
+        // waits for the container: the flow writes its checkpoint and exits 143, and the run ends Crashed with ECS's
+        // reason. `fathom retry --resume` runs a new task on the same volume: the sort is Cached, bzip2 continues
+        // from its last whole stream, and the archive is the one an uninterrupted compression makes.
+        let (stack, proxy) = try await start()
+        defer { Task { await stop(stack, proxy) } }
+        let data = stack.efs.path + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try await offThePool { try TestFiles.write(TestFiles.wordLines(bytes: 12 << 20, seed: 33), to: data + "/lines.txt") }
+        let parameters: [String: JSONValue] = ["input": "data/lines.txt", "memory": "4M", "threads": 2, "level": 1]
+        let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "sort-compress", parameters: parameters))
+        let workspace = stack.efs.path + "/fathom/runs/\(run.id)"
+        let checkpointed = await eventually(timeout: .seconds(300), every: .milliseconds(20)) {
+            let record = (try? Data(contentsOf: URL(fileURLWithPath: workspace + "/.sorted.txt.bz2.fathom-partial.checkpoint")))
+                .flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]  // not there yet, or mid-rename
+            return record?["streams"] as? Int ?? 0 >= 32
+        }
+        let recent = ((try? await stack.api.logs(run.id, limit: 100).lines) ?? []).suffix(5).map(\.message)  // for the message only
+        #expect(checkpointed, "bzip2 checkpointed: \(recent)")
+        let taskArn = try #require(try await stack.api.run(run.id).infrastructure["taskArn"])
+
+        // The operator's `aws ecs stop-task`, through the endpoint the agent uses.
+        let operatorECS = ECSClient(client: try stack.moto.client(endpoint: proxy.url))
+        _ = try await operatorECS.stopTask(cluster: "fathom", task: taskArn, reason: "Stopped by an operator")
+        #expect(await stack.waitFor(run.id, .crashed, timeout: .seconds(60)))
+        let message = try await stack.api.run(run.id).stateMessage
+        #expect(message.contains("stopCode UserInitiated") && message.contains("Stopped by an operator"), "\(message)")
+        #expect(message.contains("exit code 143"), "the flow exited on SIGTERM within the stop timeout: \(message)")
+        #expect(message.contains("fathom retry RUN --resume"), "the hint says how to continue: \(message)")
+
+        let environment = ["FATHOM_API_URL": stack.api.baseURL]
+        let resumed = try await runCommand(TestPaths.fathom, ["retry", run.id, "--resume"], environment: environment)
+        #expect(resumed.exit.exitCode == 0, "\(resumed.output)")
+        let second = try #require(resumed.output.first { $0.hasPrefix("flow run ") }.map { String($0.split(separator: " ")[2]) })
+        let completed = await stack.waitFor(second, .completed, timeout: .seconds(300))
+        let secondMessage = (try? await stack.api.run(second).stateMessage) ?? ""  // for the message only
+        #expect(completed, "\(secondMessage)")
+        let tasks = Dictionary(try await stack.api.taskRuns(second).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(tasks["sort"]?.state == .cached && tasks["sort"]?.cachedFrom == run.id, "\(String(describing: tasks["sort"]))")
+        let reused = tasks["bzip2"]?.result.flatMap { result -> Int64? in
+            if case .object(let fields) = result, case .int(let streams)? = fields["reusedStreams"] { return streams }
+            return nil
+        }
+        #expect(tasks["bzip2"]?.state == .completed && (reused ?? 0) >= 32, "bzip2 continued after its streams: \(String(describing: reused))")
+        #expect(proxy.count("RunTask") == 2, "one task per attempt")
+
+        // The archive: the sorted input, and byte for byte what one uninterrupted compression of it makes.
+        let archive = workspace + "/sorted.txt.bz2"
+        let check = try await runNiced("/bin/bash", ["-c", """
+            set -e; cmp <(LC_ALL=C sort \(data)/lines.txt) <(bzip2 -dc \(archive))
+            cmp \(archive) <(bzip2 -dc \(archive) | \(TestPaths.fathom) bzip2 -1 -c -p 2)
+            """])
+        #expect(check.exit.succeeded, "\(check.output)")
     }
 
     @Test func aFlowThatCannotReachTheCoordinatorExitsAndTheRunSaysWhy() async throws {

@@ -66,6 +66,9 @@ struct ECSDiagnosisTests {
             reason: "Essential container in task exited", exitCode: 137, stopCode: "EssentialContainerExited", cause: "sigkill",
             words: ["exit code 137"]),
         Case(reason: "Your Spot Task was interrupted.", stopCode: "SpotInterruption", cause: "spot", words: ["Fargate Spot"]),
+        // StopTask by a person or a deployment: even when the 30 s stop timeout ended in SIGKILL, it is not memory.
+        Case(reason: "Stopped for a deployment", exitCode: 143, stopCode: "UserInitiated", cause: "stopped", words: ["StopTask", "--resume"]),
+        Case(reason: "Task stopped by user", exitCode: 137, stopCode: "UserInitiated", cause: "stopped", words: ["SIGTERM"]),
     ]
 
     @Test(arguments: cases) func eachRealStopReasonGetsItsCauseAndHint(_ example: Case) {
@@ -88,5 +91,8 @@ struct ECSDiagnosisTests {
         #expect(cause("Essential container in task exited: bloom filter failed") == nil)
         #expect(cause("killed: OOM") == "out-of-memory")
         #expect(cause("Essential container in task exited") == nil, "a plain exit has no hint")
+        let fathomsOwnStop = ECSDiagnosis.StoppedTask(
+            taskArn: "a", stopCode: "UserInitiated", stoppedReason: "Fathom: cancelled by the user", containers: [("flow", 143, nil)])
+        #expect(ECSDiagnosis.cause(fathomsOwnStop) == nil, "Fathom's own StopTask (cancel, deadlines) says why itself")
     }
 }

@@ -22,8 +22,13 @@ extension ECSContainerHarness {
         let name = Self.containerName(arn)
         let known = containers.value[arn] != nil
         if task.lastStatus == "STOPPED" {
-            // StopTask stops the container (SIGTERM, then SIGKILL), as the ECS agent does.
-            if known, handled.withLock({ $0.insert(arn).inserted }) { _ = try? await Podman.run(["stop", "--time", "2", name]) }
+            // StopTask stops the container (SIGTERM, then SIGKILL after the stop timeout), as the ECS agent does; its
+            // output goes to CloudWatch and its exit is reported.
+            guard known, handled.withLock({ $0.insert(arn).inserted }) else { return }
+            _ = try? await Podman.run(["stop", "--time", "10", name])
+            let state = try? await Podman.run(["inspect", "--format", "{{.State.ExitCode}}", name])
+            await putLogs((try? await Podman.run(["logs", name]).output) ?? [], arn: arn)
+            onExit.value?(arn, state?.output.first.flatMap { Int32($0) } ?? 137, nil)
             return
         }
         if ignored.value.contains(arn) || handled.value.contains(arn) { return }

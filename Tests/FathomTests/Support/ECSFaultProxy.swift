@@ -45,6 +45,12 @@ final class ECSFaultProxy: Sendable {
         /// The first tasks started are reclaimed by Fargate Spot: STOPPED with `stopCode: SpotInterruption` and ECS's
         /// reason ("Your Spot Task was interrupted."), the container ended by the SIGTERM (exit 143).
         var spotInterruptions = 0
+        /// StopTask as ECS does it, for a harness that reports container exits (podman): "the equivalent of docker stop
+        /// is issued to the containers running in the task. This results in a SIGTERM value and a default 30-second
+        /// timeout, after which the SIGKILL value is sent" (StopTask, Amazon ECS API Reference). Until the container has
+        /// exited the task is `desiredStatus: STOPPED`, `lastStatus: DEACTIVATING`; then STOPPED with
+        /// `stopCode: UserInitiated`, the caller's reason, and the container's exit code. moto stops the task at once.
+        var drainOnStop = false
     }
 
     let moto: MotoServer
@@ -58,6 +64,8 @@ final class ECSFaultProxy: Sendable {
     private let registering = Locked<Set<String>>([])
     /// Essential containers that exited, by task ARN: their exit code and ECS's container reason.
     private let exits = Locked<[String: (code: Int32, reason: String?)]>([:])
+    /// Tasks StopTask was called for through the proxy: the caller's reason, and when.
+    private let stops = Locked<[String: (reason: String, at: ContinuousClock.Instant)]>([:])
 
     /// Records a container's exit, which DescribeTasks then reports as ECS does: `stopCode: EssentialContainerExited`,
     /// the container's `exitCode` and `reason` (e.g. "OutOfMemoryError: Container killed due to memory usage").
@@ -132,6 +140,14 @@ final class ECSFaultProxy: Sendable {
             }
             if let delay = plan.runTaskAnswerDelay { try await Task.sleep(for: delay) }
             return Self.json(answer)
+        case "StopTask":
+            let answer = try await forwardJSON(request, body: body)
+            if let arn = answer["task"]["taskArn"].stringValue {
+                stops.withLock { stops in
+                    if stops[arn] == nil { stops[arn] = (input["reason"].stringValue ?? "", .now) }
+                }
+            }
+            return Self.json(answer)
         case "RegisterTaskDefinition":
             guard let hold = plan.registrationHold else { return try await forward(request, body: body) }
             let family = input["family"].stringValue ?? ""
@@ -204,6 +220,19 @@ final class ECSFaultProxy: Sendable {
                     guard case .object(var c) = container else { return container }
                     c["lastStatus"] = "STOPPED"
                     c["exitCode"] = 143
+                    return .object(c)
+                })
+            } else if plan.drainOnStop, let stop = stops.value[arn] {
+                // Draining until the container exits (or ECS's 30 s stop timeout passes and SIGKILL ends it).
+                let exit = exits.value[arn] ?? (now - stop.at > .seconds(30) ? (137, nil) : nil)
+                fields["desiredStatus"] = "STOPPED"
+                fields["lastStatus"] = exit == nil ? "DEACTIVATING" : "STOPPED"
+                fields["stopCode"] = exit == nil ? nil : "UserInitiated"
+                fields["stoppedReason"] = exit == nil ? nil : .string(stop.reason)
+                fields["containers"] = .array((fields["containers"]?.arrayValue ?? []).map { container in
+                    guard case .object(var c) = container else { return container }
+                    c["lastStatus"] = exit == nil ? "RUNNING" : "STOPPED"
+                    c["exitCode"] = exit.map { .int(Int64($0.code)) } ?? .null
                     return .object(c)
                 })
             } else if let exit = exits.value[arn], fields["lastStatus"]?.stringValue == "STOPPED" {

@@ -71,8 +71,9 @@ final class MotoServer: Sendable {
     }
 
     /// A client for this moto, with fixed test credentials.
-    func client(region: String = "eu-west-1", secret: String = "test-secret") throws -> AWSClient {
-        let configuration = try AWSConfiguration(environment: ["AWS_ENDPOINT_URL": url], region: region)
+    /// `endpoint` sends the calls elsewhere (a fault proxy in front of this moto).
+    func client(region: String = "eu-west-1", secret: String = "test-secret", endpoint: String? = nil) throws -> AWSClient {
+        let configuration = try AWSConfiguration(environment: ["AWS_ENDPOINT_URL": endpoint ?? url], region: region)
         let credentials = CredentialChain(providers: [EnvironmentCredentialProvider(environment: [
             "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": secret,
         ])])
