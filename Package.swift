@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Ids, states and the run state machine, parameter schemas, errors. Foundation only.
@@ -118,7 +120,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The coordinator: HTTP API, web UI routes, SQLite store, claims, schedules, metrics, heartbeat reaper.
+        // The coordinator: HTTP API, web UI routes, SQLite store (PostgreSQL: its first part), claims, schedules, metrics, heartbeat reaper.
         .target(
             name: "FathomServer",
             dependencies: [
@@ -129,6 +131,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -98,51 +98,26 @@ enum SQLiteSchema {
     }
 }
 
-/// JSON columns, written with the API's coders.
-enum SQLiteJSON {
-    static func text<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try APICoding.encode(value), as: UTF8.self)
+/// GRDB's rows as the shared mappings read them.
+extension Row: StoreRow {
+    func text(_ column: String) throws -> String {
+        guard let value: String = self[column] else { throw StoreError.conflict("column '\(column)' is empty in the database") }
+        return value
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try APICoding.decode(type, from: Data(text.utf8))
-    }
-}
+    func optionalText(_ column: String) throws -> String? { self[column] }
 
-/// Row → API type mapping.
-enum SQLiteRows {
-    static func version(_ row: Row) throws -> FlowVersion {
-        FlowVersion(
-            id: row["id"], flowName: row["flow_name"], version: row["version"], bundleSHA256: row["bundle_sha256"],
-            storageURL: row["storage_url"], summary: row["summary"],
-            parameters: try SQLiteJSON.decode([ParameterSpec].self, row["parameters"]),
-            runConfig: try SQLiteJSON.decode(RunConfig.self, row["run_config"]),
-            labels: try SQLiteJSON.decode([String: String].self, row["labels"]), queue: row["queue"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            retryPolicy: try (row["retry_policy"] as String?).map { try SQLiteJSON.decode(RunRetryPolicy.self, $0) })
+    func real(_ column: String) throws -> Double {
+        guard let value: Double = self[column] else { throw StoreError.conflict("column '\(column)' is empty in the database") }
+        return value
     }
 
-    static func run(_ row: Row, history: [StateChange]?) throws -> FlowRun {
-        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
-        return FlowRun(
-            id: row["id"], flowName: row["flow_name"], flowVersion: row["flow_version"], versionID: row["version_id"],
-            parameters: try SQLiteJSON.decode([String: JSONValue].self, row["parameters"]),
-            state: FlowRunState(rawValue: row["state"]) ?? .crashed, stateMessage: row["state_message"], queue: row["queue"],
-            agentID: row["agent_id"], createdAt: date("created_at")!, updatedAt: date("updated_at")!,
-            startedAt: date("started_at"), endedAt: date("ended_at"), heartbeatAt: date("heartbeat_at"),
-            infrastructure: try SQLiteJSON.decode([String: String].self, row["infrastructure"]), history: history,
-            scheduleID: row["schedule_id"], scheduledFor: date("scheduled_for"), late: row["late"], attempt: row["attempt"],
-            retryOf: row["retry_of"], resumeOf: row["resume_of"],
-            endCause: (row["end_cause"] as String?).flatMap(EndCause.init(rawValue:)),
-            overrides: try (row["overrides"] as String?).map { try SQLiteJSON.decode(RunOverrides.self, $0) }.flatMap { $0.isValid ? $0 : nil })
+    func optionalReal(_ column: String) throws -> Double? { self[column] }
+
+    func integer(_ column: String) throws -> Int {
+        guard let value: Int = self[column] else { throw StoreError.conflict("column '\(column)' is empty in the database") }
+        return value
     }
 
-    static func schedule(_ row: Row) throws -> Schedule {
-        Schedule(
-            id: row["id"], name: row["name"], flowName: row["flow_name"], cron: row["cron"], timezone: row["timezone"],
-            intervalSeconds: row["interval_seconds"], anchor: (row["anchor"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            parameters: try SQLiteJSON.decode([String: JSONValue].self, row["parameters"]), paused: row["paused"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
-            lastError: row["last_error"])
-    }
+    func flag(_ column: String) throws -> Bool { (self[column] as Bool?) ?? false }
 }

@@ -52,7 +52,7 @@ extension SQLiteStore {
                     """,
                 arguments: [FlowRunState.scheduled.rawValue, before.timeIntervalSince1970])
             return try rows.map { row in
-                var run = try SQLiteRows.run(row, history: nil)
+                var run = try StoreRows.run(row, history: nil)
                 run.late = true
                 run.stateMessage = message(run, row["run_launcher"])
                 try db.execute(
@@ -100,7 +100,7 @@ extension SQLiteStore {
                     """,
                 arguments: [
                     schedule.id, schedule.name, schedule.flowName, schedule.cron, schedule.timezone, schedule.intervalSeconds,
-                    schedule.anchor?.timeIntervalSince1970, try SQLiteJSON.text(schedule.parameters), schedule.paused,
+                    schedule.anchor?.timeIntervalSince1970, try StoreJSON.text(schedule.parameters), schedule.paused,
                     schedule.createdAt.timeIntervalSince1970, schedule.updatedAt.timeIntervalSince1970,
                 ])
         }
@@ -114,13 +114,13 @@ extension SQLiteStore {
         let rows = try flowName.map {
             try Row.fetchAll(db, sql: "SELECT * FROM schedules WHERE flow_name = ? ORDER BY name", arguments: [$0])
         } ?? Row.fetchAll(db, sql: "SELECT * FROM schedules ORDER BY name")
-        return try rows.map(SQLiteRows.schedule)
+        return try rows.map(StoreRows.schedule)
     }
 
     public func schedule(_ key: String) async throws -> Schedule? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE id = ? OR name = ?", arguments: [key, key])
-                .map(SQLiteRows.schedule)
+                .map(StoreRows.schedule)
         }
     }
 
@@ -128,7 +128,7 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE schedules SET paused = ?, updated_at = ? WHERE id = ?", arguments: [paused, at.timeIntervalSince1970, id])
-            return try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE id = ?", arguments: [id]).map(SQLiteRows.schedule)
+            return try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE id = ?", arguments: [id]).map(StoreRows.schedule)
         }
     }
 

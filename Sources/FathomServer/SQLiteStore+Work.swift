@@ -86,8 +86,8 @@ extension SQLiteStore {
                 try statement.execute(arguments: [
                     update.id, runID, update.name, update.state.rawValue, update.attempt,
                     update.startedAt?.timeIntervalSince1970, update.endedAt?.timeIntervalSince1970, update.message,
-                    try update.result.map { try SQLiteJSON.text($0) }, update.cacheKey, update.cachedFrom,
-                    try update.outputs.map { try SQLiteJSON.text($0) }, try update.resultRef.map { try SQLiteJSON.text($0) },
+                    try update.result.map { try StoreJSON.text($0) }, update.cacheKey, update.cachedFrom,
+                    try update.outputs.map { try StoreJSON.text($0) }, try update.resultRef.map { try StoreJSON.text($0) },
                 ])
             }
         }
@@ -100,10 +100,10 @@ extension SQLiteStore {
                     id: row["id"], name: row["name"], state: TaskRunState(rawValue: row["state"]) ?? .failed,
                     attempt: row["attempt"], startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     endedAt: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
-                    result: try (row["result"] as String?).map { try SQLiteJSON.decode(JSONValue.self, $0) },
+                    result: try (row["result"] as String?).map { try StoreJSON.decode(JSONValue.self, $0) },
                     cacheKey: row["cache_key"], cachedFrom: row["cached_from"],
-                    outputs: try (row["outputs"] as String?).map { try SQLiteJSON.decode([TaskOutputFile].self, $0) },
-                    resultRef: try (row["result_ref"] as String?).map { try SQLiteJSON.decode(TaskResultReference.self, $0) })
+                    outputs: try (row["outputs"] as String?).map { try StoreJSON.decode([TaskOutputFile].self, $0) },
+                    resultRef: try (row["result_ref"] as String?).map { try StoreJSON.decode(TaskResultReference.self, $0) })
             }
         }
     }
@@ -121,7 +121,7 @@ extension SQLiteStore {
                         host = excluded.host
                     """,
                 arguments: [
-                    id, registration.name, registration.queue, try SQLiteJSON.text(registration.labels), registration.launcher.rawValue,
+                    id, registration.name, registration.queue, try StoreJSON.text(registration.labels), registration.launcher.rawValue,
                     at.timeIntervalSince1970, at.timeIntervalSince1970, registration.instance, registration.host,
                 ])
             return try Self.fetchAgent(db, id: id)!
@@ -148,7 +148,7 @@ extension SQLiteStore {
         }
         return AgentInfo(
             id: row["id"], name: row["name"], queue: row["queue"],
-            labels: try SQLiteJSON.decode([String: String].self, row["labels"]), launcher: kind,
+            labels: try StoreJSON.decode([String: String].self, row["labels"]), launcher: kind,
             lastSeenAt: Date(timeIntervalSince1970: row["last_seen_at"]), runsInFlight: inFlight, instance: row["instance"],
             host: row["host"])
     }
@@ -193,10 +193,10 @@ extension SQLiteStore {
                         \(exclusion)
                     ORDER BY COALESCE(r.scheduled_for, r.created_at), r.rowid LIMIT ?
                     """,
-                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher.rawValue, try SQLiteJSON.text(agent.labels)]
+                arguments: [agent.queue, FlowRunState.scheduled.rawValue, now.timeIntervalSince1970, agent.launcher.rawValue, try StoreJSON.text(agent.labels)]
                     + StatementArguments(blocked.sorted()) + [max(capacity * 4, 32)])
             for row in candidates where claimed.count < capacity && room.queueHasRoom {
-                let version = try SQLiteRows.version(row)
+                let version = try StoreRows.version(row)
                 // Two runs of one flow in this claim can fill its limit between them.
                 guard room.flowHasRoom(row["run_flow"]) else { continue }
                 let write = StateWrite(

@@ -43,9 +43,9 @@ public final class SQLiteStore: Store {
                         """,
                     arguments: [
                         version.id, version.flowName, version.version, version.bundleSHA256, version.storageURL,
-                        version.summary, try SQLiteJSON.text(version.parameters), try SQLiteJSON.text(version.runConfig),
-                        try SQLiteJSON.text(version.labels), version.queue, version.createdAt.timeIntervalSince1970,
-                        try version.retryPolicy.map { try SQLiteJSON.text($0) },
+                        version.summary, try StoreJSON.text(version.parameters), try StoreJSON.text(version.runConfig),
+                        try StoreJSON.text(version.labels), version.queue, version.createdAt.timeIntervalSince1970,
+                        try version.retryPolicy.map { try StoreJSON.text($0) },
                     ])
                 stored.append(version)
             }
@@ -61,7 +61,7 @@ public final class SQLiteStore: Store {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? ORDER BY version DESC", arguments: [flowName]
-            ).map(SQLiteRows.version)
+            ).map(StoreRows.version)
         }
     }
 
@@ -75,13 +75,13 @@ public final class SQLiteStore: Store {
                 row = try Row.fetchOne(
                     db, sql: "SELECT * FROM flow_versions WHERE flow_name = ? ORDER BY version DESC LIMIT 1", arguments: [flowName])
             }
-            return try row.map(SQLiteRows.version)
+            return try row.map(StoreRows.version)
         }
     }
 
     public func version(id: String) async throws -> FlowVersion? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM flow_versions WHERE id = ?", arguments: [id]).map(SQLiteRows.version)
+            try Row.fetchOne(db, sql: "SELECT * FROM flow_versions WHERE id = ?", arguments: [id]).map(StoreRows.version)
         }
     }
 
@@ -105,10 +105,10 @@ public final class SQLiteStore: Store {
                 ON CONFLICT DO NOTHING
                 """,
             arguments: [
-                new.id, new.version.flowName, new.version.id, new.version.version, try SQLiteJSON.text(new.parameters),
+                new.id, new.version.flowName, new.version.id, new.version.version, try StoreJSON.text(new.parameters),
                 FlowRunState.scheduled.rawValue, new.message, new.version.queue, new.idempotencyKey, at, at, new.scheduleID,
                 new.scheduledFor?.timeIntervalSince1970, new.attempt, new.retryOf, new.resumeOf,
-                try new.overrides.map { try SQLiteJSON.text($0) },
+                try new.overrides.map { try StoreJSON.text($0) },
             ])
         guard db.changesCount == 0 else {
             try appendHistory(db, runID: new.id, state: .scheduled, message: new.message, at: at)
@@ -124,7 +124,7 @@ public final class SQLiteStore: Store {
                 new.idempotencyKey, new.scheduleID, new.scheduledFor?.timeIntervalSince1970, new.retryOf, new.attempt, new.id,
             ])
         guard let existing else { throw StoreError.conflict("flow run \(new.id) conflicts with a run that cannot be found") }
-        return try SQLiteRows.run(existing, history: try history(db, runID: existing["id"]))
+        return try StoreRows.run(existing, history: try history(db, runID: existing["id"]))
     }
 
     public func run(id: FlowRunID, includeHistory: Bool) async throws -> FlowRun? {
@@ -133,7 +133,7 @@ public final class SQLiteStore: Store {
 
     static func fetchRun(_ db: Database, id: FlowRunID, includeHistory: Bool) throws -> FlowRun? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM flow_runs WHERE id = ?", arguments: [id]) else { return nil }
-        return try SQLiteRows.run(row, history: includeHistory ? try history(db, runID: id) : nil)
+        return try StoreRows.run(row, history: includeHistory ? try history(db, runID: id) : nil)
     }
 
     static func history(_ db: Database, runID: FlowRunID) throws -> [StateChange] {
@@ -199,7 +199,7 @@ public final class SQLiteStore: Store {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM flow_runs \(whereClause) ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
                 arguments: arguments + [filter.limit, filter.offset])
-            return FlowRunList(runs: try rows.map { try SQLiteRows.run($0, history: nil) }, total: total)
+            return FlowRunList(runs: try rows.map { try StoreRows.run($0, history: nil) }, total: total)
         }
     }
 
@@ -298,14 +298,14 @@ public final class SQLiteStore: Store {
     static func mergeInfrastructure(_ db: Database, runID: FlowRunID, facts: [String: String], at: Date?) throws -> Bool {
         guard let text = try String.fetchOne(db, sql: "SELECT infrastructure FROM flow_runs WHERE id = ?", arguments: [runID])
         else { return false }
-        var merged = try SQLiteJSON.decode([String: String].self, text)
+        var merged = try StoreJSON.decode([String: String].self, text)
         merged.merge(facts) { _, new in new }
         if let at {
             try db.execute(
                 sql: "UPDATE flow_runs SET infrastructure = ?, updated_at = ? WHERE id = ?",
-                arguments: [try SQLiteJSON.text(merged), at.timeIntervalSince1970, runID])
+                arguments: [try StoreJSON.text(merged), at.timeIntervalSince1970, runID])
         } else {
-            try db.execute(sql: "UPDATE flow_runs SET infrastructure = ? WHERE id = ?", arguments: [try SQLiteJSON.text(merged), runID])
+            try db.execute(sql: "UPDATE flow_runs SET infrastructure = ? WHERE id = ?", arguments: [try StoreJSON.text(merged), runID])
         }
         return true
     }
@@ -318,7 +318,7 @@ public final class SQLiteStore: Store {
                 db,
                 sql: "SELECT * FROM flow_runs WHERE state IN (\(marks)) AND COALESCE(heartbeat_at, started_at, updated_at) < ?",
                 arguments: arguments
-            ).map { try SQLiteRows.run($0, history: nil) }
+            ).map { try StoreRows.run($0, history: nil) }
         }
     }
 
@@ -333,7 +333,7 @@ public final class SQLiteStore: Store {
                         AND NOT EXISTS (SELECT 1 FROM flow_runs n WHERE n.retry_of = COALESCE(r.retry_of, r.id) AND n.attempt > r.attempt)
                     """,
                 arguments: [FlowRunState.failed.rawValue, FlowRunState.crashed.rawValue, endedAfter.timeIntervalSince1970]
-            ).map { try SQLiteRows.run($0, history: nil) }
+            ).map { try StoreRows.run($0, history: nil) }
         }
     }
 
@@ -351,7 +351,7 @@ public final class SQLiteStore: Store {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM flow_runs WHERE state = ? AND lease_expires_at < ?",
                 arguments: [FlowRunState.pending.rawValue, now.timeIntervalSince1970]
-            ).map { try SQLiteRows.run($0, history: nil) }
+            ).map { try StoreRows.run($0, history: nil) }
         }
     }
 }

@@ -124,7 +124,8 @@ struct ECSContainerTests {
         let checkpointed = await eventually(timeout: .seconds(300), every: .milliseconds(20)) {
             let record = (try? Data(contentsOf: URL(fileURLWithPath: workspace + "/.sorted.txt.bz2.fathom-partial.checkpoint")))
                 .flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]  // not there yet, or mid-rename
-            return record?["streams"] as? Int ?? 0 >= 32
+            guard record?["streams"] as? Int ?? 0 >= 32 else { return false }
+            return ((try? await stack.api.taskRuns(run.id)) ?? []).contains { $0.name == "sort" && $0.state == .completed }
         }
         let recent = ((try? await stack.api.logs(run.id, limit: 100).lines) ?? []).suffix(5).map(\.message)  // for the message only
         #expect(checkpointed, "bzip2 checkpointed: \(recent)")

@@ -14,15 +14,18 @@ import Testing
         #expect(try await stack.fathom(["register", TestPaths.examples]).exit == 0)
         let data = stack.scratch + "/data"
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try await offThePool { try TestFiles.write(TestFiles.wordLines(bytes: 12 << 20, seed: 21), to: data + "/lines.txt") }
+        try await offThePool { try TestFiles.write(TestFiles.wordLines(bytes: 24 << 20, seed: 21), to: data + "/lines.txt") }
         let parameters = ["input=data/lines.txt", "memory=4M", "threads=2", "level=1"]
 
         // Killed with SIGKILL once bzip2 has checkpointed some streams.
         let killed = try await stack.startRun("sort-compress", parameters)
         let partial = stack.scratch + "/fathom/runs/\(killed)/.sorted.txt.bz2.fathom-partial.checkpoint"
+        // ... and once the coordinator has the sort's completion: a kill before that reaches it is a kill during the
+        // sort as far as a resume can know (the sort's own checkpoint then saves the work, not the task cache).
         let checkpointed = await eventually(timeout: .seconds(300), every: .milliseconds(20)) {
-            FileManager.default.fileExists(atPath: partial)
-                && ((try? Data(contentsOf: URL(fileURLWithPath: partial))).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any])?["streams"] as? Int ?? 0 >= 32  // mid-rename: not yet
+            let streams = ((try? Data(contentsOf: URL(fileURLWithPath: partial))).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any])?["streams"] as? Int ?? 0  // not there yet, or mid-rename
+            guard streams >= 32 else { return false }
+            return ((try? await stack.client.taskRuns(killed)) ?? []).contains { $0.name == "sort" && $0.state == .completed }
         }
         let killedLogs = try await stack.client.logs(killed, limit: 50).lines.map(\.message)
         #expect(checkpointed, "bzip2 checkpointed: \(killedLogs.suffix(5))")

@@ -1,0 +1,65 @@
+import FathomAPI
+import FathomCore
+import Foundation
+
+/// A database row as the stores' mappings read it, by column name, whatever the database.
+protocol StoreRow {
+    func text(_ column: String) throws -> String
+    func optionalText(_ column: String) throws -> String?
+    func real(_ column: String) throws -> Double
+    func optionalReal(_ column: String) throws -> Double?
+    func integer(_ column: String) throws -> Int
+    func flag(_ column: String) throws -> Bool
+}
+
+/// JSON columns, written and read with the API's coders (the same text in every store).
+enum StoreJSON {
+    static func text<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try APICoding.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try APICoding.decode(type, from: Data(text.utf8))
+    }
+}
+
+/// Row → API type mapping, shared by the SQLite and PostgreSQL stores (the same columns in both).
+enum StoreRows {
+    static func version(_ row: some StoreRow) throws -> FlowVersion {
+        FlowVersion(
+            id: try row.text("id"), flowName: try row.text("flow_name"), version: try row.integer("version"),
+            bundleSHA256: try row.text("bundle_sha256"), storageURL: try row.text("storage_url"), summary: try row.text("summary"),
+            parameters: try StoreJSON.decode([ParameterSpec].self, try row.text("parameters")),
+            runConfig: try StoreJSON.decode(RunConfig.self, try row.text("run_config")),
+            labels: try StoreJSON.decode([String: String].self, try row.text("labels")), queue: try row.text("queue"),
+            createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
+            retryPolicy: try row.optionalText("retry_policy").map { try StoreJSON.decode(RunRetryPolicy.self, $0) })
+    }
+
+    static func run(_ row: some StoreRow, history: [StateChange]?) throws -> FlowRun {
+        func date(_ column: String) throws -> Date? { try row.optionalReal(column).map(Date.init(timeIntervalSince1970:)) }
+        return FlowRun(
+            id: try row.text("id"), flowName: try row.text("flow_name"), flowVersion: try row.integer("flow_version"),
+            versionID: try row.text("version_id"),
+            parameters: try StoreJSON.decode([String: JSONValue].self, try row.text("parameters")),
+            state: FlowRunState(rawValue: try row.text("state")) ?? .crashed, stateMessage: try row.text("state_message"),
+            queue: try row.text("queue"), agentID: try row.optionalText("agent_id"),
+            createdAt: Date(timeIntervalSince1970: try row.real("created_at")), updatedAt: Date(timeIntervalSince1970: try row.real("updated_at")),
+            startedAt: try date("started_at"), endedAt: try date("ended_at"), heartbeatAt: try date("heartbeat_at"),
+            infrastructure: try StoreJSON.decode([String: String].self, try row.text("infrastructure")), history: history,
+            scheduleID: try row.optionalText("schedule_id"), scheduledFor: try date("scheduled_for"), late: try row.flag("late"),
+            attempt: try row.integer("attempt"), retryOf: try row.optionalText("retry_of"), resumeOf: try row.optionalText("resume_of"),
+            endCause: try row.optionalText("end_cause").flatMap(EndCause.init(rawValue:)),
+            overrides: try row.optionalText("overrides").map { try StoreJSON.decode(RunOverrides.self, $0) }.flatMap { $0.isValid ? $0 : nil })
+    }
+
+    static func schedule(_ row: some StoreRow) throws -> Schedule {
+        Schedule(
+            id: try row.text("id"), name: try row.text("name"), flowName: try row.text("flow_name"), cron: try row.optionalText("cron"),
+            timezone: try row.optionalText("timezone"), intervalSeconds: try row.optionalReal("interval_seconds"),
+            anchor: try row.optionalReal("anchor").map(Date.init(timeIntervalSince1970:)),
+            parameters: try StoreJSON.decode([String: JSONValue].self, try row.text("parameters")), paused: try row.flag("paused"),
+            createdAt: Date(timeIntervalSince1970: try row.real("created_at")), updatedAt: Date(timeIntervalSince1970: try row.real("updated_at")),
+            lastError: try row.optionalText("last_error"))
+    }
+}
