@@ -44,7 +44,7 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [runID, after, limit]
-            ).map(Self.logLine)
+            ).map(StoreRows.logLine)
         }
     }
 
@@ -52,14 +52,8 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM logs WHERE run_id = ? ORDER BY seq DESC LIMIT ?", arguments: [runID, limit]
-            ).reversed().map(Self.logLine)
+            ).reversed().map(StoreRows.logLine)
         }
-    }
-
-    static func logLine(_ row: Row) -> LogLine {
-        LogLine(
-            seq: row["seq"], timestamp: Date(timeIntervalSince1970: row["ts"]), level: LogLevel(rawValue: row["level"]),
-            message: row["message"], taskRunID: row["task_run_id"], source: LogSource(rawValue: row["source"]), late: row["late"])
     }
 
     // MARK: Task runs
@@ -95,16 +89,7 @@ extension SQLiteStore {
 
     public func taskRuns(runID: FlowRunID) async throws -> [TaskRunUpdate] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM task_runs WHERE run_id = ? ORDER BY rowid", arguments: [runID]).map { row in
-                TaskRunUpdate(
-                    id: row["id"], name: row["name"], state: TaskRunState(rawValue: row["state"]) ?? .failed,
-                    attempt: row["attempt"], startedAt: (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    endedAt: (row["ended_at"] as Double?).map(Date.init(timeIntervalSince1970:)), message: row["message"],
-                    result: try (row["result"] as String?).map { try StoreJSON.decode(JSONValue.self, $0) },
-                    cacheKey: row["cache_key"], cachedFrom: row["cached_from"],
-                    outputs: try (row["outputs"] as String?).map { try StoreJSON.decode([TaskOutputFile].self, $0) },
-                    resultRef: try (row["result_ref"] as String?).map { try StoreJSON.decode(TaskResultReference.self, $0) })
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM task_runs WHERE run_id = ? ORDER BY rowid", arguments: [runID]).map(StoreRows.taskRun)
         }
     }
 
@@ -142,15 +127,7 @@ extension SQLiteStore {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agents WHERE id = ?", arguments: [id]) else { return nil }
         let inFlight = try Int.fetchOne(
             db, sql: "SELECT COUNT(*) FROM flow_runs WHERE agent_id = ? AND state IN \(FlowRunState.activeSQLList)", arguments: [id]) ?? 0
-        let launcher: String = row["launcher"]
-        guard let kind = LauncherKind(rawValue: launcher) else {
-            throw StoreError.conflict("agent \(id) has launcher '\(launcher.prefix(100))' in the database, which this Fathom does not know")
-        }
-        return AgentInfo(
-            id: row["id"], name: row["name"], queue: row["queue"],
-            labels: try StoreJSON.decode([String: String].self, row["labels"]), launcher: kind,
-            lastSeenAt: Date(timeIntervalSince1970: row["last_seen_at"]), runsInFlight: inFlight, instance: row["instance"],
-            host: row["host"])
+        return try StoreRows.agent(row, runsInFlight: inFlight)
     }
 
     public func agentStopped(id: AgentID, instance: String) async throws -> Bool {
@@ -212,15 +189,22 @@ extension SQLiteStore {
     }
 }
 
-/// The concurrency limits as they stand inside one claim transaction.
+/// The concurrency limits as they stand inside one claim transaction: what each limited queue and flow has left.
 struct ClaimRoom {
     private var queueLeft: Int?
-    private var flowLeft: [String: Int] = [:]
+    private var flowLeft: [String: Int]
 
+    init(queueLeft: Int?, flowLeft: [String: Int]) {
+        self.queueLeft = queueLeft
+        self.flowLeft = flowLeft
+    }
+
+    /// Counts, in SQLite's claim transaction, what the limits that bear on `queue` have left.
     init(_ db: Database, queue: String) throws {
-        let limits = try Row.fetchAll(db, sql: "SELECT scope, name, max_active FROM concurrency_limits")
-        for row in limits {
-            let scope: String = row["scope"], name: String = row["name"], limit: Int = row["max_active"]
+        var queueLeft: Int?
+        var flowLeft: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT scope, name, max_active FROM concurrency_limits") {
+            let scope: String = try row.text("scope"), name: String = try row.text("name"), limit = try row.integer("max_active")
             if scope == "queue", name == queue {
                 let active = try Int.fetchOne(
                     db, sql: "SELECT COUNT(*) FROM flow_runs WHERE queue = ? AND state IN \(FlowRunState.activeSQLList)", arguments: [queue]) ?? 0
@@ -231,6 +215,7 @@ struct ClaimRoom {
                 flowLeft[name] = limit - active
             }
         }
+        self.init(queueLeft: queueLeft, flowLeft: flowLeft)
     }
 
     var queueHasRoom: Bool { (queueLeft ?? 1) > 0 }

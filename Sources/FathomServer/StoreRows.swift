@@ -62,4 +62,34 @@ enum StoreRows {
             createdAt: Date(timeIntervalSince1970: try row.real("created_at")), updatedAt: Date(timeIntervalSince1970: try row.real("updated_at")),
             lastError: try row.optionalText("last_error"))
     }
+
+    static func logLine(_ row: some StoreRow) throws -> LogLine {
+        LogLine(
+            seq: Int64(try row.integer("seq")), timestamp: Date(timeIntervalSince1970: try row.real("ts")),
+            level: LogLevel(rawValue: try row.text("level")), message: try row.text("message"),
+            taskRunID: try row.optionalText("task_run_id"), source: LogSource(rawValue: try row.text("source")), late: try row.flag("late"))
+    }
+
+    static func taskRun(_ row: some StoreRow) throws -> TaskRunUpdate {
+        TaskRunUpdate(
+            id: try row.text("id"), name: try row.text("name"), state: TaskRunState(rawValue: try row.text("state")) ?? .failed,
+            attempt: try row.integer("attempt"), startedAt: try row.optionalReal("started_at").map(Date.init(timeIntervalSince1970:)),
+            endedAt: try row.optionalReal("ended_at").map(Date.init(timeIntervalSince1970:)), message: try row.optionalText("message"),
+            result: try row.optionalText("result").map { try StoreJSON.decode(JSONValue.self, $0) },
+            cacheKey: try row.optionalText("cache_key"), cachedFrom: try row.optionalText("cached_from"),
+            outputs: try row.optionalText("outputs").map { try StoreJSON.decode([TaskOutputFile].self, $0) },
+            resultRef: try row.optionalText("result_ref").map { try StoreJSON.decode(TaskResultReference.self, $0) })
+    }
+
+    static func agent(_ row: some StoreRow, runsInFlight: Int) throws -> AgentInfo {
+        let id = try row.text("id"), launcher = try row.text("launcher")
+        guard let kind = LauncherKind(rawValue: launcher) else {
+            throw StoreError.conflict("agent \(id) has launcher '\(launcher.prefix(100))' in the database, which this Fathom does not know")
+        }
+        return AgentInfo(
+            id: id, name: try row.text("name"), queue: try row.text("queue"),
+            labels: try StoreJSON.decode([String: String].self, try row.text("labels")), launcher: kind,
+            lastSeenAt: Date(timeIntervalSince1970: try row.real("last_seen_at")), runsInFlight: runsInFlight,
+            instance: try row.optionalText("instance"), host: try row.optionalText("host"))
+    }
 }

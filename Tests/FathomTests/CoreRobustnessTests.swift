@@ -16,7 +16,7 @@ import Testing
         var settings = CoordinatorSettings()
         settings.heartbeatTimeout = .seconds(30)
         let database = directory.file("fathom.sqlite")
-        let before = try ClockedCoordinator(database: database, clock: clock, settings: settings)
+        let before = try await ClockedCoordinator(database: database, clock: clock, settings: settings)
         try await before.register([flow])
         let agent = try await before.coordinator.registerAgent(AgentRegistration(name: "a"))
         let run = try await before.coordinator.createRun(CreateFlowRunRequest(flow: "job"))
@@ -29,7 +29,7 @@ import Testing
 
         // The coordinator is down for 100 s (more than twice the timeout); a new process opens the same database.
         clock.advance(100)
-        let after = try ClockedCoordinator(database: database, clock: clock, settings: settings)
+        let after = try await ClockedCoordinator(database: database, clock: clock, settings: settings)
         #expect(try await after.coordinator.reap().isEmpty, "no run is judged on silence the coordinator could not hear, no claim on a lease it could not renew")
         clock.advance(5)
         #expect(try await after.coordinator.heartbeat(run.id) == .running, "the flow's next heartbeat lands on a live run")
@@ -52,7 +52,7 @@ import Testing
         let clock = TestClock(date("2026-11-30T10:00:00Z"))
         var settings = CoordinatorSettings()
         settings.heartbeatTimeout = .seconds(30)
-        let server = try ClockedCoordinator(database: directory.file("unused"), clock: clock, settings: settings, store: .memory)
+        let server = try await ClockedCoordinator(database: directory.file("unused"), clock: clock, settings: settings, store: .memory)
         let store = try #require(server.store as? InMemoryStore)
         try await server.register([flow])
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
@@ -87,7 +87,7 @@ import Testing
         let clock = TestClock(date("2026-11-30T10:00:00Z"))
         var settings = CoordinatorSettings()
         settings.heartbeatTimeout = .seconds(30)
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
         try await server.register([flow], retryPolicy: RunRetryPolicy(retries: 2, delaySeconds: 60))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "job"))
@@ -120,7 +120,7 @@ import Testing
         let clock = TestClock(date("2026-11-30T10:00:00Z"))
         var settings = CoordinatorSettings()
         settings.heartbeatTimeout = .seconds(30)
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings)
         try await server.register([flow], retryPolicy: RunRetryPolicy(retries: 1, delaySeconds: 0))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         await server.coordinator.housekeeping()
@@ -146,7 +146,7 @@ import Testing
     @Test func aRetryTheCoordinatorDidNotGetToMakeIsMadeByTheNextRound() async throws {
         let directory = TemporaryDirectory("lost-retry")
         let clock = TestClock(date("2026-11-30T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         try await server.register([flow], retryPolicy: RunRetryPolicy(retries: 1, delaySeconds: 0))
         let run = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "job"))
         // The run's end commits, and the process dies before the retry is inserted: the store alone saw it.
@@ -155,7 +155,7 @@ import Testing
         }
         #expect(try await server.store.runs(RunFilter(attemptsOf: run.id, limit: 10)).runs.count == 1, "no retry yet")
 
-        let restarted = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let restarted = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         await restarted.coordinator.housekeeping()
         let attempts = try await restarted.store.runs(RunFilter(attemptsOf: run.id, limit: 10)).runs
         #expect(attempts.map(\.attempt).sorted() == [1, 2], "\(attempts.map(\.attempt))")
@@ -217,7 +217,7 @@ import Testing
     @Test func anAgentThatDiedWithoutAWordFreesItsNameAfterTheTakeoverTime() async throws {
         let directory = TemporaryDirectory("takeover")
         let clock = TestClock(date("2026-11-30T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         _ = try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "one"))
         clock.advance(30)
         await #expect(throws: CoordinatorError.self) { try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")) }

@@ -20,7 +20,7 @@ import Testing
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
         var settings = CoordinatorSettings()
         settings.heartbeatTimeout = .seconds(30)
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, settings: settings, store: store)
         try await server.register([flaky], retryPolicy: RunRetryPolicy(retries: 2, delaySeconds: 60))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         func claim() async throws -> [FlowRunID] {
@@ -61,7 +61,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func completedAndCancelledRunsAreNotRetriedAndAByHandRetryIsTheNextAttempt(store: StoreKind) async throws {
         let directory = TemporaryDirectory("retries-not")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([flaky], retryPolicy: RunRetryPolicy(retries: 3))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         let done = try await server.coordinator.createRun(CreateFlowRunRequest(flow: "flaky"))
@@ -80,7 +80,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases) func flowAndQueueLimitsHoldRunsAtClaimAndReleaseThemAsRunsEnd(store: StoreKind) async throws {
         let directory = TemporaryDirectory("limits")
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(date("2026-11-29T10:00:00Z")), store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(date("2026-11-29T10:00:00Z")), store: store)
         try await server.register([flaky, other])
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         func claim() async throws -> [FlowRun] {
@@ -116,7 +116,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases) func aRaisedLimitWakesAWaitingAgent(store: StoreKind) async throws {
         let directory = TemporaryDirectory("limits-wake")
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()), store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()), store: store)
         try await server.register([flaky])
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
         _ = try await server.coordinator.setConcurrencyLimit(scope: "flow", name: "flaky", limit: 0)

@@ -12,7 +12,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func runsAreMadeAheadOncePerSlot(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules")
         let clock = TestClock(date("2026-11-29T10:00:30Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(
             flow: "nightly", intervalSeconds: 600, anchor: date("2026-11-29T00:00:00Z"), parameters: ["depth": .int(3)]))
@@ -38,14 +38,14 @@ import Testing
         let directory = TemporaryDirectory("schedules-restart")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
         let database = directory.file("fathom.sqlite")
-        let first = try ClockedCoordinator(database: database, clock: clock)
+        let first = try await ClockedCoordinator(database: database, clock: clock)
         try await first.register([nightly])
         let schedule = try await first.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "*/5 * * * *"))
         let before = try await first.runs(ofSchedule: schedule.id)
         #expect(before.count == 12)
         // A new process on the same file knows nothing of what the first made; the database does.
         for _ in 0..<3 {
-            let restarted = try ClockedCoordinator(database: database, clock: clock)
+            let restarted = try await ClockedCoordinator(database: database, clock: clock)
             await restarted.coordinator.housekeeping()
         }
         let after = try await first.runs(ofSchedule: schedule.id)
@@ -56,8 +56,8 @@ import Testing
         let directory = TemporaryDirectory("schedules-two")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
         let database = directory.file("fathom.sqlite")
-        let a = try ClockedCoordinator(database: database, clock: clock)
-        let b = try ClockedCoordinator(database: database, clock: clock)
+        let a = try await ClockedCoordinator(database: database, clock: clock)
+        let b = try await ClockedCoordinator(database: database, clock: clock)
         try await a.register([nightly])
         let every = try await a.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", name: "every-minute", intervalSeconds: 60))
         let cron = try await b.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", name: "quarterly", cron: "*/15 * * * *"))
@@ -81,7 +81,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func pauseRemovesUpcomingRunsAndResumeMakesThemAgain(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-pause")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "0 * * * *"))
         #expect(try await server.runs(ofSchedule: schedule.id).count == 3, "at least three upcoming runs")
@@ -107,7 +107,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func cronSlotsFollowTheTimeZoneThroughDaylightSaving(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-dst")
         let clock = TestClock(date("2026-03-28T12:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(
             flow: "nightly", cron: "30 2 * * *", timezone: "Europe/Berlin"))
@@ -118,7 +118,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func lateRunsAreFlaggedAndNotClaimedEarly(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-late")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "5 10 * * *"))
         let agent = try await server.coordinator.registerAgent(AgentRegistration(name: "a"))
@@ -142,7 +142,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func aRunNoLiveAgentCanServeSaysSoAndHowToStartOne(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-unserved")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         _ = try await server.coordinator.register(RegisterFlowsRequest(
             bundleSHA256: String(repeating: "ab", count: 32), storageURL: "file:///nowhere/bundle", flows: [nightly],
             runConfig: RunConfig(launcher: .ecs, settings: ECSConfigTests.good), queue: "batch"))
@@ -165,7 +165,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases) func badSchedulesAreRefusedByField(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-bad")
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()), store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: TestClock(Date()), store: store)
         try await server.register([nightly])
         func problems(_ request: CreateScheduleRequest) async -> [String] {
             do {
@@ -188,7 +188,7 @@ import Testing
     @Test(arguments: StoreKind.allCases) func aNewFlowVersionRemakesUpcomingRunsWithIt(store: StoreKind) async throws {
         let directory = TemporaryDirectory("schedules-version")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
-        let server = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
+        let server = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock, store: store)
         try await server.register([nightly])
         let schedule = try await server.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", cron: "0 * * * *"))
         #expect(try await server.runs(ofSchedule: schedule.id).allSatisfy { $0.flowVersion == 1 })

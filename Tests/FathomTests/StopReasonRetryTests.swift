@@ -61,7 +61,7 @@ struct StopReasonRetryTests {
     {
         let directory = TemporaryDirectory("stop-reason")
         let clock = TestClock(date("2026-12-01T10:00:00Z"))
-        let clocked = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let clocked = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         _ = try await clocked.coordinator.register(RegisterFlowsRequest(
             bundleSHA256: String(repeating: "ab", count: 32), storageURL: "file:///nowhere/bundle",
             flows: [FlowDescription(name: "sort", parameters: [])], runConfig: Self.ecsConfig, retryPolicy: policy))
@@ -156,7 +156,7 @@ struct WorkspacesInUseTests {
     @Test func activeResumedAndResumableRunsKeepTheirChainsWorkspace() async throws {
         let directory = TemporaryDirectory("workspaces-in-use")
         let clock = TestClock(date("2026-12-01T10:00:00Z"))
-        let clocked = try ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
+        let clocked = try await ClockedCoordinator(database: directory.file("fathom.sqlite"), clock: clock)
         try await clocked.register([FlowDescription(name: "job", parameters: [])])
         let coordinator = clocked.coordinator
         func ended(_ state: FlowRunState, _ id: FlowRunID) async throws {

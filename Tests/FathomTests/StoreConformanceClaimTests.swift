@@ -8,7 +8,7 @@ import Testing
 @Suite struct StoreConformanceClaimTests {
     @Test(arguments: StoreKind.allCases)
     func aClaimTakesOnlyDueRunsOfTheAgentsQueueLauncherAndLabelsOldestDueFirst(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let plain = try await fixture.version("plain")
         let gpu = try await fixture.version("gpu", labels: ["gpu": "a100"])
         let ecs = try await fixture.version("ecs", launcher: .ecs)
@@ -35,7 +35,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func runsAnAgentCannotTakeNeverStandInFrontOfOnesItCan(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let needsLabel = try await fixture.version("gpu", labels: ["gpu": "yes"])
         for second in 0..<100 { try await fixture.run(needsLabel, createdAfter: Double(second) / 100) }
         let servable = try await fixture.run(try await fixture.version("plain"), createdAfter: 2)
@@ -45,7 +45,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aClaimStaysWithinFlowAndQueueLimitsCountingWhatIsActive(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let a = try await fixture.version("a"), b = try await fixture.version("b")
         for second in 0..<4 { try await fixture.run(a, createdAfter: Double(second)) }
         for second in 4..<8 { try await fixture.run(b, createdAfter: Double(second)) }
@@ -72,7 +72,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aClaimRenewsTheAgentsLeasesAndReturnsItsRunsToCancel(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let version = try await fixture.version("a")
         let agent = try await fixture.agent("x")
         for second in 0..<2 { try await fixture.run(version, createdAfter: Double(second)) }
@@ -92,7 +92,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func agentsAreReplacedByIdAndStoppedOnlyByTheirOwnInstance(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let store = fixture.store
         _ = try await fixture.agent("old", seen: 0)
         let first = try await fixture.agent("x", queue: "q1", instance: "i-1", seen: 1)
@@ -108,7 +108,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func theSweepsFindSilentLateDueAndUnretriedRuns(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let store = fixture.store
         let retried = try await fixture.version("retried", retries: 1)
         let ecs = try await fixture.version("ecs", launcher: .ecs)
@@ -142,7 +142,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aRunCrashedOnSilenceIsRevivedAndItsUntakenRetryWithdrawn(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let store = fixture.store
         let version = try await fixture.version("a", retries: 2)
         let run = try await fixture.move(try await fixture.run(version), through: [.pending, .running])
@@ -171,7 +171,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func schedulesHaveUniqueNamesAndAreFoundByIdOrName(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let store = fixture.store
         func schedule(_ id: String, _ name: String, flow: String = "a") -> Schedule {
             Schedule(

@@ -9,7 +9,7 @@ import Testing
 @Suite struct StoreConformanceTests {
     @Test(arguments: StoreKind.allCases)
     func versionsAreNumberedPerFlowAndReadNewestFirst(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let a1 = try await fixture.version("a")
         let b1 = try await fixture.version("b")
         let a2 = try await fixture.version("a", labels: ["gpu": "yes"])
@@ -26,7 +26,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aRunIsInsertedOnceByIdIdempotencyKeyScheduleSlotOrAttempt(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let version = try await fixture.version("a")
         let keyed = try await fixture.run(version, key: "nightly-1")
         #expect(keyed.state == .scheduled && keyed.history?.map(\.state) == [.scheduled] && keyed.attempt == 1)
@@ -54,7 +54,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aStateWriteHappensOnlyFromTheExpectedStateAndSetsWhatTheStateMeans(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let run = try await fixture.run(try await fixture.version("a"))
         let store = fixture.store
         #expect(try await store.compareAndSetState(StateWrite(runID: run.id, from: .running, to: .completed, message: "", at: fixture.at(1))) == nil)
@@ -80,7 +80,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func runListsAreNewestFirstFilteredAndPagedWithTheirTotal(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let a = try await fixture.version("a"), b = try await fixture.version("b")
         var made: [FlowRun] = []
         for second in 0..<5 { made.append(try await fixture.run(second.isMultiple(of: 2) ? a : b, createdAfter: Double(second))) }
@@ -106,7 +106,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func logLinesAreNumberedPerRunAndAnEndedRunKeepsMarksOrRefusesThem(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let version = try await fixture.version("a")
         let run = try await fixture.run(version)
         let store = fixture.store
@@ -143,7 +143,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func taskRunsKeepTheirFirstStartAndNeverMoveToAnotherRun(kind: StoreKind) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         let version = try await fixture.version("a")
         let run = try await fixture.run(version), other = try await fixture.run(version)
         let store = fixture.store

@@ -206,12 +206,7 @@ extension PostgresStore: RunStore {
             // A later attempt that an agent took holds the work now: this one stays crashed.
             guard later.allSatisfy({ $0.state == FlowRunState.scheduled.rawValue }) else { return nil }
             let withdrawn = later.map(\.id)
-            for id in withdrawn {
-                try await connection.query("DELETE FROM logs WHERE run_id = \(id)", logger: logger)
-                try await connection.query("DELETE FROM state_history WHERE run_id = \(id)", logger: logger)
-                try await connection.query("DELETE FROM task_runs WHERE run_id = \(id)", logger: logger)
-                try await connection.query("DELETE FROM flow_runs WHERE id = \(id)", logger: logger)
-            }
+            for id in withdrawn { try await deleteRun(connection, id: id) }
             let seconds = at.timeIntervalSince1970
             try await connection.query(
                 """

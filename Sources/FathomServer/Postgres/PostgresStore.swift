@@ -6,10 +6,11 @@ import PostgresNIO
 
 /// The coordinator's store on PostgreSQL, for several coordinators sharing one database (RDS, Aurora).
 ///
-/// The same columns as ``SQLiteStore`` (times as epoch seconds, JSON as text), so one mapping reads both. Each method
-/// is one transaction. This first part holds flows and runs; the other roles follow, and until then the server
-/// does not offer `--database postgres://`.
-public final class PostgresStore: Sendable {
+/// The same columns as ``SQLiteStore`` (times as epoch seconds, JSON as text), so one mapping (``StoreRows``) reads
+/// both. Each method is one transaction. Claims lock the runs they hand out with `FOR UPDATE SKIP LOCKED`, so claims
+/// through several coordinators never wait for each other's candidates nor take the same run; with concurrency
+/// limits in force they count active runs under an advisory lock.
+public final class PostgresStore: Store {
     let client: PostgresClient
     let logger: Logger
     private let running: Task<Void, Never>
@@ -33,15 +34,29 @@ public final class PostgresStore: Sendable {
         running = Task { await client.run() }
     }
 
+    deinit {
+        running.cancel()
+    }
+
     /// Closes the pool.
     public func shutdown() async {
         running.cancel()
         _ = await running.value
     }
 
-    /// Runs `body` in one transaction.
+    /// Runs `body` in one transaction; an error `body` throws comes out as itself (the rollback done).
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError { throw closureError }
+            throw error
+        }
+    }
+
+    /// Runs one statement, atomic by itself, and drops its rows.
+    func execute(_ query: PostgresQuery) async throws {
+        _ = try await client.query(query, logger: logger)
     }
 
     /// All rows of a query, mapped.

@@ -23,15 +23,21 @@ struct ClockedCoordinator {
     let store: any Store
 
     /// Opens `database` (a new store each time: a restart), sharing `clock`; with `kind` `.memory`, a new empty
-    /// in-memory store instead (no restart survives it).
+    /// in-memory store instead (no restart survives it); with `.postgres`, a PostgreSQL database that stands for
+    /// `database` (the same path opens the same database again: a restart).
     init(
         database: String, clock: TestClock, settings given: CoordinatorSettings = CoordinatorSettings(), store kind: StoreKind = .sqlite
-    ) throws {
+    ) async throws {
         var settings = given
         settings.bundleURLPrefixes.append("file:///nowhere/")
         switch kind {
         case .sqlite: store = try SQLiteStore(path: database)
         case .memory: store = InMemoryStore()
+        case .postgres:
+            var logger = Logger(label: "test.postgres")
+            logger.logLevel = .error
+            let url = try await PostgresDatabases.shared.url(standingFor: database)
+            store = try await PostgresStore.connect(try PostgresSettings(url: url), maximumConnections: 4, logger: logger)
         }
         let storage = try LocalFlowStorage(root: (database as NSString).deletingLastPathComponent + "/bundles")
         var logger = Logger(label: "test.clocked")
@@ -50,6 +56,19 @@ struct ClockedCoordinator {
     /// Every run of a schedule, oldest slot first.
     func runs(ofSchedule id: String) async throws -> [FlowRun] {
         try await store.runs(RunFilter(scheduleID: id, limit: 10_000)).runs.sorted { ($0.scheduledFor ?? .distantPast) < ($1.scheduledFor ?? .distantPast) }
+    }
+}
+
+/// The PostgreSQL databases that stand for SQLite paths in tests that restart a coordinator on "the same file".
+actor PostgresDatabases {
+    static let shared = PostgresDatabases()
+    private var urls: [String: String] = [:]
+
+    func url(standingFor path: String) async throws -> String {
+        if let url = urls[path] { return url }
+        let url = try await PostgresServer.shared().createDatabase()
+        urls[path] = url
+        return url
     }
 }
 

@@ -2,11 +2,14 @@ import FathomAPI
 import FathomCore
 import FathomServer
 import Foundation
+import Logging
 
 /// The store implementations every conformance test runs against.
 enum StoreKind: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
     case memory
+    /// A database of its own on the tests' PostgreSQL server.
+    case postgres
 
     var description: String { rawValue }
 }
@@ -19,11 +22,20 @@ struct StoreFixture {
     /// Whole seconds, so that every store gives back exactly the dates it was given.
     let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    init(_ kind: StoreKind) throws {
+    init(_ kind: StoreKind) async throws {
         switch kind {
         case .sqlite: store = try SQLiteStore(path: directory.file("fathom.sqlite"))
         case .memory: store = InMemoryStore()
+        case .postgres: store = try await Self.postgres()
         }
+    }
+
+    /// A store on a new database of the tests' PostgreSQL server.
+    static func postgres() async throws -> PostgresStore {
+        let url = try await PostgresServer.shared().createDatabase()
+        var logger = Logger(label: "test.postgres")
+        logger.logLevel = .error
+        return try await PostgresStore.connect(try PostgresSettings(url: url), maximumConnections: 4, logger: logger)
     }
 
     /// `seconds` after ``start``.
