@@ -10,6 +10,27 @@ enum ChangeTopic: Hashable, Sendable {
     case agent(AgentID)
     /// A run has a new log line or state.
     case run(FlowRunID)
+
+    /// The topic as other coordinators hear it: `q:queue`, `a:agent`, `r:run`.
+    var wire: String {
+        switch self {
+        case .queue(let name): "q:" + name
+        case .agent(let id): "a:" + id
+        case .run(let id): "r:" + id
+        }
+    }
+
+    /// A topic another coordinator sent; nil for text that is not one.
+    init?(wire: String) {
+        let value = String(wire.dropFirst(2))
+        guard wire.count > 2, !value.isEmpty else { return nil }
+        switch wire.prefix(2) {
+        case "q:": self = .queue(value)
+        case "a:": self = .agent(value)
+        case "r:": self = .run(value)
+        default: return nil
+        }
+    }
 }
 
 /// Wakes long-polls when something they wait for changes.
@@ -38,6 +59,13 @@ final class ChangeNotifier: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where local changes go to reach other coordinators sharing the database; nil with one coordinator.
+    private let outbox = Mutex<ChangeOutbox?>(nil)
+
+    /// Puts every later local change in `outbox` too (the relay to other coordinators).
+    func relay(to outbox: ChangeOutbox) {
+        self.outbox.withLock { $0 = outbox }
+    }
 
     /// Whether ``close()`` was called.
     var isClosed: Bool { state.withLock { $0.closed } }
@@ -47,8 +75,24 @@ final class ChangeNotifier: Sendable {
         state.withLock { state in keys.map { state.generations[$0, default: 0] } }
     }
 
-    /// Marks `key` changed and wakes everyone waiting on it.
+    /// Marks `key` changed, wakes everyone waiting on it here, and tells the other coordinators.
     func signal(_ key: ChangeTopic) {
+        receive(key)
+        outbox.withLock { $0 }?.add(key.wire)
+    }
+
+    /// Wakes every waiter at once: changes may have been missed (the relay to the other coordinators reconnected),
+    /// so each long-poll looks again.
+    func wakeAll() {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            for key in state.waitersByKey.keys { state.generations[key, default: 0] &+= 1 }
+            return Array(state.waiters.keys).compactMap { state.remove($0) }
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// A change another coordinator made: marks `key` changed and wakes everyone waiting on it here.
+    func receive(_ key: ChangeTopic) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.generations[key, default: 0] &+= 1
             return (state.waitersByKey[key] ?? []).compactMap { state.remove($0) }
@@ -96,5 +140,57 @@ final class ChangeNotifier: Sendable {
         } onCancel: {
             state.withLock { state in state.remove(id) }?.resume()
         }
+    }
+}
+
+/// Local changes waiting to be sent to the other coordinators: a set, so a burst of changes to one run is sent once.
+final class ChangeOutbox: Sendable {
+    private struct State {
+        var topics: Set<String> = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ topic: String) {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.closed, state.topics.count < 100_000 else { return nil }  // a stuck relay drops, never grows without bound
+            state.topics.insert(topic)
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume()
+    }
+
+    /// Waits until there are topics, then takes up to `limit` of them; nil once closed.
+    func take(limit: Int) async -> [String]? {
+        while true {
+            let taken = state.withLock { state -> [String]? in
+                if state.closed { return nil }
+                guard !state.topics.isEmpty else { return [] }
+                let batch = Array(state.topics.prefix(limit))
+                state.topics.subtract(batch)
+                return batch
+            }
+            guard let taken else { return nil }
+            if !taken.isEmpty { return taken }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.closed || !state.topics.isEmpty { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+    }
+
+    /// Ends ``take(limit:)`` for good.
+    func close() {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.closed = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume()
     }
 }

@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 4200
     /// Where the database and bundles live.
     public var dataDirectory: String
+    /// A PostgreSQL database (`postgres://user:password@host:5432/db?sslmode=require`) that several coordinators
+    /// share; nil for the embedded SQLite file `<data dir>/fathom.sqlite`.
+    public var databaseURL: String?
     /// The API token every `/api/` call must carry, if set.
     public var token: String?
     /// Where uploaded bundles go: nil for `<data dir>/bundles`, or `s3://bucket/prefix`.
@@ -64,10 +67,34 @@ public struct FathomServer: Sendable {
 
     /// Opens the data directory (`fathom.sqlite`, `bundles/`) and checks the configuration.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "fathom.server")) throws {
-        try configuration.validate()
-        ServerMemory.returnLargeBlocks
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("fathom.sqlite"))
+        try self.init(configuration: configuration, store: store, logger: logger)
+    }
+
+    /// Opens the database the configuration names (PostgreSQL for ``ServerConfiguration/databaseURL``, else the
+    /// data directory's SQLite file), migrating it, and checks the configuration.
+    public static func open(configuration: ServerConfiguration, logger: Logger = Logger(label: "fathom.server")) async throws -> FathomServer {
+        guard let url = configuration.databaseURL else { return try FathomServer(configuration: configuration, logger: logger) }
+        try configuration.validate()
+        let settings = try PostgresSettings(url: url)
+        let store: PostgresStore
+        do {
+            store = try await PostgresStore.connect(settings, logger: logger)
+        } catch {
+            throw ValidationError(
+                code: "database_unreachable", field: "--database", problem: "cannot open \(settings): \(String(describing: error).prefix(500))",
+                fix: "Check that the server is up and reachable from here, the user, password and database, and sslmode.")
+        }
+        logger.info("database: PostgreSQL \(settings)")
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        return try FathomServer(configuration: configuration, store: store, logger: logger)
+    }
+
+    /// A coordinator over `store`; bundles in the configured storage (else the data directory).
+    public init(configuration: ServerConfiguration, store: any Store, logger: Logger = Logger(label: "fathom.server")) throws {
+        try configuration.validate()
+        ServerMemory.returnLargeBlocks
         let storage: any FlowStorage
         if let given = configuration.storageURL {
             guard let opened = try FlowStorages.open(given) else {
@@ -122,6 +149,7 @@ public struct FathomServer: Sendable {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         let housekeeper = Housekeeper(coordinator: coordinator, interval: configuration.reaperInterval, logger: logger)
-        return [app, housekeeper]
+        guard let shared = coordinator.store as? any SharedChanges else { return [app, housekeeper] }
+        return [app, housekeeper, ChangeRelay(shared: shared, notifier: coordinator.notifier, logger: logger)]
     }
 }

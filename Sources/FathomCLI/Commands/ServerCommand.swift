@@ -16,12 +16,31 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where the database and bundles live (default ~/.fathom).")
     var dataDirectory: String?
 
+    @Option(help: """
+        A PostgreSQL database that several coordinators share: postgres://USER:PASSWORD@HOST:5432/DB?sslmode=require \
+        (env: FATHOM_DATABASE_URL, which keeps the password out of the process list). Default: SQLite in --data-dir.
+        """)
+    var database: String?
+
     func run() async throws {
         logging.bootstrap()
+        let logger = Logger(label: "fathom.server")
         let directory = dataDirectory ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom")
-        let coordinator = try await EmbeddedCoordinator.start(
-            configuration: serve.serverConfiguration(dataDirectory: directory), logger: Logger(label: "fathom.server"), handleSignals: true)
-        print("fathom coordinator listening on \(coordinator.url) (data: \(directory)); web UI at \(coordinator.url)/")
+        var configuration = try serve.serverConfiguration(dataDirectory: directory)
+        configuration.databaseURL = database ?? ProcessInfo.processInfo.environment["FATHOM_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var location = "data: \(directory)"
+        if let url = configuration.databaseURL {
+            do {
+                location = "database: \(try PostgresSettings(url: url))"
+            } catch {
+                throw ArgumentParser.ValidationError(error.description)
+            }
+            if configuration.storageURL == nil {
+                logger.warning("bundles go to \(directory)/bundles, which only this coordinator sees; with several coordinators on one database, pass --storage s3://bucket/prefix")
+            }
+        }
+        let coordinator = try await EmbeddedCoordinator.start(configuration: configuration, logger: logger, handleSignals: true)
+        print("fathom coordinator listening on \(coordinator.url) (\(location)); web UI at \(coordinator.url)/")
         try await coordinator.wait()
     }
 }

@@ -17,7 +17,7 @@ public final class EmbeddedCoordinator: Sendable {
     public static func start(
         configuration: ServerConfiguration, logger: Logger = Logger(label: "fathom"), handleSignals: Bool = false
     ) async throws -> EmbeddedCoordinator {
-        let server = try FathomServer(configuration: configuration, logger: logger)
+        let server = try await FathomServer.open(configuration: configuration, logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let services = server.makeServices { port in continuation.yield(port) }
         let group = ServiceGroup(

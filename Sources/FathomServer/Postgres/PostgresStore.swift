@@ -144,3 +144,24 @@ extension PostgresStore: FlowVersionStore {
         }
     }
 }
+
+// MARK: Changes between coordinators
+
+extension PostgresStore: SharedChanges {
+    /// The channel coordinators sharing this database NOTIFY and LISTEN on.
+    static let changeChannel = "fathom_changes"
+
+    public func publish(_ topics: [String]) async throws {
+        guard !topics.isEmpty else { return }
+        try await execute("SELECT pg_notify(\(Self.changeChannel), topic) FROM UNNEST(\(topics)::text[]) AS topic")
+    }
+
+    public func listen(listening: @Sendable () -> Void, receive: @Sendable (String) -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: Self.changeChannel) { notifications in
+                listening()
+                for try await notification in notifications { receive(notification.payload) }
+            }
+        }
+    }
+}
