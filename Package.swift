@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "FathomCore", "FathomAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -53,7 +54,7 @@ let package = Package(
         .target(
             name: "AWS",
             dependencies: [
-                "FathomCore", "FathomProcess",
+                "FathomCore", "FathomProcess", "FathomClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

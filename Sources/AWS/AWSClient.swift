@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FathomClient
 import Foundation
 import Logging
 import Metrics

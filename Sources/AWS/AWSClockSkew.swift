@@ -59,14 +59,3 @@ enum HTTPDate {
         return formatter.date(from: text.trimmingCharacters(in: .whitespaces))
     }
 }
-
-/// Transport failures that prove the request never left this machine, so even a call that is not
-/// idempotent may be sent again.
-enum TransportFailure {
-    static func neverSent(_ error: any Error) -> Bool {
-        if error is NIOConnectionError { return true }
-        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
-        if let error = error as? IOError { return [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) }
-        return false
-    }
-}

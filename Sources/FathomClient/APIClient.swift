@@ -4,6 +4,7 @@ import FathomCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// An error answer from the coordinator, or a failure to reach it.
 public enum APIClientError: Error, Sendable, CustomStringConvertible {
@@ -45,11 +46,22 @@ public enum APIClientError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A typed client for the coordinator's `/api/v1`.
+///
+/// It may know several coordinators (`http://a:4200,http://b:4200`: several servers on one PostgreSQL database).
+/// A call goes to the one in use; when that one cannot be reached (the request never left this machine, or for a
+/// read, any transport failure), the call moves to the next, and later calls stay there.
 public struct APIClient: Sendable {
-    /// The coordinator's base URL, e.g. `http://127.0.0.1:4200`.
-    public let baseURL: String
+    /// Every coordinator URL this client may use, in order.
+    public let baseURLs: [String]
     let token: String?
     let httpClient: HTTPClient
+    private let inUse: EndpointChoice
+
+    /// The coordinator in use now, e.g. `http://127.0.0.1:4200`.
+    public var baseURL: String { baseURLs[inUse.index % baseURLs.count] }
+
+    /// Every URL, comma-separated, as `--api-url` and `FATHOM_API_URL` take them (for a process this one starts).
+    public var urlList: String { baseURLs.joined(separator: ",") }
 
     /// The default coordinator address.
     public static let defaultURL = "http://127.0.0.1:4200"
@@ -63,11 +75,17 @@ public struct APIClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    /// A client of the coordinator at `baseURL` (e.g. `http://127.0.0.1:4200`), sending `token` as a bearer token.
+    /// A client of the coordinator at `baseURL` (e.g. `http://127.0.0.1:4200`; several, comma-separated, for
+    /// failover), sending `token` as a bearer token.
     public init(baseURL: String, token: String? = nil, httpClient: HTTPClient = APIClient.sharedHTTPClient) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        let urls = baseURL.split(separator: ",").map { part -> String in
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            return trimmed.hasSuffix("/") ? String(trimmed.dropLast()) : trimmed
+        }.filter { !$0.isEmpty }
+        self.baseURLs = urls.isEmpty ? [Self.defaultURL] : urls
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.httpClient = httpClient
+        self.inUse = EndpointChoice()
     }
 
     // MARK: Flows and bundles
@@ -182,12 +200,25 @@ public struct APIClient: Sendable {
 
     /// A heartbeat sent and awaited on the calling thread: for a thread of its own, which flow code that
     /// blocks Swift's cooperative pool cannot hold up. Never call it on an event loop or in a task.
+    /// A heartbeat changes nothing twice, so any transport failure moves it to the next coordinator.
     public func heartbeatBlocking(_ id: FlowRunID, timeout: TimeAmount = .seconds(30)) throws -> HeartbeatResponse {
-        var request = try HTTPClient.Request(url: baseURL + "/api/v1/flow-runs/\(escape(id))/heartbeat", method: .POST)
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .string("{}")
-        let response = try httpClient.execute(request: request, deadline: .now() + timeout).wait()
+        let first = inUse.index
+        var answer: HTTPClient.Response?
+        var lastError: (any Error)?
+        for offset in 0..<baseURLs.count where answer == nil {
+            let index = (first + offset) % baseURLs.count
+            var request = try HTTPClient.Request(url: baseURLs[index] + "/api/v1/flow-runs/\(escape(id))/heartbeat", method: .POST)
+            request.headers.add(name: "Content-Type", value: "application/json")
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            request.body = .string("{}")
+            do {
+                answer = try httpClient.execute(request: request, deadline: .now() + timeout).wait()
+                if offset > 0 { inUse.move(from: first, to: index) }
+            } catch {
+                lastError = error
+            }
+        }
+        guard let response = answer else { throw lastError ?? APIClientError.unreachable(url: urlList, underlying: "no coordinator answered") }
         let data = response.body.map { Data($0.readableBytesView) } ?? Data()
         guard (200..<300).contains(response.status.code) else { throw Self.serverError(status: Int(response.status.code), data) }
         return try Self.decodeAnswer(data)
@@ -261,8 +292,9 @@ public struct APIClient: Sendable {
         component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?&=#"))) ?? component
     }
 
+    /// A request for `path`; ``execute(_:timeout:)`` puts the coordinator's URL in front.
     func makeRequest(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: baseURL + path)
+        var request = HTTPClientRequest(url: path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         return request
@@ -285,16 +317,32 @@ public struct APIClient: Sendable {
         return try await perform(request, timeout: timeout)
     }
 
+    /// Sends `request` (its URL a path) to the coordinator in use, moving on to the next while one cannot be reached.
     func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse {
-        do {
-            return try await httpClient.execute(request, timeout: timeout)
-        } catch let error as HTTPClientError {
-            throw APIClientError.unreachable(url: baseURL, underlying: String(describing: error))
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            throw APIClientError.unreachable(url: baseURL, underlying: String(describing: error))
+        let path = request.url
+        let first = inUse.index
+        var failures: [String] = []
+        for offset in 0..<baseURLs.count {
+            let index = (first + offset) % baseURLs.count
+            var attempt = request
+            attempt.url = baseURLs[index] + path
+            do {
+                let response = try await httpClient.execute(attempt, timeout: timeout)
+                if offset > 0 { inUse.move(from: first, to: index) }
+                return response
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                failures.append("\(baseURLs[index]): \(error)")
+                // Another coordinator may take the call only if this one cannot have acted on it.
+                let safe = TransportFailure.neverSent(error) || request.method == .GET || request.method == .HEAD
+                guard safe, offset + 1 < baseURLs.count else {
+                    let url = baseURLs.count == 1 ? baseURLs[index] : baseURLs.joined(separator: ", ")
+                    throw APIClientError.unreachable(url: url, underlying: failures.joined(separator: "; "))
+                }
+            }
         }
+        throw APIClientError.unreachable(url: baseURLs.joined(separator: ", "), underlying: failures.joined(separator: "; "))
     }
 
     func perform<Response: Decodable>(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> Response {
@@ -322,5 +370,17 @@ public struct APIClient: Sendable {
     static func serverError(status: Int, _ data: Data) -> APIClientError {
         let decoded = try? APICoding.makeDecoder().decode(APIErrorBody.self, from: data)  // a body that is not Fathom's error JSON (a proxy's page) is kept raw
         return .server(status: status, body: decoded, raw: String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Which of a client's coordinators is in use; shared by copies of the client.
+final class EndpointChoice: Sendable {
+    private let current = Mutex(0)
+
+    var index: Int { current.withLock { $0 } }
+
+    /// Moves to `index` unless another call already moved on from `from`.
+    func move(from: Int, to index: Int) {
+        current.withLock { if $0 == from { $0 = index } }
     }
 }

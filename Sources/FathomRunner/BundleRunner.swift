@@ -46,8 +46,8 @@ public struct BundleRunner: Sendable {
         } catch {
             return await fail("cannot fetch the flow bundle: \(error)", report: true)
         }
-        let arguments = [path, "run", "--flow-run", runID, "--api-url", client.baseURL]
-        setenv("FATHOM_API_URL", client.baseURL, 1)
+        let arguments = [path, "run", "--flow-run", runID, "--api-url", client.urlList]
+        setenv("FATHOM_API_URL", client.urlList, 1)
         setenv("FATHOM_BUNDLE_SHA256", version.bundleSHA256, 1)
         let cArguments = arguments.map { strdup($0) } + [nil]
         execv(path, cArguments)

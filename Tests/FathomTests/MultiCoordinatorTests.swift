@@ -61,4 +61,40 @@ struct MultiCoordinatorTests {
         #expect(page.lines.map(\.message).contains("hello from A"), "\(page.lines.map(\.message))")
         #expect(ContinuousClock.now - posted < .seconds(2), "the line reached B's long-poll at once")
     }
+
+    @Test func clientsAgentsAndFlowsMoveToTheNextCoordinatorWhenOneDies() async throws {
+        let database = try await PostgresServer.shared().createDatabase()
+        let directory = TemporaryDirectory("multi-failover")
+        let bundles = directory.path + "/bundles"
+        try FileManager.default.createDirectory(atPath: bundles, withIntermediateDirectories: true)
+        let a = try await Coordinator(database: database, bundles: bundles, directory: directory, name: "a")
+        let b = try await Coordinator(database: database, bundles: bundles, directory: directory, name: "b")
+        defer { Task { await a.process.stop(); await b.process.stop() } }
+
+        // A client whose first URL has nobody listening moves on, and stays on the one that answered.
+        let dead = "http://127.0.0.1:\(try MotoServer.freePort())"
+        let client = APIClient(baseURL: "\(dead),\(a.url),\(b.url)")
+        #expect(try await client.listFlows().isEmpty)
+        #expect(client.baseURL == a.url && client.urlList == "\(dead),\(a.url),\(b.url)")
+
+        let urls = "\(a.url),\(b.url)"
+        let registered = try await runCommand(TestPaths.fathom, ["register", TestPaths.testFlows], environment: ["FATHOM_API_URL": urls])
+        #expect(registered.exit.succeeded, "\(registered.output)")
+        let agent = BackgroundProcess(
+            TestPaths.fathom, ["agent", "--cache-dir", directory.path + "/cache"],
+            environment: ["FATHOM_API_URL": urls, "FATHOM_HEARTBEAT_SECONDS": "0.5"])
+        defer { Task { await agent.stop() } }
+        let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 6]))
+        let running = await eventually(timeout: .seconds(30)) { (try? await client.run(run.id).state) == .running }
+        #expect(running)
+
+        // A dies mid-run: the agent, the flow's heartbeats and its final state go to B.
+        kill(a.process.pid ?? 0, SIGKILL)
+        let onB = APIClient(baseURL: b.url)
+        let completed = await eventually(timeout: .seconds(60)) { (try? await onB.run(run.id).state) == .completed }
+        let finished = try await onB.run(run.id)
+        #expect(completed, "\(finished.state): \(finished.stateMessage)")
+        let lines = try await onB.logs(run.id, limit: 100).lines.map(\.message)
+        #expect(lines.contains("woke up"), "the flow's last line arrived through B: \(lines)")
+    }
 }

@@ -5,7 +5,7 @@ import Foundation
 
 /// How client commands find the coordinator.
 public struct ClientOptions: ParsableArguments {
-    @Option(name: .long, help: "The coordinator's URL (env: FATHOM_API_URL; default http://127.0.0.1:4200).")
+    @Option(name: .long, help: "The coordinator's URL, or several comma-separated to fail over between (env: FATHOM_API_URL; default http://127.0.0.1:4200).")
     var apiURL: String?
 
     @Option(name: .long, help: "The coordinator's API token (env: FATHOM_TOKEN).")
