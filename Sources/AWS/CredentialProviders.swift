@@ -100,25 +100,27 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
         tokenRequest.method = .PUT
         tokenRequest.headers.add(name: "X-aws-ec2-metadata-token-ttl-seconds", value: "21600")
         let token: String
+        // AWS_METADATA_SERVICE_TIMEOUT bounds every call to the metadata service, as in botocore's fetcher (default 1 s).
+        let seconds = environment["AWS_METADATA_SERVICE_TIMEOUT"].flatMap(Double.init).flatMap { $0.isFinite ? min(max($0, 0.1), 60) : nil } ?? 1
+        let timeout = TimeAmount.milliseconds(Int64(seconds * 1000))
         do {
-            let seconds = environment["AWS_METADATA_SERVICE_TIMEOUT"].flatMap(Double.init).flatMap { $0.isFinite ? min(max($0, 0.1), 60) : nil } ?? 1
-            let response = try await httpClient.execute(tokenRequest, timeout: .milliseconds(Int64(seconds * 1000)))
+            let response = try await httpClient.execute(tokenRequest, timeout: timeout)
             guard response.status == .ok else { return nil }
             token = String(buffer: try await response.body.collect(upTo: 4096))
         } catch {
             return nil  // Not on EC2.
         }
-        let roles = try await get(base + "/latest/meta-data/iam/security-credentials/", token: token)
+        let roles = try await get(base + "/latest/meta-data/iam/security-credentials/", token: token, timeout: timeout)
         guard let role = roles.split(whereSeparator: \.isNewline).first.map(String.init) else { return nil }
-        let document = try await get(base + "/latest/meta-data/iam/security-credentials/\(role)", token: token)
+        let document = try await get(base + "/latest/meta-data/iam/security-credentials/\(role)", token: token, timeout: timeout)
         return try JSONDecoder().decode(TemporaryCredentialsDocument.self, from: Data(document.utf8))
             .credentials(source: "\(name) (role \(role))")
     }
 
-    func get(_ url: String, token: String) async throws -> String {
+    func get(_ url: String, token: String, timeout: TimeAmount) async throws -> String {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "X-aws-ec2-metadata-token", value: token)
-        let response = try await httpClient.execute(request, timeout: .seconds(2))
+        let response = try await httpClient.execute(request, timeout: timeout)
         let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
         guard response.status == .ok else {
             throw AWSError.credentials("instance metadata answered HTTP \(response.status.code) for \(url)")

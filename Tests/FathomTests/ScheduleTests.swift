@@ -52,20 +52,22 @@ import Testing
         #expect(after.map(\.id) == before.map(\.id), "the same runs, none added")
     }
 
-    @Test func twoServersOnOneDatabaseMakeEachSlotOnce() async throws {
-        let directory = TemporaryDirectory("schedules-two")
+    @Test(arguments: [StoreKind.sqlite, .postgres])
+    func fourServersOnOneDatabaseMakeEachSlotOnce(store: StoreKind) async throws {
+        let directory = TemporaryDirectory("schedules-four")
         let clock = TestClock(date("2026-11-29T10:00:00Z"))
         let database = directory.file("fathom.sqlite")
-        let a = try await ClockedCoordinator(database: database, clock: clock)
-        let b = try await ClockedCoordinator(database: database, clock: clock)
+        var servers: [ClockedCoordinator] = []
+        for _ in 0..<4 { servers.append(try await ClockedCoordinator(database: database, clock: clock, store: store)) }
+        let (a, b) = (servers[0], servers[1])
         try await a.register([nightly])
         let every = try await a.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", name: "every-minute", intervalSeconds: 60))
         let cron = try await b.coordinator.createSchedule(CreateScheduleRequest(flow: "nightly", name: "quarterly", cron: "*/15 * * * *"))
-        // Both look at the same moments, concurrently, while time moves on.
+        // All four look at the same moments, concurrently, while time moves on.
         for _ in 0..<40 {
-            async let first: Void = a.coordinator.housekeeping()
-            async let second: Void = b.coordinator.housekeeping()
-            _ = await (first, second)
+            await withTaskGroup(of: Void.self) { group in
+                for server in servers { group.addTask { await server.coordinator.housekeeping() } }
+            }
             clock.advance(97)
         }
         for schedule in [every, cron] {
