@@ -7,7 +7,7 @@ import Foundation
 struct TestFlows: FlowBundle {
     static let flows: [any Flow.Type] = [
         Sleeper.self, Failer.self, NoopTasks.self, ShellSleeper.self, LogLines.self, Crasher.self, VolumeLister.self,
-        Ticker.self, PoolBlocker.self, Resumable.self,
+        Ticker.self, PoolBlocker.self, Resumable.self, Tally.self,
     ]
 }
 
