@@ -49,6 +49,7 @@ struct DatabaseMigrationTests {
 
         let missing = try await runCommand(TestPaths.fathom, ["db", "migrate-from-sqlite", "/nowhere/fathom.sqlite", "--database", database])
         #expect(!missing.exit.succeeded && missing.output.contains { $0.contains("there is no SQLite database at /nowhere/fathom.sqlite") })
+        await server.stop()
     }
 
     /// What a coordinator answers about everything it holds.

@@ -60,6 +60,8 @@ struct MultiCoordinatorTests {
         let page = try await following.value
         #expect(page.lines.map(\.message).contains("hello from A"), "\(page.lines.map(\.message))")
         #expect(ContinuousClock.now - posted < .seconds(2), "the line reached B's long-poll at once")
+        await a.process.stop()
+        await b.process.stop()
     }
 
     @Test func clientsAgentsAndFlowsMoveToTheNextCoordinatorWhenOneDies() async throws {
@@ -96,5 +98,7 @@ struct MultiCoordinatorTests {
         #expect(completed, "\(finished.state): \(finished.stateMessage)")
         let lines = try await onB.logs(run.id, limit: 100).lines.map(\.message)
         #expect(lines.contains("woke up"), "the flow's last line arrived through B: \(lines)")
+        await agent.stop()
+        await b.process.stop()
     }
 }

@@ -34,25 +34,52 @@ final class PostgresServer: Sendable {
 
     private actor SharedServer {
         static let instance = SharedServer()
-        private var server: PostgresServer?
+        /// The start in progress or done: concurrent first uses wait for the same server (an actor is reentrant at
+        /// each await, so a flag set after the start would let every test start its own).
+        private var starting: Task<PostgresServer, any Error>?
 
         func get() async throws -> PostgresServer {
-            if let server { return server }
-            let started = try await PostgresServer.start()
-            server = started
-            atexit { PostgresServer.stopShared() }
-            PostgresServer.sharedPID = started.pid
-            return started
+            if let starting { return try await starting.value }
+            let task = Task { () throws -> PostgresServer in
+                PostgresServer.stopOrphans()
+                let started = try await PostgresServer.start()
+                PostgresServer.sharedPostmaster = started.postmasterPID
+                atexit { PostgresServer.stopShared() }
+                return started
+            }
+            starting = task
+            return try await task.value
         }
     }
 
-    /// The shared server's pid, for the exit handler (a C function: it cannot reach the actor). Written once, before
-    /// the handler can run.
-    nonisolated(unsafe) private static var sharedPID: pid_t = 0
+    /// The shared server's postmaster, for the exit handler (a C function: it cannot reach the actor). Written once,
+    /// before the handler is registered.
+    nonisolated(unsafe) private static var sharedPostmaster: pid_t = 0
 
     private static func stopShared() {
         // SIGQUIT: immediate shutdown; the cluster is thrown away with its directory.
-        if sharedPID > 0 { kill(sharedPID, SIGQUIT) }
+        if sharedPostmaster > 0 { kill(sharedPostmaster, SIGQUIT) }
+    }
+
+    /// The postmaster's own pid, from `postmaster.pid` (the process started is `runuser`, which does not pass signals on).
+    var postmasterPID: pid_t {
+        let text = (try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)) ?? ""  // not written yet: no pid
+        return text.split(separator: "\n").first.flatMap { pid_t($0) } ?? pid
+    }
+
+    /// Servers of earlier test processes that died without their exit handler (SIGKILL, a crash): each directory
+    /// names its owner; a server whose owner is gone is stopped and its directory removed.
+    static func stopOrphans() {
+        let temporary = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix("fathom-pg-") {  // unreadable: nothing to reap
+            let directory = temporary + name
+            guard let owner = (try? String(contentsOfFile: directory + "/owner", encoding: .utf8)).flatMap({ pid_t($0) }),  // no owner file: not ours to judge
+                  owner != getpid(), kill(owner, 0) != 0, errno == ESRCH
+            else { continue }
+            let text = (try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)) ?? ""  // never started
+            if let postmaster = text.split(separator: "\n").first.flatMap({ pid_t($0) }), postmaster > 0 { kill(postmaster, SIGQUIT) }
+            try? FileManager.default.removeItem(atPath: directory)  // best effort: a directory still in use is tried again next time
+        }
     }
 
     private init(port: Int, directory: String, pid: pid_t) {
@@ -66,6 +93,7 @@ final class PostgresServer: Sendable {
         guard let bin = binaries else { throw Failure(unavailableReason ?? "no PostgreSQL") }
         let directory = NSTemporaryDirectory() + "fathom-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try String(getpid()).write(toFile: directory + "/owner", atomically: true, encoding: .utf8)
         let asPostgres = getuid() == 0
         if asPostgres { _ = chown(directory, getpwnam("postgres").pointee.pw_uid, getpwnam("postgres").pointee.pw_gid) }
         func command(_ executable: String, _ arguments: [String]) -> (String, [String]) {

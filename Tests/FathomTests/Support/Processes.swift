@@ -79,3 +79,17 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
     }
     return (exit, lines.withLock { $0 })
 }
+
+/// Runs `body`, then `cleanup` whether it threw or not, and waits for both: for processes that must be gone when
+/// the test ends (a `defer { Task { … } }` may never run when the test process exits right after).
+func withCleanup<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) async throws -> T {
+    let value: T
+    do {
+        value = try await body()
+    } catch {
+        await cleanup()
+        throw error
+    }
+    await cleanup()
+    return value
+}
