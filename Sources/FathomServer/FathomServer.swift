@@ -67,6 +67,7 @@ public struct FathomServer: Sendable {
 
     /// Opens the data directory (`fathom.sqlite`, `bundles/`) and checks the configuration.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "fathom.server")) throws {
+        try configuration.validate()  // before anything is written
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("fathom.sqlite"))
         try self.init(configuration: configuration, store: store, logger: logger)
