@@ -68,13 +68,7 @@ extension SQLiteStore {
                     INSERT INTO task_runs (id, run_id, name, state, attempt, started_at, ended_at, message, result, cache_key, cached_from,
                         outputs, result_ref)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
-                        started_at = COALESCE(excluded.started_at, task_runs.started_at),
-                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result, result_ref = excluded.result_ref,
-                        cache_key = COALESCE(excluded.cache_key, task_runs.cache_key),
-                        cached_from = COALESCE(excluded.cached_from, task_runs.cached_from),
-                        outputs = COALESCE(excluded.outputs, task_runs.outputs)
-                    WHERE task_runs.run_id = excluded.run_id
+                    \(StoreSQL.taskRunMerge)
                     """)
             for update in updates {
                 try statement.execute(arguments: [

@@ -23,6 +23,21 @@ enum StoreJSON {
     }
 }
 
+/// SQL both stores write with the same text.
+enum StoreSQL {
+    /// How a task run update merges into the stored row: its first start time, cache key, source run and outputs stay
+    /// unless the update has them; a task run never moves to another flow run.
+    static let taskRunMerge = """
+        ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
+            started_at = COALESCE(excluded.started_at, task_runs.started_at),
+            ended_at = excluded.ended_at, message = excluded.message, result = excluded.result, result_ref = excluded.result_ref,
+            cache_key = COALESCE(excluded.cache_key, task_runs.cache_key),
+            cached_from = COALESCE(excluded.cached_from, task_runs.cached_from),
+            outputs = COALESCE(excluded.outputs, task_runs.outputs)
+        WHERE task_runs.run_id = excluded.run_id
+        """
+}
+
 /// Row → API type mapping, shared by the SQLite and PostgreSQL stores (the same columns in both).
 enum StoreRows {
     static func version(_ row: some StoreRow) throws -> FlowVersion {

@@ -25,13 +25,19 @@ struct MultiCoordinatorTests {
         }
     }
 
-    @Test func aLongPollOnOneCoordinatorWakesForAChangeMadeThroughAnother() async throws {
+    /// Two coordinators on a new database, sharing a bundle directory, in a new temporary directory.
+    func twoCoordinators(_ label: String) async throws -> (Coordinator, Coordinator, TemporaryDirectory) {
         let database = try await PostgresServer.shared().createDatabase()
-        let directory = TemporaryDirectory("multi-coordinator")
+        let directory = TemporaryDirectory(label)
         let bundles = directory.path + "/bundles"
         try FileManager.default.createDirectory(atPath: bundles, withIntermediateDirectories: true)
         let a = try await Coordinator(database: database, bundles: bundles, directory: directory, name: "a")
         let b = try await Coordinator(database: database, bundles: bundles, directory: directory, name: "b")
+        return (a, b, directory)
+    }
+
+    @Test func aLongPollOnOneCoordinatorWakesForAChangeMadeThroughAnother() async throws {
+        let (a, b, directory) = try await twoCoordinators("multi-coordinator")
         defer { Task { await a.process.stop(); await b.process.stop() } }
         _ = try await a.client.registerFlows(RegisterFlowsRequest(
             bundleSHA256: String(repeating: "ab", count: 32), storageURL: "file:///nowhere/bundle",
@@ -62,15 +68,11 @@ struct MultiCoordinatorTests {
         #expect(ContinuousClock.now - posted < .seconds(2), "the line reached B's long-poll at once")
         await a.process.stop()
         await b.process.stop()
+        withExtendedLifetime(directory) {}  // the servers' data and bundles stay until they stopped
     }
 
     @Test func clientsAgentsAndFlowsMoveToTheNextCoordinatorWhenOneDies() async throws {
-        let database = try await PostgresServer.shared().createDatabase()
-        let directory = TemporaryDirectory("multi-failover")
-        let bundles = directory.path + "/bundles"
-        try FileManager.default.createDirectory(atPath: bundles, withIntermediateDirectories: true)
-        let a = try await Coordinator(database: database, bundles: bundles, directory: directory, name: "a")
-        let b = try await Coordinator(database: database, bundles: bundles, directory: directory, name: "b")
+        let (a, b, directory) = try await twoCoordinators("multi-failover")
         defer { Task { await a.process.stop(); await b.process.stop() } }
 
         // A client whose first URL has nobody listening moves on, and stays on the one that answered.

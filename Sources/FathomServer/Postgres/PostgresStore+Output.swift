@@ -79,13 +79,7 @@ extension PostgresStore: RunOutputStore {
                     VALUES (\(update.id), \(runID), \(update.name), \(update.state.rawValue), \(update.attempt),
                         \(update.startedAt?.timeIntervalSince1970), \(update.endedAt?.timeIntervalSince1970), \(update.message), \(result),
                         \(update.cacheKey), \(update.cachedFrom), \(outputs), \(reference))
-                    ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
-                        started_at = COALESCE(excluded.started_at, task_runs.started_at),
-                        ended_at = excluded.ended_at, message = excluded.message, result = excluded.result, result_ref = excluded.result_ref,
-                        cache_key = COALESCE(excluded.cache_key, task_runs.cache_key),
-                        cached_from = COALESCE(excluded.cached_from, task_runs.cached_from),
-                        outputs = COALESCE(excluded.outputs, task_runs.outputs)
-                    WHERE task_runs.run_id = excluded.run_id
+                    \(unescaped: StoreSQL.taskRunMerge)
                     """, logger: logger)
             }
         }
