@@ -28,7 +28,7 @@ struct ChaosTests {
         let process: Locked<BackgroundProcess?> = Locked(nil)
 
         init(database: String, bundles: String, directory: String) throws {
-            port = try MotoServer.freePort()
+            port = try LoopbackPort.unused()
             url = "http://127.0.0.1:\(port)"
             self.database = database
             arguments = [

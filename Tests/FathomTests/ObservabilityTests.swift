@@ -96,7 +96,7 @@ import Testing
             _ = try await scrape(coordinator.url, headers: ["Authorization": "Bearer metrics-token"])
         }
         // Bundle storage that does not answer (S3 at a closed port): alive, but not ready, and it says why.
-        let closedPort = try MotoServer.freePort()
+        let closedPort = try LoopbackPort.unused()
         let environment = ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(closedPort)", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
                            "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_REGION": "eu-west-1"]
         let directory = TemporaryDirectory("readyz")

@@ -12,32 +12,21 @@ final class MotoServer: Sendable {
     let recordingPath: String
     private let directory: TemporaryDirectory
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Starts moto with `environment` added (e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0`).
     init(environment: [String: String] = [:]) async throws {
         directory = TemporaryDirectory("moto")
         recordingPath = directory.file("recording.jsonl")
-        let port = try Self.freePort()
+        let port = try LoopbackPort.unused()
         url = "http://127.0.0.1:\(port)"
         process = BackgroundProcess(
             "moto_server", ["-H", "127.0.0.1", "-p", String(port)],
             environment: environment.merging(["MOTO_RECORDER_FILEPATH": recordingPath]) { a, _ in a })
+        // The answer must be moto's own dashboard from this process: a port taken by someone else is no moto.
         let ready = await eventually(timeout: .seconds(30), every: .milliseconds(100)) {
-            (try? await self.api("GET", "/moto-api/")) != nil
+            guard !self.process.isFinished else { return true }
+            return (try? await self.api("GET", "/moto-api/"))?.contains("Moto") ?? false
         }
-        guard ready else {
+        guard ready, !process.isFinished else {
             await process.stop()
             throw TestFailure("moto_server did not start on \(url): \(process.output.suffix(10))")
         }

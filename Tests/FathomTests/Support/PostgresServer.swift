@@ -103,7 +103,7 @@ final class PostgresServer: Sendable {
         let (initdb, initArguments) = command(bin + "/initdb", ["-D", data, "-U", "fathom", "--auth=trust", "-E", "UTF8", "--no-sync"])
         let made = try await runCommand(initdb, initArguments)
         guard made.exit.succeeded else { throw Failure("initdb failed: \(made.output.suffix(5))") }
-        let port = try MotoServer.freePort()
+        let port = try LoopbackPort.unused()
         let (postgres, arguments) = command(bin + "/postgres", [
             "-D", data, "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
             "-c", "max_connections=300", "-c", "shared_buffers=64MB",

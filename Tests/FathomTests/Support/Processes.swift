@@ -13,9 +13,13 @@ final class BackgroundProcess: Sendable {
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
         let process = ChildProcess(executable: executable, arguments: arguments, environment: environment)
         let runner = Task { [lines, pidBox, finished] in
-            let exit = try? await process.run(onStart: { pid in pidBox.withLock { $0 = pid } }) { _, line in
+            let exit = try? await process.run(onStart: { pid in
+                pidBox.withLock { $0 = pid }
+                LiveGroups.add(pid)
+            }) { _, line in
                 lines.withLock { $0.append(line) }
             }
+            if let pid = pidBox.withLock({ $0 }) { LiveGroups.remove(pid) }
             pidBox.withLock { $0 = nil }  // Gone: nothing left to kill.
             finished.withLock { $0 = true }
             return exit
@@ -29,6 +33,31 @@ final class BackgroundProcess: Sendable {
     }
 
     var output: [String] { lines.withLock { $0 } }
+
+    /// Process groups still running, killed when the test process exits: a test whose `defer { Task { stop() } }`
+    /// had no time to run before the end must not leave its server behind (a moto_server was seen to).
+    private enum LiveGroups {
+        nonisolated(unsafe) private static var groups: Set<pid_t> = []
+        private static let lock = NSLock()
+        private static let handler: Void = { atexit { LiveGroups.killAll() } }()
+
+        static func add(_ pid: pid_t) {
+            _ = handler
+            lock.withLock { _ = groups.insert(pid) }
+        }
+
+        static func remove(_ pid: pid_t) {
+            lock.withLock { _ = groups.remove(pid) }
+        }
+
+        private static func killAll() {
+            // At exit a thread holding the lock may never run again: try it, and give up rather than wait.
+            guard lock.try() else { return }
+            let running = groups
+            lock.unlock()
+            for pid in running { kill(-pid, SIGKILL) }
+        }
+    }
 
     /// Whether the process has exited.
     var isFinished: Bool { finished.value }
