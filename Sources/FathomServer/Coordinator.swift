@@ -55,6 +55,9 @@ public final class Coordinator: Sendable {
     let watchingSince: Mutex<Date>
     /// Whether the next reap starts a fresh grace: at start, and after a round could not reach the store.
     let freshGrace = Mutex(FreshGrace.starting)
+    /// The newest claim each agent made here: an agent waits on one claim at a time, so a newer one makes the
+    /// older obsolete (its HTTP connection was dropped by the agent, which the server does not see).
+    let latestClaim = Mutex<[AgentID: UInt64]>([:])
 
     enum FreshGrace { case starting, afterStoreOutage, given }
 
@@ -462,9 +465,19 @@ public final class Coordinator: Sendable {
         } ?? settings.leaseDuration
         let capacity = try checked { try NumberCheck.count(request.capacity, field: "capacity", in: 0...1000) }
         let deadline = ContinuousClock.now + wait
-        let keys: [ChangeTopic] = [.queue(agent.queue), .agent(agent.id)]
+        // A claim that can take no run (the agent's slots are full) waits for cancels only: waking it for every
+        // run made or ended on the queue would cost a store round for nothing.
+        let keys: [ChangeTopic] = capacity > 0 ? [.queue(agent.queue), .agent(agent.id)] : [.agent(agent.id)]
+        let number = latestClaim.withLock { latest in
+            let next = (latest[agent.id] ?? 0) &+ 1
+            latest[agent.id] = next
+            return next
+        }
+        defer { latestClaim.withLock { if $0[agent.id] == number { $0[agent.id] = nil } } }
+        notifier.signal(.agent(agent.id))  // ends this agent's older claims still waiting here
         while true {
             let since = notifier.generation(of: keys)
+            if latestClaim.withLock({ $0[agent.id] }) != number { return ClaimResponse(runs: [], cancel: []) }
             let now = clock()
             let result = try await store.claim(
                 agent: agent, capacity: capacity, leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)

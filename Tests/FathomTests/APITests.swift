@@ -143,6 +143,28 @@ struct APITests {
         }
     }
 
+    /// A full agent drops its claim when a slot frees and claims again; the server does not see the drop, so
+    /// the newer claim must end the older one (left waiting, each woke for every run and cost a store round:
+    /// 48 rounds per run on PostgreSQL in the coordinators benchmark).
+    @Test func aNewerClaimOfTheSameAgentEndsTheOlderOne() async throws {
+        try await withCoordinator { _, client in
+            try await registerTestFlows(client)
+            let agent = try await client.registerAgent(AgentRegistration(name: "full"))
+            let other = try await client.registerAgent(AgentRegistration(name: "other"))
+            let started = ContinuousClock.now
+            async let older = client.claim(agent: agent.id, ClaimRequest(waitSeconds: 60, capacity: 0))
+            async let otherAgents = client.claim(agent: other.id, ClaimRequest(waitSeconds: 3, capacity: 0))
+            try await Task.sleep(for: .milliseconds(500))
+            let newer = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 0))
+            #expect(newer.runs.isEmpty)
+            #expect(try await older.runs.isEmpty)
+            // Far below the older claim's 60 s; another agent's claim is left to its own wait.
+            #expect(ContinuousClock.now - started < .seconds(20), "ended by the newer claim")
+            _ = try await otherAgents
+            #expect(ContinuousClock.now - started >= .seconds(3), "another agent's claim waits its time")
+        }
+    }
+
     @Test func aLogFollowerWakesOnANewLine() async throws {
         try await withCoordinator { _, client in
             try await registerTestFlows(client)
