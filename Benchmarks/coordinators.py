@@ -7,6 +7,9 @@
       - 1 coordinator on SQLite (its own data directory),
       - 1 coordinator on PostgreSQL,
       - 4 coordinators on one PostgreSQL database;
+  * where the CPU went, per run: PostgreSQL's processes, the coordinators, the agents with their flow processes
+    (from /proc, utime + stime of each process and its waited-for children), and the rate the whole machine
+    could give at that cost (cores × 60 s ÷ CPU seconds per run);
   * start: through one coordinator on PostgreSQL with an idle agent, one run at a time, the time from the
     run's creation to Running (its `startedAt - createdAt`), p50 and p95.
 
@@ -20,6 +23,29 @@ import argparse, concurrent.futures, glob, json, os, pwd, shutil, statistics, su
 from datetime import datetime
 
 from common import free_port, get, pct, post, stop, wait_http
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process and its waited-for children, in seconds (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds():
+    """The CPU time of every `postgres` process (the postmaster, its backends and workers)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "postgres":
+                    total += cpu_seconds(pid)
+        except OSError:
+            pass
+    return total
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, ".build", "release")
@@ -72,6 +98,7 @@ class Fleet:
         self.work = tempfile.mkdtemp(prefix="fathom-bench-coord-")
         os.makedirs(f"{self.work}/bundles")
         self.urls, self.processes = [], []
+        self.coordinators = count
         for index in range(count):
             port = free_port()
             env = dict(os.environ)
@@ -98,8 +125,15 @@ class Fleet:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+def cpu_split(fleet):
+    """CPU seconds so far: PostgreSQL, the coordinators, the agents with their flow processes."""
+    times = [cpu_seconds(p.pid) for p in fleet.processes]
+    return postgres_cpu_seconds(), sum(times[:fleet.coordinators]), sum(times[fleet.coordinators:])
+
+
 def throughput(fleet, runs):
     tally = f"{fleet.work}/tally.txt"
+    cpu_before = cpu_split(fleet)
     started = time.time()
 
     def create(index):
@@ -116,11 +150,13 @@ def throughput(fleet, runs):
             break
         time.sleep(0.2)
     ended = time.time()
+    cpu = [after - before for before, after in zip(cpu_before, cpu_split(fleet))]
     completed = get(fleet.urls[0] + "/api/v1/flow-runs?flow=tally&state=Completed&limit=1")["total"]
     with open(tally) as f:
         starts = len(f.read().split())
     return {"runs": len(set(ids)), "completed": completed, "starts": starts, "create_s": created - started,
-            "total_s": ended - started, "per_min": completed / (ended - started) * 60}
+            "total_s": ended - started, "per_min": completed / (ended - started) * 60,
+            "cpu_ms_per_run": {"postgres": cpu[0] / runs * 1000, "coordinators": cpu[1] / runs * 1000, "agents_and_flows": cpu[2] / runs * 1000}}
 
 
 def parse(text):
@@ -170,11 +206,16 @@ def main():
         postgres.stop()
     print()
     print(f"{args.runs} runs of `tally`, 8 agents × 4, 16 creating clients; {os.cpu_count()} cores")
-    print("| configuration | runs/min | ÷ 1 coordinator on SQLite | completed | flow processes started |")
-    print("|---|---:|---:|---:|---:|")
+    print("| configuration | runs/min | ÷ 1 coordinator on SQLite | completed | flow processes started "
+          "| CPU ms per run: PostgreSQL / coordinators / agents and flows | the machine's limit at that cost, runs/min |")
+    print("|---|---:|---:|---:|---:|---|---:|")
     base = results["1 coordinator, SQLite"]["per_min"]
     for name, r in results.items():
-        print(f"| {name} | {r['per_min']:,.0f} | {r['per_min'] / base:.2f} | {r['completed']} of {r['runs']} | {r['starts']} |")
+        cpu = r["cpu_ms_per_run"]
+        per_run = sum(cpu.values())
+        limit = os.cpu_count() * 60_000 / per_run if per_run else 0
+        print(f"| {name} | {r['per_min']:,.0f} | {r['per_min'] / base:.2f} | {r['completed']} of {r['runs']} | {r['starts']} "
+              f"| {cpu['postgres']:.1f} / {cpu['coordinators']:.1f} / {cpu['agents_and_flows']:.1f} | {limit:,.0f} |")
     print()
     print(f"start through a PostgreSQL coordinator (created → Running, {len(latencies)} runs one at a time): "
           f"p50 {pct(latencies, 50) * 1000:.0f} ms, p95 {pct(latencies, 95) * 1000:.0f} ms")
