@@ -123,8 +123,17 @@ let package = Package(
         ),
         // The coordinator: HTTP API, web UI routes, SQLite store (PostgreSQL: its first part), claims, schedules, metrics, heartbeat reaper.
         .target(
+            name: "FathomAlerts",
+            dependencies: [
+                "FathomCore", "FathomAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
             name: "FathomServer",
             dependencies: [
+                "FathomAlerts",
                 "FathomCore", "FathomAPI", "FathomStorage", "FathomECS", "AWS", "FathomWebUI", "CMalloc",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

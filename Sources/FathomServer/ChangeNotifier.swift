@@ -10,6 +10,8 @@ enum ChangeTopic: Hashable, Sendable {
     case agent(AgentID)
     /// A run has a new log line or state.
     case run(FlowRunID)
+    /// Alerts may be due (a run ended, a rule was tested).
+    case alerts
 
     /// The topic as other coordinators hear it: `q:queue`, `a:agent`, `r:run`.
     var wire: String {
@@ -17,11 +19,16 @@ enum ChangeTopic: Hashable, Sendable {
         case .queue(let name): "q:" + name
         case .agent(let id): "a:" + id
         case .run(let id): "r:" + id
+        case .alerts: "l:"
         }
     }
 
     /// A topic another coordinator sent; nil for text that is not one.
     init?(wire: String) {
+        if wire == "l:" {
+            self = .alerts
+            return
+        }
         let value = String(wire.dropFirst(2))
         guard wire.count > 2, !value.isEmpty else { return nil }
         switch wire.prefix(2) {

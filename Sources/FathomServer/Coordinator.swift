@@ -31,6 +31,11 @@ public struct CoordinatorSettings: Sendable {
     public var bundleURLPrefixes: [String] = []
     /// The largest bundle an upload may send; a larger one is answered 413.
     public var maxBundleBytes: Int64 = 2 << 30
+    /// The address people reach the web UI at (e.g. `https://fathom.example.com`), for links in alerts; none when nil.
+    public var publicURL: String?
+    /// Hosts alert targets may name (`hooks.slack.com`, `*.example.com`); any host but the cloud metadata
+    /// addresses when empty.
+    public var alertHosts: [String] = []
 
     /// The defaults: 90 s heartbeat timeout, 20 s long-polls, 2 GiB bundles.
     public init() {}

@@ -1,4 +1,5 @@
 import AWS
+import FathomAlerts
 import FathomAPI
 import FathomCore
 import FathomStorage
@@ -35,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var clock: @Sendable () -> Date = Date.init
     /// How long a web UI sign-in lasts.
     public var sessionLifetime: Duration = .seconds(12 * 3600)
+    /// What sends alerts (webhooks and Slack over HTTP by default).
+    public var alertSender: any AlertSender = HTTPAlertSender()
 
     /// The defaults (127.0.0.1:4200, no token, bundles in the data directory) over `dataDirectory`.
     public init(dataDirectory: String) {
@@ -137,6 +140,7 @@ public struct FathomServer: Sendable {
         RunRoutes(coordinator: coordinator).add(to: api)
         AgentRoutes(coordinator: coordinator).add(to: api)
         ScheduleRoutes(coordinator: coordinator).add(to: api)
+        AlertRoutes(coordinator: coordinator).add(to: api)
         routeTable.load(router.routes.map { ($0.path.description, $0.method) })
         return router
     }
@@ -150,7 +154,8 @@ public struct FathomServer: Sendable {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
         let housekeeper = Housekeeper(coordinator: coordinator, interval: configuration.reaperInterval, logger: logger)
-        guard let shared = coordinator.store as? any SharedChanges else { return [app, housekeeper] }
-        return [app, housekeeper, ChangeRelay(shared: shared, notifier: coordinator.notifier, logger: logger)]
+        let alerts = AlertDispatcher(coordinator: coordinator, sender: configuration.alertSender, interval: .seconds(1), logger: logger)
+        guard let shared = coordinator.store as? any SharedChanges else { return [app, housekeeper, alerts] }
+        return [app, housekeeper, alerts, ChangeRelay(shared: shared, notifier: coordinator.notifier, logger: logger)]
     }
 }

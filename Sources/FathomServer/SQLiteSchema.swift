@@ -94,6 +94,10 @@ enum SQLiteSchema {
             // Where a task's result too large for the coordinator is kept (JSON: url, size, sha256).
             try db.execute(sql: "ALTER TABLE task_runs ADD COLUMN result_ref TEXT")
         }
+        migrator.registerMigration("v10-alerts") { db in
+            // Alert rules, the outbox of events they fire on, and the deliveries with their attempts.
+            for statement in AlertSchema.statements { try db.execute(sql: statement) }
+        }
         return migrator
     }
 }

@@ -56,6 +56,17 @@ public final class ServerMetrics: Sendable {
             .recordSeconds(max(0, seconds))
     }
 
+    /// An alert a target took, and how long after its event.
+    func alertDelivered(after seconds: TimeInterval) {
+        Metrics.Counter(label: "fathom_alert_attempts_total", dimensions: [("outcome", "delivered")], factory: factory).increment()
+        Metrics.Timer(label: "fathom_alert_delivery_latency_seconds", factory: factory).recordSeconds(max(0, seconds))
+    }
+
+    /// An attempt to deliver an alert that failed (it may be tried again).
+    func alertFailed() {
+        Metrics.Counter(label: "fathom_alert_attempts_total", dimensions: [("outcome", "failed")], factory: factory).increment()
+    }
+
     /// One API or UI request, by route pattern and status.
     func request(method: String, route: String, status: Int, seconds: TimeInterval) {
         Metrics.Timer(

@@ -138,7 +138,7 @@ public struct RunFilter: Sendable {
 /// ``Coordinator``; a store only offers compare-and-set, so that enforcement is race-free. ``SQLiteStore`` is the
 /// embedded default; the conformance tests (`StoreConformanceTests`) pin what every implementation must do, and run
 /// against SQLite and an in-memory store, so a third (PostgreSQL) is written against the tests, not against SQLite.
-public protocol Store: FlowVersionStore, RunStore, RunSweepStore, RunOutputStore, ScheduleStore, AgentStore {
+public protocol Store: FlowVersionStore, RunStore, RunSweepStore, RunOutputStore, ScheduleStore, AgentStore, AlertStore {
     /// Proves the store takes writes now (`/readyz`).
     func checkWritable() async throws
 }

@@ -17,6 +17,8 @@ import Testing
             "server", "--port", "0", "--data-dir", data.path, "--token", Self.token,
             // Long-polls and event streams answer within 0.2 s (1 s), so the run fits CI.
             "--max-long-poll", "0.2", "--allow-bundle-prefix", "file:///nowhere",
+            // Alert rules the fuzzer makes may only name this machine: nothing leaves loopback.
+            "--alert-host", "127.0.0.1", "--alert-host", "localhost",
         ])
         defer { Task { await server.stop() } }
         let url = try #require(BackgroundProcess.url(in: try await server.waitForLine { $0.contains("listening on http://") }))

@@ -61,6 +61,15 @@ extension ServeOptions {
             throw ArgumentParser.ValidationError("\(error)")
         }
         configuration.coordinator.bundleURLPrefixes = bundlePrefixes
+        configuration.coordinator.alertHosts = alertHosts
+        configuration.coordinator.publicURL = publicURL ?? ProcessInfo.processInfo.environment["FATHOM_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let url = configuration.coordinator.publicURL {
+            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme?.lowercased() ?? ""),
+                  !(components.host ?? "").isEmpty
+            else {
+                throw ArgumentParser.ValidationError("--public-url '\(url)' is not an http(s) URL with a host; write e.g. https://fathom.example.com")
+            }
+        }
         do {
             try configuration.validate()
         } catch {

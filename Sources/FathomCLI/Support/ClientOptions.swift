@@ -52,6 +52,12 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("max-long-poll"), help: "The longest a claim or log read is held open, in seconds; keep it under a load balancer's idle timeout (an ALB's is 60 s).")
     var maxLongPoll: Double = 60
 
+    @Option(name: .customLong("public-url"), help: "The address people open the web UI at (e.g. https://fathom.example.com), for links in alerts (env: FATHOM_PUBLIC_URL).")
+    var publicURL: String?
+
+    @Option(name: .customLong("alert-host"), help: "A host alert targets may name (hooks.slack.com, *.example.com); repeat for more. Default: any host but cloud metadata addresses.")
+    var alertHosts: [String] = []
+
     var resolvedToken: String? {
         token ?? ProcessInfo.processInfo.environment["FATHOM_TOKEN"]
     }

@@ -75,6 +75,8 @@ enum PostgresSchema {
             """,
             "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at DOUBLE PRECISION NOT NULL)",
         ]),
+        // Alert rules, the outbox of events they fire on, and the deliveries with their attempts.
+        ("v2-alerts", AlertSchema.statements),
     ]
 
     /// Applies the migrations not yet recorded, under the advisory lock; returns the names it applied.

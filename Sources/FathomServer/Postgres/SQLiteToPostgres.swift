@@ -57,6 +57,14 @@ public enum SQLiteToPostgres {
             columns: columns("id name flow_name cron timezone interval_seconds:r anchor:r parameters paused:b created_at:r updated_at:r last_error"),
             order: "rowid"),
         Table(name: "concurrency_limits", columns: columns("scope name max_active:i"), order: "scope, name"),
+        Table(name: "alert_rules", columns: columns("id name triggers flows targets created_at:r"), order: "rowid"),
+        Table(name: "alert_events", columns: columns("key run_id trigger at:r"), order: "rowid"),
+        Table(
+            name: "alert_deliveries",
+            columns: columns("""
+                id rule_id rule_name event run_id target payload status attempts:i last_status:r last_error created_at:r delivered_at:r                 next_attempt_at:r
+                """),
+            order: "rowid"),
     ]
 
     /// Rows per INSERT statement.

@@ -36,6 +36,20 @@ actor InMemoryStore: Store {
     var schedulesByID: [String: Schedule] = [:]
     var limits: [LimitKey: Int] = [:]
     var agentsByID: [AgentID: AgentRecord] = [:]
+    var alertRulesByID: [String: StoredAlertRule] = [:]
+    var alertEventsByKey: [String: AlertEvent] = [:]
+    var alertDeliveriesByID: [String: AlertDeliveryRecord] = [:]
+
+    /// A delivery and how far it got.
+    struct AlertDeliveryRecord {
+        var delivery: NewAlertDelivery
+        var status = AlertDeliveryStatus.pending
+        var attempts = 0
+        var nextAttemptAt: Date
+        var lastStatus: Int?
+        var lastError: String?
+        var deliveredAt: Date?
+    }
 
     struct LimitKey: Hashable, Comparable {
         var scope: String
@@ -181,6 +195,9 @@ actor InMemoryStore: Store {
         }
         record.history.append(StateChange(state: write.to, message: write.message, at: write.at))
         runsByID[write.runID] = record
+        if write.to.isFinal, let trigger = AlertTrigger(rawValue: write.to.rawValue) {
+            recordAlertEvent(AlertEvent(key: AlertEvent.stateKey(runID: write.runID, state: write.to), runID: write.runID, trigger: trigger, at: write.at))
+        }
         return withHistory(record)
     }
 

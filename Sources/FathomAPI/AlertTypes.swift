@@ -1,0 +1,298 @@
+import FathomCore
+import Foundation
+
+/// Where an alert goes.
+public enum AlertTargetKind: String, Codable, Sendable, CaseIterable {
+    /// An HTTP POST of the alert as JSON, signed with HMAC-SHA256.
+    case webhook
+    /// A Slack incoming webhook (blocks).
+    case slack
+}
+
+/// What makes a rule fire.
+public enum AlertTrigger: String, Codable, Sendable, CaseIterable {
+    case completed = "Completed"
+    case failed = "Failed"
+    case crashed = "Crashed"
+    case cancelled = "Cancelled"
+    /// A scheduled run not claimed a while after it fell due (the coordinator flags it late).
+    case late = "Late"
+
+    /// The final state this trigger is, or nil for ``late``.
+    public var state: FlowRunState? { FlowRunState(rawValue: rawValue) }
+
+    /// Reads a name in any case (`failed`, `CRASHED`, `late`).
+    public init?(name: String) {
+        guard let match = Self.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() }) else { return nil }
+        self = match
+    }
+}
+
+/// A target as asked for: its secret parts (the URL's token, the signing secret) are given here once and
+/// never answered in full again.
+public struct AlertTargetRequest: Codable, Sendable, Equatable {
+    public var kind: AlertTargetKind
+    /// The URL to POST to (webhook) or the Slack incoming-webhook URL.
+    public var url: String
+    /// The webhook's signing secret; the coordinator makes one (answered once) when absent.
+    public var secret: String?
+
+    public init(kind: AlertTargetKind, url: String, secret: String? = nil) {
+        self.kind = kind
+        self.url = url
+        self.secret = secret
+    }
+}
+
+/// A target as the coordinator shows it: the URL cut after its host and first path segment.
+public struct AlertTarget: Codable, Sendable, Equatable {
+    public var kind: AlertTargetKind
+    /// The URL with everything that could be a token hidden, e.g. `https://hooks.slack.com/services/…`.
+    public var url: String
+    /// Whether deliveries are signed (webhooks always are).
+    public var signed: Bool
+
+    public init(kind: AlertTargetKind, url: String, signed: Bool) {
+        self.kind = kind
+        self.url = url
+        self.signed = signed
+    }
+
+    /// `url` with what may be secret hidden: its user, query, fragment and every path segment after the first.
+    public static func masked(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
+            return "…"
+        }
+        let port = components.port.map { ":\($0)" } ?? ""
+        let segments = components.path.split(separator: "/", omittingEmptySubsequences: true)
+        let first = segments.first.map { "/\($0)" } ?? ""
+        let hidden = segments.count > 1 || components.query != nil || components.fragment != nil || components.user != nil
+        return "\(scheme)://\(host)\(port)\(first)\(hidden ? "/…" : "")"
+    }
+}
+
+/// Asks for a new alert rule.
+public struct CreateAlertRuleRequest: Codable, Sendable {
+    /// Unique among rules, 1-128 letters, digits, `.`, `_`, `-`; made from the triggers and flows when absent.
+    public var name: String?
+    /// What fires it: final states and/or `Late`.
+    public var on: [AlertTrigger]
+    /// Only runs of these flows; every flow when empty or absent.
+    public var flows: [String]?
+    /// Where it goes (at least one).
+    public var targets: [AlertTargetRequest]
+
+    public init(name: String? = nil, on: [AlertTrigger], flows: [String]? = nil, targets: [AlertTargetRequest]) {
+        self.name = name
+        self.on = on
+        self.flows = flows
+        self.targets = targets
+    }
+
+    /// The most flows and targets a rule may name, and the longest URL.
+    public static let maxFlows = 100, maxTargets = 10, maxURLLength = 2048
+
+    /// Checks everything but the hosts a server allows; errors name the field.
+    public func validate() throws(ValidationError) {
+        if let name, !Names.isValid(name) {
+            throw ValidationError(
+                code: "invalid_name", field: "name", problem: "'\(name.prefix(64))' is not a name (1-128 letters, digits, '.', '_', '-')",
+                fix: "Use a name such as sort-compress-failures, or leave it out.")
+        }
+        guard !on.isEmpty else {
+            throw ValidationError(
+                code: "missing_trigger", field: "on", problem: "a rule needs at least one trigger",
+                fix: "Name what fires it: \(AlertTrigger.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let flows = flows ?? []
+        guard flows.count <= Self.maxFlows else {
+            throw ValidationError(
+                code: "too_many_flows", field: "flows", problem: "\(flows.count) flows, more than \(Self.maxFlows)",
+                fix: "Leave flows out to match every flow, or make several rules.")
+        }
+        for (index, flow) in flows.enumerated() where !Names.isValid(flow) {
+            throw ValidationError(
+                code: "invalid_flow", field: "flows[\(index)]", problem: "'\(flow.prefix(64))' is not a flow name",
+                fix: "Give the name of a registered flow (fathom flows).")
+        }
+        guard (1...Self.maxTargets).contains(targets.count) else {
+            throw ValidationError(
+                code: "invalid_targets", field: "targets", problem: "a rule needs 1-\(Self.maxTargets) targets, got \(targets.count)",
+                fix: "Add a webhook or a Slack incoming-webhook URL.")
+        }
+        for (index, target) in targets.enumerated() { try target.validate(field: "targets[\(index)]") }
+    }
+}
+
+extension AlertTargetRequest {
+    /// Checks the URL and secret; errors name `field`.
+    public func validate(field: String) throws(ValidationError) {
+        guard url.count <= CreateAlertRuleRequest.maxURLLength, let components = URLComponents(string: url),
+              let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http",
+              let host = components.host, !host.isEmpty
+        else {
+            throw ValidationError(
+                code: "invalid_url", field: "\(field).url", problem: "'\(AlertTarget.masked(url))' is not an http(s) URL with a host",
+                fix: "Give the full URL, e.g. https://hooks.slack.com/services/T000/B000/XXXX or https://alerts.example.com/fathom.")
+        }
+        if kind == .slack, scheme != "https" {
+            throw ValidationError(
+                code: "invalid_url", field: "\(field).url", problem: "a Slack incoming webhook is an https URL",
+                fix: "Copy the URL Slack shows for the incoming webhook (https://hooks.slack.com/services/…).")
+        }
+        if let secret, secret.count < 16 || secret.count > 256 {
+            throw ValidationError(
+                code: "invalid_secret", field: "\(field).secret", problem: "a signing secret must be 16-256 characters",
+                fix: "Use a long random string (openssl rand -hex 32), or leave it out and the coordinator makes one.")
+        }
+    }
+}
+
+/// A rule as the coordinator shows it.
+public struct AlertRule: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var on: [AlertTrigger]
+    /// Empty: every flow.
+    public var flows: [String]
+    public var targets: [AlertTarget]
+    public var createdAt: Date
+
+    public init(id: String, name: String, on: [AlertTrigger], flows: [String], targets: [AlertTarget], createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.on = on
+        self.flows = flows
+        self.targets = targets
+        self.createdAt = createdAt
+    }
+}
+
+/// A new rule, with the signing secrets the coordinator made: shown this once.
+public struct CreatedAlertRule: Codable, Sendable {
+    public var rule: AlertRule
+    /// Per target index, the secret the coordinator made for it (targets given a secret are not listed).
+    public var madeSecrets: [String: String]
+
+    public init(rule: AlertRule, madeSecrets: [String: String]) {
+        self.rule = rule
+        self.madeSecrets = madeSecrets
+    }
+}
+
+/// Alert rules.
+public struct AlertRuleList: Codable, Sendable {
+    public var rules: [AlertRule]
+
+    public init(rules: [AlertRule]) {
+        self.rules = rules
+    }
+}
+
+/// How far a delivery got.
+public enum AlertDeliveryStatus: String, Codable, Sendable, CaseIterable {
+    /// Not yet accepted by the target; tried again with backoff.
+    case pending
+    /// The target answered 2xx.
+    case delivered
+    /// Given up after the last attempt.
+    case failed
+}
+
+/// One alert to one target, and its attempts.
+public struct AlertDelivery: Codable, Sendable, Equatable {
+    /// Stable across attempts and coordinator restarts: receivers deduplicate on it.
+    public var id: String
+    public var ruleID: String
+    public var ruleName: String
+    /// What happened: `run:<id>:<State>`, `late:<id>`, or `test:<n>`.
+    public var event: String
+    public var runID: FlowRunID?
+    public var target: AlertTarget
+    public var status: AlertDeliveryStatus
+    public var attempts: Int
+    /// The target's last HTTP status, if it answered.
+    public var lastStatus: Int?
+    /// Why the last attempt failed.
+    public var lastError: String?
+    public var createdAt: Date
+    public var deliveredAt: Date?
+    /// When the next attempt is due (pending only).
+    public var nextAttemptAt: Date?
+
+    public init(
+        id: String, ruleID: String, ruleName: String, event: String, runID: FlowRunID?, target: AlertTarget,
+        status: AlertDeliveryStatus, attempts: Int, lastStatus: Int?, lastError: String?, createdAt: Date,
+        deliveredAt: Date?, nextAttemptAt: Date?
+    ) {
+        self.id = id
+        self.ruleID = ruleID
+        self.ruleName = ruleName
+        self.event = event
+        self.runID = runID
+        self.target = target
+        self.status = status
+        self.attempts = attempts
+        self.lastStatus = lastStatus
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.deliveredAt = deliveredAt
+        self.nextAttemptAt = nextAttemptAt
+    }
+}
+
+/// Deliveries, newest first.
+public struct AlertDeliveryList: Codable, Sendable {
+    public var deliveries: [AlertDelivery]
+
+    public init(deliveries: [AlertDelivery]) {
+        self.deliveries = deliveries
+    }
+}
+
+/// The JSON body a webhook receives (Slack gets blocks made from the same facts).
+public struct AlertMessage: Codable, Sendable, Equatable {
+    /// The delivery's id: the same on every attempt.
+    public var id: String
+    /// `run:<id>:<State>`, `late:<id>`, `test:<n>`.
+    public var event: String
+    public var rule: String
+    public var flow: String
+    public var runID: FlowRunID
+    public var state: String
+    /// The run's state message: why it is in that state.
+    public var reason: String
+    /// What to do about it, when Fathom knows (ECS stop reasons).
+    public var hint: String?
+    public var attempt: Int
+    public var durationSeconds: Double?
+    /// The run page, when the coordinator knows its public URL (`--public-url`).
+    public var link: String?
+    /// ECS runs: the task ARN and its console page.
+    public var taskARN: String?
+    public var taskConsoleLink: String?
+    /// The run's last log lines (up to 20), oldest first.
+    public var lastLines: [String]
+    public var at: Date
+
+    public init(
+        id: String, event: String, rule: String, flow: String, runID: FlowRunID, state: String, reason: String, hint: String?,
+        attempt: Int, durationSeconds: Double?, link: String?, taskARN: String?, taskConsoleLink: String?, lastLines: [String], at: Date
+    ) {
+        self.id = id
+        self.event = event
+        self.rule = rule
+        self.flow = flow
+        self.runID = runID
+        self.state = state
+        self.reason = reason
+        self.hint = hint
+        self.attempt = attempt
+        self.durationSeconds = durationSeconds
+        self.link = link
+        self.taskARN = taskARN
+        self.taskConsoleLink = taskConsoleLink
+        self.lastLines = lastLines
+        self.at = at
+    }
+}
