@@ -185,6 +185,7 @@ extension Coordinator {
             metrics.lateRuns.increment()
             notifier.signal(.run(run.id))
         }
+        if !late.isEmpty { notifier.signal(.alerts) }
     }
 }
 

@@ -277,6 +277,7 @@ public final class Coordinator: Sendable {
         if run.state == .cancelling, let agent = run.agentID { notifier.signal(.agent(agent)) }
         guard run.state.isFinal else { return }
         notifier.signal(.queue(run.queue))
+        notifier.signal(.alerts)  // its alert event was written with the state: send it now
         if let ended = run.endedAt {
             metrics.runEnded(flow: run.flowName, state: run.state, seconds: ended.timeIntervalSince(run.startedAt ?? run.createdAt))
         }

@@ -22,7 +22,7 @@ public struct WebUI: Sendable {
     public static let templates: [String: String] = [
         "layout": LayoutTemplate.text, "runtable": PageTemplates.runTable, FlowsPage.template: PageTemplates.flows,
         FlowPage.template: PageTemplates.flow, RunsPage.template: PageTemplates.runs, RunPage.template: RunTemplate.text,
-        AgentsPage.template: PageTemplates.agents, LoginPage.template: PageTemplates.login, ErrorPage.template: PageTemplates.error,
+        AgentsPage.template: PageTemplates.agents, AlertsPage.template: PageTemplates.alerts, LoginPage.template: PageTemplates.login, ErrorPage.template: PageTemplates.error,
     ]
 
     public init() {

@@ -104,6 +104,26 @@ import Testing
         }
     }
 
+    @Test func aRunNoAgentTakesAlertsAsLateWithWhy() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.stop() } }
+        try await withCoordinator(configure: {
+            $0.coordinator.lateAfter = .seconds(1)
+            $0.reaperInterval = .milliseconds(100)
+        }) { _, client in
+            try await registerTestFlows(client)
+            _ = try await client.createAlertRule(CreateAlertRuleRequest(
+                on: [.late], flows: ["sleeper"], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)]))
+            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+            #expect(await eventually(timeout: .seconds(20)) { !receiver.requests.isEmpty })
+            let message = try #require(receiver.requests.first?.message)
+            #expect(message.event == "late:\(run.id)" && message.state == "Late" && message.runID == run.id)
+            #expect(message.reason.contains("no live agent serves the 'local' launcher on queue 'default'"), "\(message.reason)")
+            try await Task.sleep(for: .seconds(1))
+            #expect(receiver.requests.count == 1, "flagged late once, alerted once")
+        }
+    }
+
     @Test func aTargetThatFailsIsTriedAgainWithTheSameIDAndTheLogSaysWhy() async throws {
         let receiver = try await WebhookReceiver(answers: [.status(503)])
         defer { Task { await receiver.stop() } }
@@ -194,6 +214,27 @@ import Testing
                 #expect(Self.field(of: error) == "targets[0].url")
                 #expect(error.description.contains("--alert-host"), "\(error)")
             }
+        }
+    }
+
+    @Test func theAlertsPageShowsRulesAndDeliveriesEscapedWithoutSecrets() async throws {
+        // The target answers with markup: the delivery log shows it as text.
+        let receiver = try await WebhookReceiver(answers: [.status(400)])
+        defer { Task { await receiver.stop() } }
+        try await withAlertingCoordinator { coordinator, client in
+            let empty = try await RawHTTP.send(.GET, coordinator.url + "/alerts")
+            #expect(empty.status == 200 && empty.body.contains("id=\"no-rules\""))
+            let created = try await client.createAlertRule(CreateAlertRuleRequest(
+                name: "page-test", on: [.failed, .late], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url + "/t0ken-in-path")]))
+            _ = try await client.testAlertRule("page-test")
+            #expect(await eventually(timeout: .seconds(20)) { (try? await client.alertDeliveries().first?.status) == .failed })
+            let page = try await RawHTTP.send(.GET, coordinator.url + "/alerts")
+            #expect(page.status == 200)
+            #expect(page.body.contains("page-test") && page.body.contains("Failed, Late") && page.body.contains("every flow"))
+            #expect(page.body.contains("answered HTTP 400: &lt;b&gt;refused&lt;/b&gt;"), "the delivery log says why, as text")
+            #expect(!page.body.contains("<b>refused</b>"))
+            #expect(!page.body.contains("t0ken-in-path") && !page.body.contains(created.madeSecrets["0"] ?? "?"))
+            #expect(page.body.contains(#"href="/alerts" class="active""#))
         }
     }
 

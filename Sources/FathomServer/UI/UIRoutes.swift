@@ -64,6 +64,9 @@ struct UIRoutes {
         router.post("runs/:id/resume") { request, context in
             try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0, resume: true).id }
         }
+        router.get("alerts") { request, _ in
+            page(AlertsPage(rules: try await coordinator.alertRules(), deliveries: try await coordinator.alertDeliveries(rule: nil, limit: 100)), request)
+        }
         router.get("agents") { request, _ in
             page(AgentsPage(agents: try await coordinator.agents(), now: coordinator.now), request)
         }

@@ -19,6 +19,7 @@ enum LayoutTemplate {
             <a href="/flows" {{#navFlows}}class="active"{{/navFlows}}>Flows</a>
             <a href="/runs" {{#navRuns}}class="active"{{/navRuns}}>Runs</a>
             <a href="/agents" {{#navAgents}}class="active"{{/navAgents}}>Agents</a>
+            <a href="/alerts" {{#navAlerts}}class="active"{{/navAlerts}}>Alerts</a>
           </nav>
           {{#signedIn}}<form method="post" action="/logout" class="logout"><button>Sign out</button></form>{{/signedIn}}
         </header>

@@ -128,6 +128,36 @@ enum PageTemplates {
         {{/body}}{{/layout}}
         """
 
+    static let alerts = """
+        {{<layout}}{{$body}}
+        <h1>Alerts</h1>
+        <p class="muted">The coordinator sends these itself when runs end, fail or are late. Add rules with <code>fathom alert add</code>; try one with <code>fathom alert test NAME</code>.</p>
+        {{^hasRules}}<p class="muted" id="no-rules">No alert rules. Add one: <code>fathom alert add --on Failed,Crashed --webhook URL</code>.</p>{{/hasRules}}
+        {{#hasRules}}
+        <table id="alert-rules">
+        <thead><tr><th>Rule</th><th>On</th><th>Flows</th><th>Targets</th><th>Added</th></tr></thead>
+        <tbody>
+        {{#rules}}
+        <tr class="alert-rule"><td>{{name}}</td><td>{{triggers}}</td><td>{{flows}}</td><td>{{#targets}}<div>{{kind}} <code>{{url}}</code>{{#signed}} <span class="muted">signed</span>{{/signed}}</div>{{/targets}}</td><td>{{created}}</td></tr>
+        {{/rules}}
+        </tbody>
+        </table>
+        {{/hasRules}}
+        <h2>Deliveries</h2>
+        {{^hasDeliveries}}<p class="muted" id="no-deliveries">Nothing sent yet.</p>{{/hasDeliveries}}
+        {{#hasDeliveries}}
+        <table id="alert-deliveries">
+        <thead><tr><th>When</th><th>Status</th><th>Rule</th><th>Event</th><th>Target</th><th>Attempts</th><th>HTTP</th><th>Last error</th></tr></thead>
+        <tbody>
+        {{#deliveries}}
+        <tr class="alert-delivery"><td>{{created}}</td><td>{{#failed}}<span class="late">{{status}}</span>{{/failed}}{{^failed}}{{status}}{{/failed}}{{#pending}}{{#next}} <span class="muted">next {{next}}</span>{{/next}}{{/pending}}</td><td>{{rule}}</td><td>{{#runLink}}<a href="{{runLink}}">{{event}}</a>{{/runLink}}{{^runLink}}{{event}}{{/runLink}}</td><td><code>{{target}}</code></td><td>{{attempts}}</td><td>{{lastStatus}}</td><td>{{error}}</td></tr>
+        {{/deliveries}}
+        </tbody>
+        </table>
+        {{/hasDeliveries}}
+        {{/body}}{{/layout}}
+        """
+
     static let login = """
         {{<layout}}{{$body}}
         <h1>Sign in</h1>

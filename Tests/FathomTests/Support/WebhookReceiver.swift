@@ -45,7 +45,8 @@ final class WebhookReceiver: Sendable {
             let answer = queue.withLock { $0.isEmpty ? Answer.status(200) : $0.removeFirst() }
             switch answer {
             case .status(let code):
-                return LoopbackServer.text("ok", status: HTTPResponse.Status(code: code))
+                // A refusal carries markup, as a hostile or careless receiver's might: pages must show it as text.
+                return LoopbackServer.text((200..<300).contains(code) ? "ok" : "<b>refused</b>", status: HTTPResponse.Status(code: code))
             case .hold:
                 try await Task.sleep(for: .seconds(20))
                 return LoopbackServer.text("late")
