@@ -11,7 +11,7 @@ Failed); the clock starts when the Failed state is sent and stops when the recei
 Goals (issue: operations): p50 <= 50 ms, p95 <= 200 ms.
 
 Usage: Benchmarks/alerts.py [--runs 50]
-Needs a release build: swift build -c release --product fathom --product fathom-test-flows.
+Needs a release build: swift build -c release --product fathom && swift build -c release --product fathom-test-flows.
 """
 import argparse, hashlib, hmac, http.server, json, os, shutil, subprocess, tempfile, threading, time
 
@@ -32,6 +32,8 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind a proxy would
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 now = time.time()
@@ -45,12 +47,17 @@ class Receiver:
                     else:
                         receiver.bad += 1
                 self.send_response(200 if good else 401)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 drops SYNs of concurrent senders (a 1 s retransmit)
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", free_port()), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -95,7 +102,7 @@ def main():
     args = parser.parse_args()
     for path in (FATHOM, FLOWS):
         if not os.path.exists(path):
-            raise SystemExit(f"{path} is missing: swift build -c release --product fathom --product fathom-test-flows")
+            raise SystemExit(f"{path} is missing: swift build -c release --product fathom && swift build -c release --product fathom-test-flows")
     receiver = Receiver()
     results = {}
     for name, runs, per_run, flow_of in [("one of 100 rules matches", args.runs, 1, lambda i: "sleeper" if i == 0 else f"other-{i}"),
@@ -108,7 +115,7 @@ def main():
         try:
             wait_http(url + "/healthz")
             subprocess.run([FATHOM, "register", FLOWS], env=dict(os.environ, FATHOM_API_URL=url), check=True, stdout=subprocess.DEVNULL)
-            agent = post(url + "/api/v1/agents", {"name": "bench"})["id"]
+            agent = post(url + "/api/v1/agents", {"name": "bench", "queue": "default", "labels": {}, "launcher": "local"})["id"]
             rules(url, receiver, 100, flow_of)
             measure(url, receiver, agent, 3, per_run)  # warm-up
             latencies = measure(url, receiver, agent, runs, per_run)

@@ -17,7 +17,7 @@ PostgreSQL is Debian's (apt-get install postgresql): a cluster made with initdb 
 `postgres` user when run as root), `postgres` on a free loopback port, a new database per configuration.
 
 Usage: Benchmarks/coordinators.py [--runs 2000] [--starts 30]
-Needs a release build: swift build -c release --product fathom --product fathom-test-flows.
+Needs a release build: swift build -c release --product fathom && swift build -c release --product fathom-test-flows.
 """
 import argparse, concurrent.futures, glob, json, os, pwd, shutil, statistics, subprocess, tempfile, time, urllib.request
 from datetime import datetime
@@ -185,7 +185,7 @@ def main():
     args = parser.parse_args()
     for path in (FATHOM, FLOWS):
         if not os.path.exists(path):
-            raise SystemExit(f"{path} is missing: swift build -c release --product fathom --product fathom-test-flows")
+            raise SystemExit(f"{path} is missing: swift build -c release --product fathom && swift build -c release --product fathom-test-flows")
     postgres = Postgres()
     results = {}
     try:
