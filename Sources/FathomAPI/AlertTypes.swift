@@ -17,6 +17,10 @@ public enum AlertTrigger: String, Codable, Sendable, CaseIterable {
     case cancelled = "Cancelled"
     /// A scheduled run not claimed a while after it fell due (the coordinator flags it late).
     case late = "Late"
+    /// A run still Running (or Cancelling) longer than the rule's ``CreateAlertRuleRequest/runningLongerThanSeconds``.
+    case runningLong = "RunningLong"
+    /// A run not Running yet that long after it fell due (``CreateAlertRuleRequest/notStartedWithinSeconds``).
+    case notStarted = "NotStarted"
 
     /// The final state this trigger is, or nil for ``late``.
     public var state: FlowRunState? { FlowRunState(rawValue: rawValue) }
@@ -81,12 +85,21 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
     public var flows: [String]?
     /// Where it goes (at least one).
     public var targets: [AlertTargetRequest]
+    /// With `RunningLong`: the deadline, in seconds from the run's start.
+    public var runningLongerThanSeconds: Double?
+    /// With `NotStarted`: how long after it fell due a run may wait to start.
+    public var notStartedWithinSeconds: Double?
 
-    public init(name: String? = nil, on: [AlertTrigger], flows: [String]? = nil, targets: [AlertTargetRequest]) {
+    public init(
+        name: String? = nil, on: [AlertTrigger], flows: [String]? = nil, targets: [AlertTargetRequest],
+        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil
+    ) {
         self.name = name
         self.on = on
         self.flows = flows
         self.targets = targets
+        self.runningLongerThanSeconds = runningLongerThanSeconds
+        self.notStartedWithinSeconds = notStartedWithinSeconds
     }
 
     /// The most flows and targets a rule may name, and the longest URL.
@@ -121,6 +134,29 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
                 fix: "Add a webhook or a Slack incoming-webhook URL.")
         }
         for (index, target) in targets.enumerated() { try target.validate(field: "targets[\(index)]") }
+        try Self.validateThreshold(runningLongerThanSeconds, trigger: .runningLong, in: on, field: "runningLongerThanSeconds")
+        try Self.validateThreshold(notStartedWithinSeconds, trigger: .notStarted, in: on, field: "notStartedWithinSeconds")
+    }
+
+    /// A threshold comes with its trigger, and the trigger with its threshold: 1 s to 30 days.
+    static func validateThreshold(_ seconds: Double?, trigger: AlertTrigger, in on: [AlertTrigger], field: String) throws(ValidationError) {
+        switch (seconds, on.contains(trigger)) {
+        case (nil, false): return
+        case (nil, true):
+            throw ValidationError(
+                code: "missing_threshold", field: field, problem: "the trigger \(trigger.rawValue) needs \(field)",
+                fix: "Say how long, in seconds (e.g. 7200 for 2 h); the CLI takes durations: --running-longer-than 2h, --late 10m.")
+        case (.some, false):
+            throw ValidationError(
+                code: "missing_trigger", field: "on", problem: "\(field) is set but \(trigger.rawValue) is not among the triggers",
+                fix: "Add \(trigger.rawValue) to on, or leave \(field) out.")
+        case (let seconds?, true):
+            guard seconds.isFinite, (1...(30 * 86_400.0)).contains(seconds) else {
+                throw ValidationError(
+                    code: "invalid_threshold", field: field, problem: "\(seconds) s is outside 1 s-30 d",
+                    fix: "Use a duration from 1 second to 30 days, in seconds.")
+            }
+        }
     }
 }
 
@@ -157,14 +193,34 @@ public struct AlertRule: Codable, Sendable, Equatable {
     public var flows: [String]
     public var targets: [AlertTarget]
     public var createdAt: Date
+    public var runningLongerThanSeconds: Double?
+    public var notStartedWithinSeconds: Double?
 
-    public init(id: String, name: String, on: [AlertTrigger], flows: [String], targets: [AlertTarget], createdAt: Date) {
+    public init(
+        id: String, name: String, on: [AlertTrigger], flows: [String], targets: [AlertTarget], createdAt: Date,
+        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil
+    ) {
         self.id = id
         self.name = name
         self.on = on
         self.flows = flows
         self.targets = targets
         self.createdAt = createdAt
+        self.runningLongerThanSeconds = runningLongerThanSeconds
+        self.notStartedWithinSeconds = notStartedWithinSeconds
+    }
+}
+
+extension AlertRule {
+    /// What fires it, in words: `Failed, Crashed, running longer than 2h, not started within 10m`.
+    public var triggerText: String {
+        on.map { trigger in
+            switch trigger {
+            case .runningLong: "running longer than \(DurationText.describe(runningLongerThanSeconds ?? 0))"
+            case .notStarted: "not started within \(DurationText.describe(notStartedWithinSeconds ?? 0))"
+            default: trigger.rawValue
+            }
+        }.joined(separator: ", ")
     }
 }
 
@@ -254,7 +310,7 @@ public struct AlertDeliveryList: Codable, Sendable {
 public struct AlertMessage: Codable, Sendable, Equatable {
     /// The delivery's id: the same on every attempt.
     public var id: String
-    /// `run:<id>:<State>`, `late:<id>`, `test:<n>`.
+    /// `run:<id>:<State>`, `late:<id>`, `running-long:<rule>:<id>`, `not-started:<rule>:<id>`, `test:<n>`.
     public var event: String
     public var rule: String
     public var flow: String

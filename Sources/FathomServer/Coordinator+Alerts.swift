@@ -35,8 +35,8 @@ extension Coordinator {
         let flows = request.flows ?? []
         let name = request.name ?? Self.defaultAlertRuleName(triggers: request.on, flows: flows)
         let rule = StoredAlertRule(
-            id: Identifier.make(), name: name, triggers: request.on, flows: flows,
-            targets: targets, createdAt: clock())
+            id: Identifier.make(), name: name, triggers: request.on, flows: flows, targets: targets, createdAt: clock(),
+            runningLongerThan: request.runningLongerThanSeconds, notStartedWithin: request.notStartedWithinSeconds)
         do {
             try await store.insertAlertRule(rule)
         } catch StoreError.conflict {
@@ -116,14 +116,15 @@ extension Coordinator {
                 try await store.settleAlertEvent(key: event.key, deliveries: [])  // the run is gone: nothing to say
                 continue
             }
-            let matching = rules.filter { $0.matches(event.trigger, flow: run.flowName) }
+            let matching = rules.filter { $0.matches(event.trigger, flow: run.flowName) && (event.ruleID == nil || event.ruleID == $0.id) }
             var deliveries: [NewAlertDelivery] = []
             if !matching.isEmpty {
                 let lines = try await store.logTail(runID: run.id, limit: 20)
                 let at = event.trigger == .late ? now : event.at
                 for rule in matching {
-                    let message = AlertComposer.message(
+                    var message = AlertComposer.message(
                         event: event.key, trigger: event.trigger, rule: rule.name, run: run, lines: lines, publicURL: settings.publicURL, at: at)
+                    if let reason = AlertComposer.deadlineReason(event.trigger, rule: rule, run: run, now: now) { message.reason = reason }
                     for index in rule.targets.indices {
                         deliveries.append(try delivery(of: message, rule: rule, target: index, runID: run.id, at: now))
                     }
@@ -132,6 +133,40 @@ extension Coordinator {
             try await store.settleAlertEvent(key: event.key, deliveries: deliveries)
         }
         return events.count
+    }
+
+    /// Writes the events of runs that crossed a rule's deadline since the last look (`RunningLong`: still Running that
+    /// long after their start; `NotStarted`: not Running that long after they fell due). A coordinator looks back a day
+    /// at its first round; an event found twice makes one delivery (its id), so looking again loses and repeats nothing.
+    public func findOverdueRuns(now: Date) async throws {
+        let rules = try await store.alertRules().filter { $0.runningLongerThan != nil || $0.notStartedWithin != nil }
+        let since = lastDeadlineCheck.withLock { last in
+            defer { last = now }
+            return last ?? now.addingTimeInterval(-86_400)
+        }
+        guard !rules.isEmpty, since < now else { return }
+        var events: [AlertEvent] = []
+        for rule in rules {
+            if let seconds = rule.runningLongerThan {
+                let runs = try await store.runs(
+                    in: [.running, .cancelling], .started, after: since.addingTimeInterval(-seconds), through: now.addingTimeInterval(-seconds),
+                    limit: 1000)
+                for run in runs where rule.flows.isEmpty || rule.flows.contains(run.flowName) {
+                    let at = (run.startedAt ?? now).addingTimeInterval(seconds)
+                    events.append(AlertEvent(key: "running-long:\(rule.id):\(run.id)", runID: run.id, trigger: .runningLong, at: at, ruleID: rule.id))
+                }
+            }
+            if let seconds = rule.notStartedWithin {
+                let runs = try await store.runs(
+                    in: [.scheduled, .pending], .due, after: since.addingTimeInterval(-seconds), through: now.addingTimeInterval(-seconds),
+                    limit: 1000)
+                for run in runs where rule.flows.isEmpty || rule.flows.contains(run.flowName) {
+                    let at = (run.scheduledFor ?? run.createdAt).addingTimeInterval(seconds)
+                    events.append(AlertEvent(key: "not-started:\(rule.id):\(run.id)", runID: run.id, trigger: .notStarted, at: at, ruleID: rule.id))
+                }
+            }
+        }
+        try await store.insertAlertEvents(events)
     }
 
     /// Sends the deliveries due now (at most `limit`, 8 at a time) and records each attempt; returns how many it tried.

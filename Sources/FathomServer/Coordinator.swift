@@ -63,6 +63,8 @@ public final class Coordinator: Sendable {
     /// The newest claim each agent made here: an agent waits on one claim at a time, so a newer one makes the
     /// older obsolete (its HTTP connection was dropped by the agent, which the server does not see).
     let latestClaim = Mutex<[AgentID: UInt64]>([:])
+    /// When ``findOverdueRuns(now:)`` last looked.
+    let lastDeadlineCheck = Mutex<Date?>(nil)
 
     enum FreshGrace { case starting, afterStoreOutage, given }
 

@@ -16,10 +16,13 @@ extension SQLiteStore {
         do {
             try await pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    sql: """
+                        INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
                     arguments: [
                         rule.id, rule.name, try StoreJSON.text(rule.triggers), try StoreJSON.text(rule.flows),
-                        try StoreJSON.text(rule.targets), rule.createdAt.timeIntervalSince1970,
+                        try StoreJSON.text(rule.targets), rule.createdAt.timeIntervalSince1970, rule.runningLongerThan, rule.notStartedWithin,
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -48,6 +51,30 @@ extension SQLiteStore {
     public func alertEvents(limit: Int) async throws -> [AlertEvent] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alert_events ORDER BY at, key LIMIT ?", arguments: [limit]).compactMap(AlertRows.event)
+        }
+    }
+
+    public func insertAlertEvents(_ events: [AlertEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await pool.write { db in
+            for event in events {
+                try db.execute(
+                    sql: "INSERT INTO alert_events (key, run_id, trigger, at, rule_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [event.key, event.runID, event.trigger.rawValue, event.at.timeIntervalSince1970, event.ruleID])
+            }
+        }
+    }
+
+    public func runs(in states: [FlowRunState], _ time: RunTime, after: Date, through: Date, limit: Int) async throws -> [FlowRun] {
+        let column = time == .started ? "started_at" : "COALESCE(scheduled_for, created_at)"
+        let marks = Array(repeating: "?", count: states.count).joined(separator: ", ")
+        return try await pool.read { db in
+            var arguments = StatementArguments(states.map(\.rawValue))
+            arguments += [after.timeIntervalSince1970, through.timeIntervalSince1970, limit]
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM flow_runs WHERE state IN (\(marks)) AND \(column) > ? AND \(column) <= ? ORDER BY \(column) LIMIT ?",
+                arguments: arguments
+            ).map { try StoreRows.run($0, history: nil) }
         }
     }
 

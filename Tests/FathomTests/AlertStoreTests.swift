@@ -49,12 +49,29 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func deadlineSweepsFindRunsByStartOrDueTimeAndTheirEventsNameTheRule(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture(kind)
+        let store = fixture.store
+        let version = try await fixture.version("etl")
+        let running = try await fixture.run(version)
+        try await fixture.move(running, through: [.pending, .running], at: 10)
+        let waiting = try await fixture.run(version, createdAfter: 20)
+        #expect(try await store.runs(in: [.running], .started, after: fixture.at(9), through: fixture.at(10), limit: 10).map(\.id) == [running.id])
+        #expect(try await store.runs(in: [.running], .started, after: fixture.at(10), through: fixture.at(99), limit: 10).isEmpty)
+        #expect(try await store.runs(in: [.scheduled, .pending], .due, after: fixture.at(19), through: fixture.at(20), limit: 10).map(\.id) == [waiting.id])
+        let event = AlertEvent(key: "running-long:rule-1:\(running.id)", runID: running.id, trigger: .runningLong, at: fixture.at(70), ruleID: "rule-1")
+        try await store.insertAlertEvents([event, event])
+        #expect(try await store.alertEvents(limit: 10) == [event])
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func rulesAreFoundByIDOrNameAndNamesAreUnique(kind: StoreKind) async throws {
         let fixture = try await StoreFixture(kind)
         let store = fixture.store
         let rule = StoredAlertRule(
-            id: "rule-1", name: "failures", triggers: [.failed, .late], flows: ["etl"],
-            targets: [StoredAlertTarget(kind: .slack, url: "https://hooks.slack.com/services/T/B/X", secret: nil)], createdAt: Date(timeIntervalSince1970: 1_800_000_000))
+            id: "rule-1", name: "failures", triggers: [.failed, .late, .runningLong], flows: ["etl"],
+            targets: [StoredAlertTarget(kind: .slack, url: "https://hooks.slack.com/services/T/B/X", secret: nil)], createdAt: Date(timeIntervalSince1970: 1_800_000_000),
+            runningLongerThan: 7200)
         try await store.insertAlertRule(rule)
         #expect(try await store.alertRule("rule-1") == rule)
         #expect(try await store.alertRule("failures") == rule)

@@ -124,6 +124,70 @@ import Testing
         }
     }
 
+    @Test func aRunPastItsDeadlineAlertsWithinSecondsOfItOnce() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.stop() } }
+        try await withAlertingCoordinator { _, client in
+            try await registerTestFlows(client)
+            let created = try await client.createAlertRule(CreateAlertRuleRequest(
+                name: "two-seconds", on: [.runningLong], flows: ["sleeper"], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)],
+                runningLongerThanSeconds: 2))
+            #expect(created.rule.triggerText == "running longer than 2s")
+            // A run that ends before the deadline says nothing.
+            _ = try await runEnding(client, in: .completed, message: "quick", lines: [])
+            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+            let agent = try await client.registerAgent(AgentRegistration(name: "deadline"))
+            _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+            let started = try await client.setState(run.id, SetStateRequest(state: .running))
+            #expect(await eventually(timeout: .seconds(20)) { !receiver.requests.isEmpty })
+            let request = try #require(receiver.requests.first)
+            let message = try #require(request.message)
+            let startedAt = try #require(started.startedAt)
+            let after = request.at.timeIntervalSince(startedAt)
+            #expect(after >= 2 && after < 7, "fired \(after) s after the start: within 5 s of the 2 s deadline")
+            #expect(message.runID == run.id && message.state == "RunningLong" && message.event == "running-long:\(created.rule.id):\(run.id)")
+            #expect(message.reason.hasPrefix("still Running after 2s") || message.reason.hasPrefix("still Running after 3s"), "\(message.reason)")
+            #expect(message.reason.contains("longer than the rule's 2s"))
+            try await Task.sleep(for: .seconds(3))
+            #expect(receiver.requests.count == 1, "once per run and rule")
+        }
+    }
+
+    @Test func aRunNotStartedWithinItsWindowAlerts() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.stop() } }
+        try await withAlertingCoordinator { _, client in
+            try await registerTestFlows(client)
+            _ = try await client.createAlertRule(CreateAlertRuleRequest(
+                on: [.notStarted], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)], notStartedWithinSeconds: 1))
+            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
+            #expect(await eventually(timeout: .seconds(20)) { !receiver.requests.isEmpty })
+            let message = try #require(receiver.requests.first?.message)
+            #expect(message.runID == run.id && message.state == "NotStarted")
+            #expect(message.reason.contains("after it fell due (the rule allows 1s); it is Scheduled"), "\(message.reason)")
+        }
+    }
+
+    @Test func deadlinesComeWithTheirTriggersAndStayInRange() async throws {
+        try await withAlertingCoordinator { _, client in
+            let target = [AlertTargetRequest(kind: .webhook, url: "https://a.example")]
+            let cases: [(CreateAlertRuleRequest, String)] = [
+                (CreateAlertRuleRequest(on: [.runningLong], targets: target), "runningLongerThanSeconds"),
+                (CreateAlertRuleRequest(on: [.failed], targets: target, runningLongerThanSeconds: 60), "on"),
+                (CreateAlertRuleRequest(on: [.notStarted], targets: target, notStartedWithinSeconds: 1e300), "notStartedWithinSeconds"),
+                (CreateAlertRuleRequest(on: [.notStarted], targets: target, notStartedWithinSeconds: 0), "notStartedWithinSeconds"),
+            ]
+            for (request, field) in cases {
+                do {
+                    _ = try await client.createAlertRule(request)
+                    Issue.record("accepted a rule with a bad \(field)")
+                } catch let error as APIClientError {
+                    #expect(Self.field(of: error) == field, "\(error)")
+                }
+            }
+        }
+    }
+
     @Test func aTargetThatFailsIsTriedAgainWithTheSameIDAndTheLogSaysWhy() async throws {
         let receiver = try await WebhookReceiver(answers: [.status(503)])
         defer { Task { await receiver.stop() } }

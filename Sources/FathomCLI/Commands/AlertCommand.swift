@@ -18,6 +18,7 @@ struct AlertCommand: AsyncParsableCommand {
                 a secret and prints it once. Examples:
                   fathom alert add --on Failed,Crashed --flow sort-compress --webhook https://alerts.example.com/fathom
                   fathom alert add --name nightly-late --on Late --slack https://hooks.slack.com/services/T000/B000/XXXX
+                  fathom alert add --flow sort-compress --running-longer-than 2h --late 10m --webhook https://alerts.example.com/fathom
                 """)
 
         @OptionGroup var client: ClientOptions
@@ -25,8 +26,14 @@ struct AlertCommand: AsyncParsableCommand {
         @Option(help: "The rule's name (default: made from --on and --flow).")
         var name: String?
 
-        @Option(help: "What fires it, comma-separated: \(AlertTrigger.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var on: String
+        @Option(help: "What fires it, comma-separated: Completed, Failed, Crashed, Cancelled, Late.")
+        var on: String = ""
+
+        @Option(name: .customLong("running-longer-than"), help: "Also fire when a run is still running this long after its start: 90m, 2h.")
+        var runningLongerThan: String?
+
+        @Option(help: "Also fire when a run has not started this long after it fell due: 10m, 1h.")
+        var late: String?
 
         @Option(name: .customLong("flow"), help: "Only runs of this flow; repeat for more (default: every flow).")
         var flows: [String] = []
@@ -49,12 +56,18 @@ struct AlertCommand: AsyncParsableCommand {
                 }
                 triggers.append(trigger)
             }
+            let runningSeconds = try runningLongerThan.map { try DurationArgument.seconds($0, option: "--running-longer-than") }
+            let lateSeconds = try late.map { try DurationArgument.seconds($0, option: "--late") }
+            if runningSeconds != nil, !triggers.contains(.runningLong) { triggers.append(.runningLong) }
+            if lateSeconds != nil, !triggers.contains(.notStarted) { triggers.append(.notStarted) }
+            guard !triggers.isEmpty else { throw ValidationError("Say what fires the rule: --on Failed,Crashed, --running-longer-than 2h or --late 10m.") }
             let targets = webhook.map { AlertTargetRequest(kind: .webhook, url: $0, secret: secret) }
                 + slack.map { AlertTargetRequest(kind: .slack, url: $0) }
             guard !targets.isEmpty else { throw ValidationError("Give at least one target: --webhook URL or --slack URL.") }
             let created = try await client.makeClient().createAlertRule(CreateAlertRuleRequest(
-                name: name, on: triggers, flows: flows.isEmpty ? nil : flows, targets: targets))
-            print("alert rule \(created.rule.name) (\(created.rule.id)): on \(created.rule.on.map(\.rawValue).joined(separator: ","))"
+                name: name, on: triggers, flows: flows.isEmpty ? nil : flows, targets: targets,
+                runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds))
+            print("alert rule \(created.rule.name) (\(created.rule.id)): on \(created.rule.triggerText)"
                 + " of \(created.rule.flows.isEmpty ? "every flow" : created.rule.flows.joined(separator: ", "))")
             for (index, target) in created.rule.targets.enumerated() {
                 print("  \(target.kind.rawValue) \(target.url)")
@@ -75,7 +88,7 @@ struct AlertCommand: AsyncParsableCommand {
             if rules.isEmpty { print("no alert rules; add one with 'fathom alert add --on Failed,Crashed --webhook URL'") }
             for rule in rules {
                 let flows = rule.flows.isEmpty ? "every flow" : rule.flows.joined(separator: ",")
-                print("\(rule.name)  on \(rule.on.map(\.rawValue).joined(separator: ","))  \(flows)  [\(rule.id)]")
+                print("\(rule.name)  on \(rule.triggerText)  \(flows)  [\(rule.id)]")
                 for target in rule.targets { print("  \(target.kind.rawValue) \(target.url)\(target.signed ? " (signed)" : "")") }
             }
         }

@@ -16,6 +16,30 @@ enum AlertComposer {
             taskConsoleLink: run.infrastructure[.console], lastLines: shown, at: at)
     }
 
+    /// What a deadline alert says instead of the run's state message; nil for other triggers.
+    static func deadlineReason(_ trigger: AlertTrigger, rule: StoredAlertRule, run: FlowRun, now: Date) -> String? {
+        switch trigger {
+        case .runningLong:
+            guard let limit = rule.runningLongerThan, let started = run.startedAt else { return nil }
+            return "still \(run.state) after \(elapsed(now.timeIntervalSince(started))), longer than the rule's \(DurationText.describe(limit))"
+                + (run.stateMessage.isEmpty ? "" : " (\(run.stateMessage))")
+        case .notStarted:
+            guard let limit = rule.notStartedWithin else { return nil }
+            let due = run.scheduledFor ?? run.createdAt
+            return "not started \(elapsed(now.timeIntervalSince(due))) after it fell due (the rule allows \(DurationText.describe(limit))); it is \(run.state)"
+                + (run.stateMessage.isEmpty ? "" : ": \(run.stateMessage)")
+        default:
+            return nil
+        }
+    }
+
+    /// `2h 3m 4s`, `45s`: whole seconds, as people read a wait.
+    static func elapsed(_ seconds: Double) -> String {
+        let total = Int(saturating: max(0, seconds).rounded())
+        let parts = [(total / 3600, "h"), (total % 3600 / 60, "m"), (total % 60, "s")].filter { $0.0 > 0 }
+        return parts.isEmpty ? "0s" : parts.map { "\($0.0)\($0.1)" }.joined(separator: " ")
+    }
+
     /// The first `hint: …` Fathom wrote (ECS stop reasons carry one), from the state message or the newest lines.
     static func hint(in texts: [String]) -> String? {
         for text in texts {

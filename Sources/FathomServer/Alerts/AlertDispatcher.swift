@@ -25,6 +25,7 @@ struct AlertDispatcher: Service {
     /// deliveries stay in the store).
     func round() async {
         do {
+            try await coordinator.findOverdueRuns(now: coordinator.now)
             try await coordinator.turnAlertEventsIntoDeliveries(now: coordinator.now)
             while try await coordinator.deliverDueAlerts(now: coordinator.now, using: sender) > 0 {}
         } catch {

@@ -11,14 +11,16 @@ enum AlertRows {
             triggers: try StoreJSON.decode([AlertTrigger].self, try row.text("triggers")),
             flows: try StoreJSON.decode([String].self, try row.text("flows")),
             targets: try StoreJSON.decode([StoredAlertTarget].self, try row.text("targets")),
-            createdAt: Date(timeIntervalSince1970: try row.real("created_at")))
+            createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
+            runningLongerThan: try row.optionalReal("running_longer_than"), notStartedWithin: try row.optionalReal("not_started_within"))
     }
 
     static func event(_ row: some StoreRow) throws -> AlertEvent? {
         // A trigger this version does not know (written by a newer coordinator) is left for that one.
         guard let trigger = AlertTrigger(rawValue: try row.text("trigger")) else { return nil }
         return AlertEvent(
-            key: try row.text("key"), runID: try row.text("run_id"), trigger: trigger, at: Date(timeIntervalSince1970: try row.real("at")))
+            key: try row.text("key"), runID: try row.text("run_id"), trigger: trigger, at: Date(timeIntervalSince1970: try row.real("at")),
+            ruleID: try row.optionalText("rule_id"))
     }
 
     static func due(_ row: some StoreRow) throws -> DueAlertDelivery {
@@ -45,12 +47,12 @@ enum AlertSchema {
         """
         CREATE TABLE alert_rules (
             id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, triggers TEXT NOT NULL, flows TEXT NOT NULL, targets TEXT NOT NULL,
-            created_at DOUBLE PRECISION NOT NULL)
+            created_at DOUBLE PRECISION NOT NULL, running_longer_than DOUBLE PRECISION, not_started_within DOUBLE PRECISION)
         """,
         // The outbox: written by the change itself, removed once its deliveries are written.
         """
         CREATE TABLE alert_events (
-            key TEXT PRIMARY KEY, run_id TEXT NOT NULL, trigger TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)
+            key TEXT PRIMARY KEY, run_id TEXT NOT NULL, trigger TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, rule_id TEXT)
         """,
         "CREATE INDEX alert_events_at ON alert_events (at)",
         """
@@ -62,5 +64,7 @@ enum AlertSchema {
         """,
         "CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at)",
         "CREATE INDEX alert_deliveries_created ON alert_deliveries (created_at)",
+        // The deadline sweeps: Running runs by start, waiting runs by due time.
+        "CREATE INDEX flow_runs_state_started ON flow_runs (state, started_at)",
     ]
 }

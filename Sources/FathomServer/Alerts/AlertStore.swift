@@ -11,19 +11,30 @@ public struct StoredAlertRule: Sendable, Equatable {
     public var flows: [String]
     public var targets: [StoredAlertTarget]
     public var createdAt: Date
+    /// With ``AlertTrigger/runningLong``: seconds from a run's start.
+    public var runningLongerThan: Double?
+    /// With ``AlertTrigger/notStarted``: seconds from a run's due time.
+    public var notStartedWithin: Double?
 
-    public init(id: String, name: String, triggers: [AlertTrigger], flows: [String], targets: [StoredAlertTarget], createdAt: Date) {
+    public init(
+        id: String, name: String, triggers: [AlertTrigger], flows: [String], targets: [StoredAlertTarget], createdAt: Date,
+        runningLongerThan: Double? = nil, notStartedWithin: Double? = nil
+    ) {
         self.id = id
         self.name = name
         self.triggers = triggers
         self.flows = flows
         self.targets = targets
         self.createdAt = createdAt
+        self.runningLongerThan = runningLongerThan
+        self.notStartedWithin = notStartedWithin
     }
 
     /// As the API shows it.
     public var shown: AlertRule {
-        AlertRule(id: id, name: name, on: triggers, flows: flows, targets: targets.map(\.shown), createdAt: createdAt)
+        AlertRule(
+            id: id, name: name, on: triggers, flows: flows, targets: targets.map(\.shown), createdAt: createdAt,
+            runningLongerThanSeconds: runningLongerThan, notStartedWithinSeconds: notStartedWithin)
     }
 
     /// Whether `event` about a run of `flow` fires this rule.
@@ -35,23 +46,34 @@ public struct StoredAlertRule: Sendable, Equatable {
 /// Something that happened which rules may alert on, written in the same transaction as the change itself
 /// (the outbox): a coordinator killed right after the change still alerts once it is back.
 public struct AlertEvent: Sendable, Equatable {
-    /// Unique per happening: `run:<id>:<State>` or `late:<id>`.
+    /// Unique per happening: `run:<id>:<State>`, `late:<id>`, `running-long:<rule>:<id>`, `not-started:<rule>:<id>`.
     public var key: String
     public var runID: FlowRunID
     public var trigger: AlertTrigger
     public var at: Date
+    /// The one rule a deadline event is for (its own threshold was crossed); nil: every rule may match.
+    public var ruleID: String?
 
-    public init(key: String, runID: FlowRunID, trigger: AlertTrigger, at: Date) {
+    public init(key: String, runID: FlowRunID, trigger: AlertTrigger, at: Date, ruleID: String? = nil) {
         self.key = key
         self.runID = runID
         self.trigger = trigger
         self.at = at
+        self.ruleID = ruleID
     }
 
     /// The event of a run entering a final state.
     public static func stateKey(runID: FlowRunID, state: FlowRunState) -> String { "run:\(runID):\(state.rawValue)" }
     /// The event of a run flagged late.
     public static func lateKey(runID: FlowRunID) -> String { "late:\(runID)" }
+}
+
+/// Which time of a run a deadline counts from.
+public enum RunTime: Sendable {
+    /// When it started Running.
+    case started
+    /// When it fell due: its slot or retry time, or its creation.
+    case due
 }
 
 /// A delivery to write: the rendered message and the target it goes to.
@@ -137,6 +159,11 @@ public protocol AlertStore: Sendable {
     func deleteAlertRule(id: String) async throws -> Bool
     /// The oldest events not yet turned into deliveries.
     func alertEvents(limit: Int) async throws -> [AlertEvent]
+    /// Writes events a sweep found (a deadline crossed); an event whose key is waiting already is left as it is.
+    func insertAlertEvents(_ events: [AlertEvent]) async throws
+    /// Runs in `states` whose start (`.started`) or due time (`.due`: the slot, or creation) lies in `(after, through]`,
+    /// oldest first, at most `limit`.
+    func runs(in states: [FlowRunState], _ time: RunTime, after: Date, through: Date, limit: Int) async throws -> [FlowRun]
     /// Writes `deliveries` (an id already written is left as it is) and removes the event `key` (nil: none), in one
     /// transaction.
     func settleAlertEvent(key: String?, deliveries: [NewAlertDelivery]) async throws

@@ -16,9 +16,10 @@ extension PostgresStore {
         do {
             try await execute(
                 """
-                INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at)
+                INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within)
                 VALUES (\(rule.id), \(rule.name), \(try StoreJSON.text(rule.triggers)), \(try StoreJSON.text(rule.flows)),
-                    \(try StoreJSON.text(rule.targets)), \(rule.createdAt.timeIntervalSince1970))
+                    \(try StoreJSON.text(rule.targets)), \(rule.createdAt.timeIntervalSince1970), \(rule.runningLongerThan),
+                    \(rule.notStartedWithin))
                 """)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
             throw StoreError.conflict("an alert rule named '\(rule.name)' already exists")
@@ -49,6 +50,33 @@ extension PostgresStore {
         try await transaction { connection in
             try await Self.rows(connection, "SELECT * FROM alert_events ORDER BY at, key LIMIT \(limit)", logger: logger, AlertRows.event)
                 .compactMap { $0 }
+        }
+    }
+
+    public func insertAlertEvents(_ events: [AlertEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await transaction { connection in
+            for event in events {
+                try await connection.query(
+                    """
+                    INSERT INTO alert_events (key, run_id, trigger, at, rule_id)
+                    VALUES (\(event.key), \(event.runID), \(event.trigger.rawValue), \(event.at.timeIntervalSince1970), \(event.ruleID))
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func runs(in states: [FlowRunState], _ time: RunTime, after: Date, through: Date, limit: Int) async throws -> [FlowRun] {
+        let column = time == .started ? "started_at" : "COALESCE(scheduled_for, created_at)"
+        var builder = PostgresQueryBuilder()
+        let sql = """
+            SELECT * FROM flow_runs WHERE state IN (\(states.map { builder.bind($0.rawValue) }.joined(separator: ", ")))
+                AND \(column) > \(builder.bind(after.timeIntervalSince1970)) AND \(column) <= \(builder.bind(through.timeIntervalSince1970))
+            ORDER BY \(column) LIMIT \(builder.bind(limit))
+            """
+        return try await transaction { connection in
+            try await Self.rows(connection, builder.query(sql), logger: logger) { try StoreRows.run($0, history: nil) }
         }
     }
 

@@ -31,7 +31,7 @@ public struct AlertsPage: WebPage {
     public init(rules: [AlertRule], deliveries: [AlertDelivery]) {
         self.rules = rules.map { rule in
             RuleRow(
-                name: rule.name, triggers: rule.on.map(\.rawValue).joined(separator: ", "),
+                name: rule.name, triggers: rule.triggerText,
                 flows: rule.flows.isEmpty ? "every flow" : rule.flows.joined(separator: ", "), created: Formatting.time(rule.createdAt),
                 targets: rule.targets.map { TargetRow(kind: $0.kind.rawValue, url: $0.url, signed: $0.signed) })
         }

@@ -27,6 +27,18 @@ extension InMemoryStore {
         Array(alertEventsByKey.values.sorted { ($0.at, $0.key) < ($1.at, $1.key) }.prefix(limit))
     }
 
+    func insertAlertEvents(_ events: [AlertEvent]) async throws {
+        for event in events { recordAlertEvent(event) }
+    }
+
+    func runs(in states: [FlowRunState], _ time: RunTime, after: Date, through: Date, limit: Int) async throws -> [FlowRun] {
+        func at(_ run: FlowRun) -> Date? { time == .started ? run.startedAt : run.scheduledFor ?? run.createdAt }
+        return Array(records.map(\.run).filter { run in
+            guard states.contains(run.state), let at = at(run) else { return false }
+            return at > after && at <= through
+        }.sorted { at($0)! < at($1)! }.prefix(limit))
+    }
+
     func settleAlertEvent(key: String?, deliveries: [NewAlertDelivery]) async throws {
         for delivery in deliveries where alertDeliveriesByID[delivery.id] == nil {
             alertDeliveriesByID[delivery.id] = AlertDeliveryRecord(delivery: delivery, nextAttemptAt: delivery.createdAt)
