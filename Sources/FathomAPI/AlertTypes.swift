@@ -89,10 +89,13 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
     public var runningLongerThanSeconds: Double?
     /// With `NotStarted`: how long after it fell due a run may wait to start.
     public var notStartedWithinSeconds: Double?
+    /// Fire only when a flow's failures reach this many in a row (2-100; `on` may then hold only Failed and Crashed):
+    /// the Nth failure alerts, the ones after it do not until a run succeeds.
+    public var consecutiveFailures: Int?
 
     public init(
         name: String? = nil, on: [AlertTrigger], flows: [String]? = nil, targets: [AlertTargetRequest],
-        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil
+        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil
     ) {
         self.name = name
         self.on = on
@@ -100,6 +103,7 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
         self.targets = targets
         self.runningLongerThanSeconds = runningLongerThanSeconds
         self.notStartedWithinSeconds = notStartedWithinSeconds
+        self.consecutiveFailures = consecutiveFailures
     }
 
     /// The most flows and targets a rule may name, and the longest URL.
@@ -136,6 +140,18 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
         for (index, target) in targets.enumerated() { try target.validate(field: "targets[\(index)]") }
         try Self.validateThreshold(runningLongerThanSeconds, trigger: .runningLong, in: on, field: "runningLongerThanSeconds")
         try Self.validateThreshold(notStartedWithinSeconds, trigger: .notStarted, in: on, field: "notStartedWithinSeconds")
+        if let consecutiveFailures {
+            guard (2...100).contains(consecutiveFailures) else {
+                throw ValidationError(
+                    code: "invalid_count", field: "consecutiveFailures", problem: "\(consecutiveFailures) is outside 2-100",
+                    fix: "Count failures in a row from 2 to 100; leave it out to alert on every failure.")
+            }
+            guard on.allSatisfy({ $0 == .failed || $0 == .crashed }) else {
+                throw ValidationError(
+                    code: "invalid_trigger", field: "on", problem: "consecutiveFailures counts Failed and Crashed runs only",
+                    fix: "Use on: [Failed, Crashed] with consecutiveFailures, and another rule for the other triggers.")
+            }
+        }
     }
 
     /// A threshold comes with its trigger, and the trigger with its threshold: 1 s to 30 days.
@@ -195,11 +211,13 @@ public struct AlertRule: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var runningLongerThanSeconds: Double?
     public var notStartedWithinSeconds: Double?
+    public var consecutiveFailures: Int?
 
     public init(
         id: String, name: String, on: [AlertTrigger], flows: [String], targets: [AlertTarget], createdAt: Date,
-        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil
+        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil
     ) {
+        self.consecutiveFailures = consecutiveFailures
         self.id = id
         self.name = name
         self.on = on
@@ -220,7 +238,7 @@ extension AlertRule {
             case .notStarted: "not started within \(DurationText.describe(notStartedWithinSeconds ?? 0))"
             default: trigger.rawValue
             }
-        }.joined(separator: ", ")
+        }.joined(separator: ", ") + (consecutiveFailures.map { ", \($0) in a row" } ?? "")
     }
 }
 

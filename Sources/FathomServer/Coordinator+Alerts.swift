@@ -36,7 +36,8 @@ extension Coordinator {
         let name = request.name ?? Self.defaultAlertRuleName(triggers: request.on, flows: flows)
         let rule = StoredAlertRule(
             id: Identifier.make(), name: name, triggers: request.on, flows: flows, targets: targets, createdAt: clock(),
-            runningLongerThan: request.runningLongerThanSeconds, notStartedWithin: request.notStartedWithinSeconds)
+            runningLongerThan: request.runningLongerThanSeconds, notStartedWithin: request.notStartedWithinSeconds,
+            consecutiveFailures: request.consecutiveFailures)
         do {
             try await store.insertAlertRule(rule)
         } catch StoreError.conflict {
@@ -116,7 +117,10 @@ extension Coordinator {
                 try await store.settleAlertEvent(key: event.key, deliveries: [])  // the run is gone: nothing to say
                 continue
             }
-            let matching = rules.filter { $0.matches(event.trigger, flow: run.flowName) && (event.ruleID == nil || event.ruleID == $0.id) }
+            var matching = rules.filter { $0.matches(event.trigger, flow: run.flowName) && (event.ruleID == nil || event.ruleID == $0.id) }
+            for (index, rule) in matching.enumerated().reversed() {
+                if let count = rule.consecutiveFailures, try await !isFailure(run, number: count) { matching.remove(at: index) }
+            }
             var deliveries: [NewAlertDelivery] = []
             if !matching.isEmpty {
                 let lines = try await store.logTail(runID: run.id, limit: 20)
@@ -133,6 +137,16 @@ extension Coordinator {
             try await store.settleAlertEvent(key: event.key, deliveries: deliveries)
         }
         return events.count
+    }
+
+    /// Whether `run`'s failure is the `count`th in a row of its flow, by end time (runs that ended after it do not count;
+    /// Cancelled runs neither break nor extend a streak). The failures after the `count`th are not: a streak alerts once.
+    func isFailure(_ run: FlowRun, number count: Int) async throws -> Bool {
+        let recent = try await store.runs(RunFilter(flowName: run.flowName, limit: min(1000, (count + 1) * 4 + 20))).runs
+        let end = run.endedAt ?? .distantFuture
+        let finished = recent.filter { $0.state.isFinal && $0.state != .cancelled && ($0.endedAt ?? .distantPast) <= end }
+            .sorted { ($0.endedAt ?? .distantPast, $0.id) > ($1.endedAt ?? .distantPast, $1.id) }
+        return finished.prefix { $0.state == .failed || $0.state == .crashed }.count == count
     }
 
     /// Writes the events of runs that crossed a rule's deadline since the last look (`RunningLong`: still Running that

@@ -17,12 +17,14 @@ extension SQLiteStore {
             try await pool.write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within,
+                            consecutive_failures)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         rule.id, rule.name, try StoreJSON.text(rule.triggers), try StoreJSON.text(rule.flows),
                         try StoreJSON.text(rule.targets), rule.createdAt.timeIntervalSince1970, rule.runningLongerThan, rule.notStartedWithin,
+                        rule.consecutiveFailures.map(Double.init),
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {

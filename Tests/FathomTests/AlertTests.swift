@@ -168,6 +168,28 @@ import Testing
         }
     }
 
+    @Test func aStreakOfFailuresAlertsOnceAtItsNthFailure() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.stop() } }
+        try await withAlertingCoordinator { _, client in
+            try await registerTestFlows(client)
+            let created = try await client.createAlertRule(CreateAlertRuleRequest(
+                on: [.failed, .crashed], flows: ["sleeper"], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)],
+                consecutiveFailures: 3))
+            #expect(created.rule.triggerText == "Failed, Crashed, 3 in a row")
+            // fail, fail, ok, fail, fail, fail (alert), fail (quiet), ok, fail: one alert, for the third failure in a row.
+            var third: FlowRunID?
+            for (index, state) in [FlowRunState.failed, .failed, .completed, .failed, .failed, .failed, .failed, .completed, .failed].enumerated() {
+                let run = try await runEnding(client, in: state, message: "run \(index)", lines: [])
+                if index == 5 { third = run.id }
+                // Each end is turned into its alert before the next run ends, as at a coordinator's own pace.
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            try await Task.sleep(for: .seconds(2))
+            #expect(receiver.requests.compactMap(\.message).map(\.runID) == [third].compactMap { $0 })
+        }
+    }
+
     @Test func deadlinesComeWithTheirTriggersAndStayInRange() async throws {
         try await withAlertingCoordinator { _, client in
             let target = [AlertTargetRequest(kind: .webhook, url: "https://a.example")]
@@ -176,6 +198,8 @@ import Testing
                 (CreateAlertRuleRequest(on: [.failed], targets: target, runningLongerThanSeconds: 60), "on"),
                 (CreateAlertRuleRequest(on: [.notStarted], targets: target, notStartedWithinSeconds: 1e300), "notStartedWithinSeconds"),
                 (CreateAlertRuleRequest(on: [.notStarted], targets: target, notStartedWithinSeconds: 0), "notStartedWithinSeconds"),
+                (CreateAlertRuleRequest(on: [.failed], targets: target, consecutiveFailures: 1), "consecutiveFailures"),
+                (CreateAlertRuleRequest(on: [.failed, .completed], targets: target, consecutiveFailures: 3), "on"),
             ]
             for (request, field) in cases {
                 do {

@@ -35,6 +35,9 @@ struct AlertCommand: AsyncParsableCommand {
         @Option(help: "Also fire when a run has not started this long after it fell due: 10m, 1h.")
         var late: String?
 
+        @Option(name: .customLong("in-a-row"), help: "With --on Failed,Crashed: fire only when a flow's failures reach this many in a row (2-100).")
+        var inARow: Int?
+
         @Option(name: .customLong("flow"), help: "Only runs of this flow; repeat for more (default: every flow).")
         var flows: [String] = []
 
@@ -66,7 +69,7 @@ struct AlertCommand: AsyncParsableCommand {
             guard !targets.isEmpty else { throw ValidationError("Give at least one target: --webhook URL or --slack URL.") }
             let created = try await client.makeClient().createAlertRule(CreateAlertRuleRequest(
                 name: name, on: triggers, flows: flows.isEmpty ? nil : flows, targets: targets,
-                runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds))
+                runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds, consecutiveFailures: inARow))
             print("alert rule \(created.rule.name) (\(created.rule.id)): on \(created.rule.triggerText)"
                 + " of \(created.rule.flows.isEmpty ? "every flow" : created.rule.flows.joined(separator: ", "))")
             for (index, target) in created.rule.targets.enumerated() {

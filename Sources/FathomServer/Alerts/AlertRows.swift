@@ -12,7 +12,8 @@ enum AlertRows {
             flows: try StoreJSON.decode([String].self, try row.text("flows")),
             targets: try StoreJSON.decode([StoredAlertTarget].self, try row.text("targets")),
             createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
-            runningLongerThan: try row.optionalReal("running_longer_than"), notStartedWithin: try row.optionalReal("not_started_within"))
+            runningLongerThan: try row.optionalReal("running_longer_than"), notStartedWithin: try row.optionalReal("not_started_within"),
+            consecutiveFailures: try row.optionalReal("consecutive_failures").flatMap { Int(exactly: $0) })
     }
 
     static func event(_ row: some StoreRow) throws -> AlertEvent? {
@@ -47,7 +48,8 @@ enum AlertSchema {
         """
         CREATE TABLE alert_rules (
             id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, triggers TEXT NOT NULL, flows TEXT NOT NULL, targets TEXT NOT NULL,
-            created_at DOUBLE PRECISION NOT NULL, running_longer_than DOUBLE PRECISION, not_started_within DOUBLE PRECISION)
+            created_at DOUBLE PRECISION NOT NULL, running_longer_than DOUBLE PRECISION, not_started_within DOUBLE PRECISION,
+            consecutive_failures DOUBLE PRECISION)
         """,
         // The outbox: written by the change itself, removed once its deliveries are written.
         """

@@ -15,11 +15,14 @@ public struct StoredAlertRule: Sendable, Equatable {
     public var runningLongerThan: Double?
     /// With ``AlertTrigger/notStarted``: seconds from a run's due time.
     public var notStartedWithin: Double?
+    /// Fire only on the failure that makes this many in a row.
+    public var consecutiveFailures: Int?
 
     public init(
         id: String, name: String, triggers: [AlertTrigger], flows: [String], targets: [StoredAlertTarget], createdAt: Date,
-        runningLongerThan: Double? = nil, notStartedWithin: Double? = nil
+        runningLongerThan: Double? = nil, notStartedWithin: Double? = nil, consecutiveFailures: Int? = nil
     ) {
+        self.consecutiveFailures = consecutiveFailures
         self.id = id
         self.name = name
         self.triggers = triggers
@@ -34,7 +37,7 @@ public struct StoredAlertRule: Sendable, Equatable {
     public var shown: AlertRule {
         AlertRule(
             id: id, name: name, on: triggers, flows: flows, targets: targets.map(\.shown), createdAt: createdAt,
-            runningLongerThanSeconds: runningLongerThan, notStartedWithinSeconds: notStartedWithin)
+            runningLongerThanSeconds: runningLongerThan, notStartedWithinSeconds: notStartedWithin, consecutiveFailures: consecutiveFailures)
     }
 
     /// Whether `event` about a run of `flow` fires this rule.

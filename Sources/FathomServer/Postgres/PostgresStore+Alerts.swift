@@ -16,10 +16,11 @@ extension PostgresStore {
         do {
             try await execute(
                 """
-                INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within)
+                INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within,
+                    consecutive_failures)
                 VALUES (\(rule.id), \(rule.name), \(try StoreJSON.text(rule.triggers)), \(try StoreJSON.text(rule.flows)),
                     \(try StoreJSON.text(rule.targets)), \(rule.createdAt.timeIntervalSince1970), \(rule.runningLongerThan),
-                    \(rule.notStartedWithin))
+                    \(rule.notStartedWithin), \(rule.consecutiveFailures.map(Double.init)))
                 """)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
             throw StoreError.conflict("an alert rule named '\(rule.name)' already exists")
