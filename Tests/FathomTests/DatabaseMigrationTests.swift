@@ -12,6 +12,10 @@ struct DatabaseMigrationTests {
         // Some history on SQLite: a completed run, a failed one resumed (task runs, cache keys, results), a schedule, a limit.
         let stack = try await DevStack()
         #expect(try await stack.fathom(["register", TestPaths.testFlows]).exit == 0)
+        // An alert rule whose target refuses connections (port 9 on loopback): its delivery stays in the log.
+        #expect(try await stack.fathom([
+            "alert", "add", "--name", "migrated", "--on", "Failed", "--running-longer-than", "2h", "--webhook", "http://127.0.0.1:9/hook",
+        ]).exit == 0)
         let dir = stack.directory.path + "/work"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: dir + "/fail", contents: Data()))
@@ -41,7 +45,8 @@ struct DatabaseMigrationTests {
         defer { Task { await server.stop() } }
         let url = try #require(BackgroundProcess.url(in: try await server.waitForLine { $0.contains("coordinator listening on http://") }))
         let after = try await Snapshot(APIClient(baseURL: url))
-        #expect(after == before, "the same flows, runs (states, histories, task runs, logs), schedules and limits")
+        #expect(after == before, "the same flows, runs (states, histories, task runs, logs), schedules, limits and alerts")
+        #expect(before.alertRules.map(\.name) == ["migrated"] && before.alertDeliveries.count == 1)
 
         // And it goes on from there: a new run gets the next place in the lists.
         let next = try await APIClient(baseURL: url).createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 0]))
@@ -60,6 +65,9 @@ struct DatabaseMigrationTests {
         var logs: [[LogLine]]
         var schedules: [Schedule]
         var limits: [ConcurrencyLimit]
+        var alertRules: [AlertRule]
+        /// Id and event of each delivery: its attempts may go on while the snapshot is taken.
+        var alertDeliveries: [String]
 
         init(_ client: APIClient) async throws {
             flows = try await client.listFlows().map(\.name).sorted()
@@ -73,6 +81,8 @@ struct DatabaseMigrationTests {
             }
             schedules = try await client.listSchedules()
             limits = try await client.listConcurrencyLimits()
+            alertRules = try await client.listAlertRules()
+            alertDeliveries = try await client.alertDeliveries().map { "\($0.id) \($0.event)" }
         }
     }
 }
