@@ -21,6 +21,9 @@ public enum AlertTrigger: String, Codable, Sendable, CaseIterable {
     case runningLong = "RunningLong"
     /// A run not Running yet that long after it fell due (``CreateAlertRuleRequest/notStartedWithinSeconds``).
     case notStarted = "NotStarted"
+    /// No agent serving a queue with a launcher seen for ``CreateAlertRuleRequest/agentOfflineSeconds``; the rule also
+    /// says when one is back (state `AgentBack`).
+    case agentOffline = "AgentOffline"
 
     /// The final state this trigger is, or nil for ``late``.
     public var state: FlowRunState? { FlowRunState(rawValue: rawValue) }
@@ -92,11 +95,21 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
     /// Fire only when a flow's failures reach this many in a row (2-100; `on` may then hold only Failed and Crashed):
     /// the Nth failure alerts, the ones after it do not until a run succeeds.
     public var consecutiveFailures: Int?
+    /// With `AgentOffline`: how long no agent of ``queue`` and ``launcher`` may be seen.
+    public var agentOfflineSeconds: Double?
+    /// With `AgentOffline`: the queue watched (`default` when absent).
+    public var queue: String?
+    /// With `AgentOffline`: the launcher watched (`local` when absent).
+    public var launcher: LauncherKind?
 
     public init(
         name: String? = nil, on: [AlertTrigger], flows: [String]? = nil, targets: [AlertTargetRequest],
-        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil
+        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil,
+        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil
     ) {
+        self.agentOfflineSeconds = agentOfflineSeconds
+        self.queue = queue
+        self.launcher = launcher
         self.name = name
         self.on = on
         self.flows = flows
@@ -140,6 +153,17 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
         for (index, target) in targets.enumerated() { try target.validate(field: "targets[\(index)]") }
         try Self.validateThreshold(runningLongerThanSeconds, trigger: .runningLong, in: on, field: "runningLongerThanSeconds")
         try Self.validateThreshold(notStartedWithinSeconds, trigger: .notStarted, in: on, field: "notStartedWithinSeconds")
+        try Self.validateThreshold(agentOfflineSeconds, trigger: .agentOffline, in: on, field: "agentOfflineSeconds")
+        if let queue, !Names.isValid(queue) {
+            throw ValidationError(
+                code: "invalid_queue", field: "queue", problem: "'\(queue.prefix(64))' is not a queue name",
+                fix: "Name the queue agents poll (fathom agent --queue), e.g. default.")
+        }
+        if queue != nil || launcher != nil, !on.contains(.agentOffline) {
+            throw ValidationError(
+                code: "missing_trigger", field: "on", problem: "queue and launcher say which agents AgentOffline watches",
+                fix: "Add AgentOffline to on (with agentOfflineSeconds), or leave queue and launcher out.")
+        }
         if let consecutiveFailures {
             guard (2...100).contains(consecutiveFailures) else {
                 throw ValidationError(
@@ -212,11 +236,18 @@ public struct AlertRule: Codable, Sendable, Equatable {
     public var runningLongerThanSeconds: Double?
     public var notStartedWithinSeconds: Double?
     public var consecutiveFailures: Int?
+    public var agentOfflineSeconds: Double?
+    public var queue: String?
+    public var launcher: LauncherKind?
 
     public init(
         id: String, name: String, on: [AlertTrigger], flows: [String], targets: [AlertTarget], createdAt: Date,
-        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil
+        runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil,
+        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil
     ) {
+        self.agentOfflineSeconds = agentOfflineSeconds
+        self.queue = queue
+        self.launcher = launcher
         self.consecutiveFailures = consecutiveFailures
         self.id = id
         self.name = name
@@ -236,6 +267,8 @@ extension AlertRule {
             switch trigger {
             case .runningLong: "running longer than \(DurationText.describe(runningLongerThanSeconds ?? 0))"
             case .notStarted: "not started within \(DurationText.describe(notStartedWithinSeconds ?? 0))"
+            case .agentOffline:
+                "no \((launcher ?? .local).rawValue) agent on queue \(queue ?? "default") for \(DurationText.describe(agentOfflineSeconds ?? 0))"
             default: trigger.rawValue
             }
         }.joined(separator: ", ") + (consecutiveFailures.map { ", \($0) in a row" } ?? "")
@@ -331,14 +364,18 @@ public struct AlertMessage: Codable, Sendable, Equatable {
     /// `run:<id>:<State>`, `late:<id>`, `running-long:<rule>:<id>`, `not-started:<rule>:<id>`, `test:<n>`.
     public var event: String
     public var rule: String
-    public var flow: String
-    public var runID: FlowRunID
+    /// The run's flow and id; absent for an agent alert.
+    public var flow: String?
+    public var runID: FlowRunID?
+    /// For an agent alert: the queue and launcher no agent serves (`AgentOffline`), or serves again (`AgentBack`).
+    public var queue: String?
+    public var launcher: String?
     public var state: String
     /// The run's state message: why it is in that state.
     public var reason: String
     /// What to do about it, when Fathom knows (ECS stop reasons).
     public var hint: String?
-    public var attempt: Int
+    public var attempt: Int?
     public var durationSeconds: Double?
     /// The run page, when the coordinator knows its public URL (`--public-url`).
     public var link: String?
@@ -350,9 +387,12 @@ public struct AlertMessage: Codable, Sendable, Equatable {
     public var at: Date
 
     public init(
-        id: String, event: String, rule: String, flow: String, runID: FlowRunID, state: String, reason: String, hint: String?,
-        attempt: Int, durationSeconds: Double?, link: String?, taskARN: String?, taskConsoleLink: String?, lastLines: [String], at: Date
+        id: String, event: String, rule: String, flow: String?, runID: FlowRunID?, state: String, reason: String, hint: String?,
+        attempt: Int?, durationSeconds: Double?, link: String?, taskARN: String?, taskConsoleLink: String?, lastLines: [String], at: Date,
+        queue: String? = nil, launcher: String? = nil
     ) {
+        self.queue = queue
+        self.launcher = launcher
         self.id = id
         self.event = event
         self.rule = rule

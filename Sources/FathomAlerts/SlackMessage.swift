@@ -5,11 +5,14 @@ import Foundation
 enum SlackMessage {
     /// The JSON body for `message`.
     static func json(for message: AlertMessage) -> String {
-        let title = "\(icon(message.state)) *\(escape(message.flow))* run `\(escape(message.runID))` \(escape(message.state.lowercased()))"
+        let subject = message.runID.map { "*\(escape(message.flow ?? ""))* run `\(escape($0))`" }
+            ?? "*\(escape(message.launcher ?? "")) agents* on queue `\(escape(message.queue ?? ""))`"
+        let title = "\(icon(message.state)) \(subject) \(escape(message.state.lowercased()))"
         var blocks: [[String: Any]] = [
             ["type": "section", "text": ["type": "mrkdwn", "text": title + (message.link.map { " · <\(escapeLink($0))|open the run>" } ?? "")]],
         ]
-        var facts = ["*Reason:* \(escape(message.reason))", "*Attempt:* \(message.attempt)"]
+        var facts = ["*Reason:* \(escape(message.reason))"]
+        if let attempt = message.attempt { facts.append("*Attempt:* \(attempt)") }
         if let duration = message.durationSeconds { facts.append("*Duration:* \(Int(duration.rounded())) s") }
         if let hint = message.hint { facts.append("*What to do:* \(escape(hint))") }
         if let arn = message.taskARN {
@@ -22,7 +25,8 @@ enum SlackMessage {
             blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": "```\(String(lines.suffix(2_800)))```"]])
         }
         blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": "rule \(escape(message.rule)) · delivery \(message.id)"]]])
-        let body: [String: Any] = ["text": "\(message.flow) run \(message.runID) \(message.state.lowercased()): \(message.reason)", "blocks": blocks]
+        let about = message.runID.map { "\(message.flow ?? "") run \($0)" } ?? "\(message.launcher ?? "") agents on queue \(message.queue ?? "")"
+        let body: [String: Any] = ["text": "\(about) \(message.state.lowercased()): \(message.reason)", "blocks": blocks]
         // Every value above is a string, number or nested dictionary/array of them: encoding cannot fail.
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
@@ -42,7 +46,8 @@ enum SlackMessage {
         switch state {
         case "Completed": return ":white_check_mark:"
         case "Cancelled": return ":no_entry_sign:"
-        case "Late": return ":hourglass:"
+        case "Late", "RunningLong", "NotStarted": return ":hourglass:"
+        case "AgentBack": return ":large_green_circle:"
         default: return ":rotating_light:"
         }
     }

@@ -37,7 +37,9 @@ extension Coordinator {
         let rule = StoredAlertRule(
             id: Identifier.make(), name: name, triggers: request.on, flows: flows, targets: targets, createdAt: clock(),
             runningLongerThan: request.runningLongerThanSeconds, notStartedWithin: request.notStartedWithinSeconds,
-            consecutiveFailures: request.consecutiveFailures)
+            consecutiveFailures: request.consecutiveFailures, agentOfflineSeconds: request.agentOfflineSeconds,
+            queue: request.on.contains(.agentOffline) ? request.queue ?? "default" : nil,
+            launcher: request.on.contains(.agentOffline) ? request.launcher ?? .local : nil)
         do {
             try await store.insertAlertRule(rule)
         } catch StoreError.conflict {
@@ -113,7 +115,11 @@ extension Coordinator {
         guard !events.isEmpty else { return 0 }
         let rules = try await store.alertRules()
         for event in events {
-            guard let run = try await store.run(id: event.runID, includeHistory: false) else {
+            guard let runID = event.runID else {
+                try await store.settleAlertEvent(key: event.key, deliveries: try agentDeliveries(event, rules: rules, now: now))
+                continue
+            }
+            guard let run = try await store.run(id: runID, includeHistory: false) else {
                 try await store.settleAlertEvent(key: event.key, deliveries: [])  // the run is gone: nothing to say
                 continue
             }
@@ -139,6 +145,38 @@ extension Coordinator {
         return events.count
     }
 
+    /// The deliveries of an agent event: to its rule's targets, saying which agents went (or came back) and since when.
+    private func agentDeliveries(_ event: AlertEvent, rules: [StoredAlertRule], now: Date) throws -> [NewAlertDelivery] {
+        guard let rule = rules.first(where: { $0.id == event.ruleID }) else { return [] }  // the rule was removed meanwhile
+        let message = AlertComposer.agentMessage(event: event, rule: rule, at: event.at)
+        return try rule.targets.indices.map { index in try delivery(of: message, rule: rule, target: index, runID: nil, at: now) }
+    }
+
+    /// Watches each AgentOffline rule's queue and launcher: once no such agent was seen for the rule's time, it alerts
+    /// (once per outage), and when one is seen again it says so. The rule's `offlineSince` is moved with compare-and-set,
+    /// so several coordinators alert once between them.
+    func watchAgents(now: Date, rules: [StoredAlertRule]) async throws {
+        let watching = rules.filter { $0.agentOfflineSeconds != nil }
+        guard !watching.isEmpty else { return }
+        let agents = try await store.agents()
+        for rule in watching {
+            guard let seconds = rule.agentOfflineSeconds, let queue = rule.queue, let launcher = rule.launcher else { continue }
+            let lastSeen = agents.filter { $0.queue == queue && $0.launcher == launcher }.map(\.lastSeenAt).max()
+            let since = lastSeen ?? rule.createdAt
+            if let offline = rule.offlineSince {
+                guard let lastSeen, lastSeen > offline else { continue }
+                let key = "agent-back:\(rule.id):\(Int(saturating: offline.timeIntervalSince1970 * 1000))"
+                _ = try await store.setAlertRuleOffline(
+                    id: rule.id, from: offline, to: nil, event: AlertEvent(key: key, runID: nil, trigger: .agentOffline, at: lastSeen, ruleID: rule.id))
+            } else if now.timeIntervalSince(since) >= seconds {
+                let key = "agent-offline:\(rule.id):\(Int(saturating: since.timeIntervalSince1970 * 1000))"
+                _ = try await store.setAlertRuleOffline(
+                    id: rule.id, from: nil, to: since,
+                    event: AlertEvent(key: key, runID: nil, trigger: .agentOffline, at: since.addingTimeInterval(seconds), ruleID: rule.id))
+            }
+        }
+    }
+
     /// Whether `run`'s failure is the `count`th in a row of its flow, by end time (runs that ended after it do not count;
     /// Cancelled runs neither break nor extend a streak). The failures after the `count`th are not: a streak alerts once.
     func isFailure(_ run: FlowRun, number count: Int) async throws -> Bool {
@@ -149,11 +187,13 @@ extension Coordinator {
         return finished.prefix { $0.state == .failed || $0.state == .crashed }.count == count
     }
 
-    /// Writes the events of runs that crossed a rule's deadline since the last look (`RunningLong`: still Running that
+    /// Watches agents for AgentOffline rules, and writes the events of runs that crossed a rule's deadline since the last look (`RunningLong`: still Running that
     /// long after their start; `NotStarted`: not Running that long after they fell due). A coordinator looks back a day
     /// at its first round; an event found twice makes one delivery (its id), so looking again loses and repeats nothing.
     public func findOverdueRuns(now: Date) async throws {
-        let rules = try await store.alertRules().filter { $0.runningLongerThan != nil || $0.notStartedWithin != nil }
+        let all = try await store.alertRules()
+        try await watchAgents(now: now, rules: all)
+        let rules = all.filter { $0.runningLongerThan != nil || $0.notStartedWithin != nil }
         let since = lastDeadlineCheck.withLock { last in
             defer { last = now }
             return last ?? now.addingTimeInterval(-86_400)

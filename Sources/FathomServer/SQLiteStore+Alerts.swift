@@ -18,13 +18,13 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within,
-                            consecutive_failures)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            consecutive_failures, agent_offline_seconds, queue, launcher)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         rule.id, rule.name, try StoreJSON.text(rule.triggers), try StoreJSON.text(rule.flows),
                         try StoreJSON.text(rule.targets), rule.createdAt.timeIntervalSince1970, rule.runningLongerThan, rule.notStartedWithin,
-                        rule.consecutiveFailures.map(Double.init),
+                        rule.consecutiveFailures.map(Double.init), rule.agentOfflineSeconds, rule.queue, rule.launcher?.rawValue,
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -40,6 +40,19 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM alert_rules WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1", arguments: [key, key, key])
                 .map(AlertRows.rule)
+        }
+    }
+
+    public func setAlertRuleOffline(id: String, from: Date?, to: Date?, event: AlertEvent) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE alert_rules SET offline_since = ? WHERE id = ? AND offline_since IS ?",
+                arguments: [to?.timeIntervalSince1970, id, from?.timeIntervalSince1970])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(
+                sql: "INSERT INTO alert_events (key, run_id, trigger, at, rule_id) VALUES (?, NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [event.key, event.trigger.rawValue, event.at.timeIntervalSince1970, event.ruleID])
+            return true
         }
     }
 

@@ -79,6 +79,17 @@ import Testing
             try await store.insertAlertRule(StoredAlertRule(id: "rule-2", name: "failures", triggers: [.failed], flows: [], targets: [], createdAt: Date()))
         }
         #expect(try await store.alertRules() == [rule])
+        // AgentOffline's state moves by compare-and-set, with its event: two coordinators alert once between them.
+        let since = Date(timeIntervalSince1970: 1_800_000_100)
+        let gone = AlertEvent(key: "agent-offline:rule-1:1", runID: nil, trigger: .agentOffline, at: since, ruleID: "rule-1")
+        #expect(try await store.setAlertRuleOffline(id: "rule-1", from: nil, to: since, event: gone))
+        #expect(try await store.setAlertRuleOffline(id: "rule-1", from: nil, to: since, event: gone) == false)
+        #expect(try await store.alertRule("rule-1")?.offlineSince == since)
+        #expect(try await store.alertEvents(limit: 10) == [gone])
+        let back = AlertEvent(key: "agent-back:rule-1:1", runID: nil, trigger: .agentOffline, at: since.addingTimeInterval(5), ruleID: "rule-1")
+        #expect(try await store.setAlertRuleOffline(id: "rule-1", from: since, to: nil, event: back))
+        #expect(try await store.alertRule("rule-1")?.offlineSince == nil)
+        #expect(try await store.alertEvents(limit: 10).map(\.key) == [gone.key, back.key])
         #expect(try await store.deleteAlertRule(id: "rule-1"))
         #expect(try await store.deleteAlertRule(id: "rule-1") == false)
         #expect(try await store.alertRules().isEmpty)

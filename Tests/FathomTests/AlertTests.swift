@@ -190,6 +190,31 @@ import Testing
         }
     }
 
+    @Test func agentsGoneForTheRulesTimeAlertOnceAndAgainWhenOneIsBack() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.stop() } }
+        try await withAlertingCoordinator { _, client in
+            let agent = try await client.registerAgent(AgentRegistration(name: "only-one", queue: "nightly"))
+            let created = try await client.createAlertRule(CreateAlertRuleRequest(
+                name: "nightly-agents", on: [.agentOffline], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)],
+                agentOfflineSeconds: 2, queue: "nightly"))
+            #expect(created.rule.triggerText == "no local agent on queue nightly for 2s")
+            #expect(await eventually(timeout: .seconds(20)) { !receiver.requests.isEmpty })
+            let offline = try #require(receiver.requests.first?.message)
+            #expect(offline.state == "AgentOffline" && offline.queue == "nightly" && offline.launcher == "local" && offline.runID == nil)
+            #expect(offline.reason.contains("no local agent on queue 'nightly' was seen for 2s"), "\(offline.reason)")
+            #expect(offline.hint?.contains("fathom agent --launcher local --queue nightly") == true)
+            try await Task.sleep(for: .seconds(2))
+            #expect(receiver.requests.count == 1, "once per outage")
+            // The agent polls again: the rule says it is back, once.
+            _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+            #expect(await eventually(timeout: .seconds(20)) { receiver.requests.count == 2 })
+            let back = try #require(receiver.requests.last?.message)
+            #expect(back.state == "AgentBack" && back.reason.contains("is polling again"))
+            #expect(back.event.hasPrefix("agent-back:\(created.rule.id):") && offline.event.hasPrefix("agent-offline:\(created.rule.id):"))
+        }
+    }
+
     @Test func deadlinesComeWithTheirTriggersAndStayInRange() async throws {
         try await withAlertingCoordinator { _, client in
             let target = [AlertTargetRequest(kind: .webhook, url: "https://a.example")]
@@ -200,6 +225,9 @@ import Testing
                 (CreateAlertRuleRequest(on: [.notStarted], targets: target, notStartedWithinSeconds: 0), "notStartedWithinSeconds"),
                 (CreateAlertRuleRequest(on: [.failed], targets: target, consecutiveFailures: 1), "consecutiveFailures"),
                 (CreateAlertRuleRequest(on: [.failed, .completed], targets: target, consecutiveFailures: 3), "on"),
+                (CreateAlertRuleRequest(on: [.agentOffline], targets: target), "agentOfflineSeconds"),
+                (CreateAlertRuleRequest(on: [.failed], targets: target, queue: "nightly"), "on"),
+                (CreateAlertRuleRequest(on: [.agentOffline], targets: target, agentOfflineSeconds: 60, queue: "no such queue"), "queue"),
             ]
             for (request, field) in cases {
                 do {

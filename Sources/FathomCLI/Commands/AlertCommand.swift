@@ -35,6 +35,15 @@ struct AlertCommand: AsyncParsableCommand {
         @Option(help: "Also fire when a run has not started this long after it fell due: 10m, 1h.")
         var late: String?
 
+        @Option(name: .customLong("agent-offline"), help: "Also fire when no agent of --queue and --launcher was seen this long (and again when one is back): 5m.")
+        var agentOffline: String?
+
+        @Option(help: "With --agent-offline: the queue watched (default: default).")
+        var queue: String?
+
+        @Option(help: "With --agent-offline: the launcher watched, local or ecs (default: local).")
+        var launcher: LauncherKind?
+
         @Option(name: .customLong("in-a-row"), help: "With --on Failed,Crashed: fire only when a flow's failures reach this many in a row (2-100).")
         var inARow: Int?
 
@@ -63,13 +72,18 @@ struct AlertCommand: AsyncParsableCommand {
             let lateSeconds = try late.map { try DurationArgument.seconds($0, option: "--late") }
             if runningSeconds != nil, !triggers.contains(.runningLong) { triggers.append(.runningLong) }
             if lateSeconds != nil, !triggers.contains(.notStarted) { triggers.append(.notStarted) }
-            guard !triggers.isEmpty else { throw ValidationError("Say what fires the rule: --on Failed,Crashed, --running-longer-than 2h or --late 10m.") }
+            let offlineSeconds = try agentOffline.map { try DurationArgument.seconds($0, option: "--agent-offline") }
+            if offlineSeconds != nil, !triggers.contains(.agentOffline) { triggers.append(.agentOffline) }
+            guard !triggers.isEmpty else {
+                throw ValidationError("Say what fires the rule: --on Failed,Crashed, --running-longer-than 2h, --late 10m or --agent-offline 5m.")
+            }
             let targets = webhook.map { AlertTargetRequest(kind: .webhook, url: $0, secret: secret) }
                 + slack.map { AlertTargetRequest(kind: .slack, url: $0) }
             guard !targets.isEmpty else { throw ValidationError("Give at least one target: --webhook URL or --slack URL.") }
             let created = try await client.makeClient().createAlertRule(CreateAlertRuleRequest(
                 name: name, on: triggers, flows: flows.isEmpty ? nil : flows, targets: targets,
-                runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds, consecutiveFailures: inARow))
+                runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds, consecutiveFailures: inARow,
+                agentOfflineSeconds: offlineSeconds, queue: queue, launcher: launcher))
             print("alert rule \(created.rule.name) (\(created.rule.id)): on \(created.rule.triggerText)"
                 + " of \(created.rule.flows.isEmpty ? "every flow" : created.rule.flows.joined(separator: ", "))")
             for (index, target) in created.rule.targets.enumerated() {

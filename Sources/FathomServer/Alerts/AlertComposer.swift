@@ -16,6 +16,20 @@ enum AlertComposer {
             taskConsoleLink: run.infrastructure[.console], lastLines: shown, at: at)
     }
 
+    /// An agent alert: which agents, gone since when (`AgentOffline`) or back (`AgentBack`, its event key says so).
+    static func agentMessage(event: AlertEvent, rule: StoredAlertRule, at: Date) -> AlertMessage {
+        let back = event.key.hasPrefix("agent-back:")
+        let launcher = (rule.launcher ?? .local).rawValue, queue = rule.queue ?? "default"
+        let reason = back
+            ? "a \(launcher) agent on queue '\(queue)' is polling again"
+            : "no \(launcher) agent on queue '\(queue)' was seen for \(DurationText.describe(rule.agentOfflineSeconds ?? 0)): its runs wait"
+        let hint = back ? nil : "Start one: fathom agent --launcher \(launcher) --queue \(queue); or look at why the agents stopped (their host, their logs)."
+        return AlertMessage(
+            id: "", event: event.key, rule: rule.name, flow: nil, runID: nil, state: back ? "AgentBack" : "AgentOffline", reason: reason,
+            hint: hint, attempt: nil, durationSeconds: nil, link: nil, taskARN: nil, taskConsoleLink: nil, lastLines: [], at: at,
+            queue: queue, launcher: launcher)
+    }
+
     /// What a deadline alert says instead of the run's state message; nil for other triggers.
     static func deadlineReason(_ trigger: AlertTrigger, rule: StoredAlertRule, run: FlowRun, now: Date) -> String? {
         switch trigger {

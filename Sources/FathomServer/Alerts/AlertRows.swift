@@ -13,14 +13,17 @@ enum AlertRows {
             targets: try StoreJSON.decode([StoredAlertTarget].self, try row.text("targets")),
             createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
             runningLongerThan: try row.optionalReal("running_longer_than"), notStartedWithin: try row.optionalReal("not_started_within"),
-            consecutiveFailures: try row.optionalReal("consecutive_failures").flatMap { Int(exactly: $0) })
+            consecutiveFailures: try row.optionalReal("consecutive_failures").flatMap { Int(exactly: $0) },
+            agentOfflineSeconds: try row.optionalReal("agent_offline_seconds"), queue: try row.optionalText("queue"),
+            launcher: try row.optionalText("launcher").flatMap(LauncherKind.init(rawValue:)),
+            offlineSince: try row.optionalReal("offline_since").map(Date.init(timeIntervalSince1970:)))
     }
 
     static func event(_ row: some StoreRow) throws -> AlertEvent? {
         // A trigger this version does not know (written by a newer coordinator) is left for that one.
         guard let trigger = AlertTrigger(rawValue: try row.text("trigger")) else { return nil }
         return AlertEvent(
-            key: try row.text("key"), runID: try row.text("run_id"), trigger: trigger, at: Date(timeIntervalSince1970: try row.real("at")),
+            key: try row.text("key"), runID: try row.optionalText("run_id"), trigger: trigger, at: Date(timeIntervalSince1970: try row.real("at")),
             ruleID: try row.optionalText("rule_id"))
     }
 
@@ -49,12 +52,13 @@ enum AlertSchema {
         CREATE TABLE alert_rules (
             id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, triggers TEXT NOT NULL, flows TEXT NOT NULL, targets TEXT NOT NULL,
             created_at DOUBLE PRECISION NOT NULL, running_longer_than DOUBLE PRECISION, not_started_within DOUBLE PRECISION,
-            consecutive_failures DOUBLE PRECISION)
+            consecutive_failures DOUBLE PRECISION, agent_offline_seconds DOUBLE PRECISION, queue TEXT, launcher TEXT,
+            offline_since DOUBLE PRECISION)
         """,
         // The outbox: written by the change itself, removed once its deliveries are written.
         """
         CREATE TABLE alert_events (
-            key TEXT PRIMARY KEY, run_id TEXT NOT NULL, trigger TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, rule_id TEXT)
+            key TEXT PRIMARY KEY, run_id TEXT, trigger TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, rule_id TEXT)
         """,
         "CREATE INDEX alert_events_at ON alert_events (at)",
         """

@@ -17,11 +17,22 @@ public struct StoredAlertRule: Sendable, Equatable {
     public var notStartedWithin: Double?
     /// Fire only on the failure that makes this many in a row.
     public var consecutiveFailures: Int?
+    /// With ``AlertTrigger/agentOffline``: how long, and which agents (a queue and a launcher).
+    public var agentOfflineSeconds: Double?
+    public var queue: String?
+    public var launcher: LauncherKind?
+    /// Since when no agent was seen, while an AgentOffline alert for it stands (cleared when one is back).
+    public var offlineSince: Date?
 
     public init(
         id: String, name: String, triggers: [AlertTrigger], flows: [String], targets: [StoredAlertTarget], createdAt: Date,
-        runningLongerThan: Double? = nil, notStartedWithin: Double? = nil, consecutiveFailures: Int? = nil
+        runningLongerThan: Double? = nil, notStartedWithin: Double? = nil, consecutiveFailures: Int? = nil,
+        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil, offlineSince: Date? = nil
     ) {
+        self.agentOfflineSeconds = agentOfflineSeconds
+        self.queue = queue
+        self.launcher = launcher
+        self.offlineSince = offlineSince
         self.consecutiveFailures = consecutiveFailures
         self.id = id
         self.name = name
@@ -37,7 +48,8 @@ public struct StoredAlertRule: Sendable, Equatable {
     public var shown: AlertRule {
         AlertRule(
             id: id, name: name, on: triggers, flows: flows, targets: targets.map(\.shown), createdAt: createdAt,
-            runningLongerThanSeconds: runningLongerThan, notStartedWithinSeconds: notStartedWithin, consecutiveFailures: consecutiveFailures)
+            runningLongerThanSeconds: runningLongerThan, notStartedWithinSeconds: notStartedWithin, consecutiveFailures: consecutiveFailures,
+            agentOfflineSeconds: agentOfflineSeconds, queue: queue, launcher: launcher)
     }
 
     /// Whether `event` about a run of `flow` fires this rule.
@@ -49,15 +61,17 @@ public struct StoredAlertRule: Sendable, Equatable {
 /// Something that happened which rules may alert on, written in the same transaction as the change itself
 /// (the outbox): a coordinator killed right after the change still alerts once it is back.
 public struct AlertEvent: Sendable, Equatable {
-    /// Unique per happening: `run:<id>:<State>`, `late:<id>`, `running-long:<rule>:<id>`, `not-started:<rule>:<id>`.
+    /// Unique per happening: `run:<id>:<State>`, `late:<id>`, `running-long:<rule>:<id>`, `not-started:<rule>:<id>`,
+    /// `agent-offline:<rule>:<since>`, `agent-back:<rule>:<since>`.
     public var key: String
-    public var runID: FlowRunID
+    /// The run it is about; nil for an agent event.
+    public var runID: FlowRunID?
     public var trigger: AlertTrigger
     public var at: Date
-    /// The one rule a deadline event is for (its own threshold was crossed); nil: every rule may match.
+    /// The one rule a deadline or agent event is for (its own threshold was crossed); nil: every rule may match.
     public var ruleID: String?
 
-    public init(key: String, runID: FlowRunID, trigger: AlertTrigger, at: Date, ruleID: String? = nil) {
+    public init(key: String, runID: FlowRunID?, trigger: AlertTrigger, at: Date, ruleID: String? = nil) {
         self.key = key
         self.runID = runID
         self.trigger = trigger
@@ -158,6 +172,9 @@ public protocol AlertStore: Sendable {
     func alertRules() async throws -> [StoredAlertRule]
     /// By id or by name.
     func alertRule(_ key: String) async throws -> StoredAlertRule?
+    /// Moves a rule's ``StoredAlertRule/offlineSince`` from `from` to `to` if it is still `from`, writing `event` in the
+    /// same transaction; false when another coordinator moved it first (it wrote the event).
+    func setAlertRuleOffline(id: String, from: Date?, to: Date?, event: AlertEvent) async throws -> Bool
     /// False when there was no such rule. Its deliveries stay in the log.
     func deleteAlertRule(id: String) async throws -> Bool
     /// The oldest events not yet turned into deliveries.

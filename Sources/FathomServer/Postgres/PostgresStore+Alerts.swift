@@ -17,10 +17,11 @@ extension PostgresStore {
             try await execute(
                 """
                 INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within,
-                    consecutive_failures)
+                    consecutive_failures, agent_offline_seconds, queue, launcher)
                 VALUES (\(rule.id), \(rule.name), \(try StoreJSON.text(rule.triggers)), \(try StoreJSON.text(rule.flows)),
                     \(try StoreJSON.text(rule.targets)), \(rule.createdAt.timeIntervalSince1970), \(rule.runningLongerThan),
-                    \(rule.notStartedWithin), \(rule.consecutiveFailures.map(Double.init)))
+                    \(rule.notStartedWithin), \(rule.consecutiveFailures.map(Double.init)), \(rule.agentOfflineSeconds), \(rule.queue),
+                    \(rule.launcher?.rawValue))
                 """)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
             throw StoreError.conflict("an alert rule named '\(rule.name)' already exists")
@@ -38,6 +39,25 @@ extension PostgresStore {
             try await Self.row(
                 connection, "SELECT * FROM alert_rules WHERE id = \(key) OR name = \(key) ORDER BY id = \(key) DESC LIMIT 1",
                 logger: logger, AlertRows.rule)
+        }
+    }
+
+    public func setAlertRuleOffline(id: String, from: Date?, to: Date?, event: AlertEvent) async throws -> Bool {
+        try await transaction { connection in
+            let moved = try await Self.row(
+                connection,
+                """
+                UPDATE alert_rules SET offline_since = \(to?.timeIntervalSince1970)
+                WHERE id = \(id) AND offline_since IS NOT DISTINCT FROM \(from?.timeIntervalSince1970)::double precision RETURNING id
+                """, logger: logger) { try $0.text("id") }
+            guard moved != nil else { return false }
+            try await connection.query(
+                """
+                INSERT INTO alert_events (key, run_id, trigger, at, rule_id)
+                VALUES (\(event.key), NULL, \(event.trigger.rawValue), \(event.at.timeIntervalSince1970), \(event.ruleID))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+            return true
         }
     }
 

@@ -57,7 +57,10 @@ public enum SQLiteToPostgres {
             columns: columns("id name flow_name cron timezone interval_seconds:r anchor:r parameters paused:b created_at:r updated_at:r last_error"),
             order: "rowid"),
         Table(name: "concurrency_limits", columns: columns("scope name max_active:i"), order: "scope, name"),
-        Table(name: "alert_rules", columns: columns("id name triggers flows targets created_at:r running_longer_than:r not_started_within:r consecutive_failures:r"), order: "rowid"),
+        Table(name: "alert_rules", columns: columns("""
+                id name triggers flows targets created_at:r running_longer_than:r not_started_within:r consecutive_failures:r \
+                agent_offline_seconds:r queue launcher offline_since:r
+                """), order: "rowid"),
         Table(name: "alert_events", columns: columns("key run_id trigger at:r rule_id"), order: "rowid"),
         Table(
             name: "alert_deliveries",

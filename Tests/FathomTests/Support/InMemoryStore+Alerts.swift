@@ -21,6 +21,14 @@ extension InMemoryStore {
         alertRulesByID[key] ?? alertRulesByID.values.first { $0.name == key }
     }
 
+    func setAlertRuleOffline(id: String, from: Date?, to: Date?, event: AlertEvent) async throws -> Bool {
+        guard var rule = alertRulesByID[id], rule.offlineSince == from else { return false }
+        rule.offlineSince = to
+        alertRulesByID[id] = rule
+        recordAlertEvent(event)
+        return true
+    }
+
     func deleteAlertRule(id: String) async throws -> Bool { alertRulesByID.removeValue(forKey: id) != nil }
 
     func alertEvents(limit: Int) async throws -> [AlertEvent] {
