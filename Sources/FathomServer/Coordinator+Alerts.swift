@@ -201,22 +201,18 @@ extension Coordinator {
         guard !rules.isEmpty, since < now else { return }
         var events: [AlertEvent] = []
         for rule in rules {
-            if let seconds = rule.runningLongerThan {
+            // Each deadline: its threshold, the runs it watches, the time it counts from, and its event.
+            let deadlines: [(Double?, [FlowRunState], RunTime, AlertTrigger, String)] = [
+                (rule.runningLongerThan, [.running, .cancelling], .started, .runningLong, "running-long"),
+                (rule.notStartedWithin, [.scheduled, .pending], .due, .notStarted, "not-started"),
+            ]
+            for case let (seconds?, states, time, trigger, prefix) in deadlines {
                 let runs = try await store.runs(
-                    in: [.running, .cancelling], .started, after: since.addingTimeInterval(-seconds), through: now.addingTimeInterval(-seconds),
-                    limit: 1000)
+                    in: states, time, after: since.addingTimeInterval(-seconds), through: now.addingTimeInterval(-seconds), limit: 1000)
                 for run in runs where rule.flows.isEmpty || rule.flows.contains(run.flowName) {
-                    let at = (run.startedAt ?? now).addingTimeInterval(seconds)
-                    events.append(AlertEvent(key: "running-long:\(rule.id):\(run.id)", runID: run.id, trigger: .runningLong, at: at, ruleID: rule.id))
-                }
-            }
-            if let seconds = rule.notStartedWithin {
-                let runs = try await store.runs(
-                    in: [.scheduled, .pending], .due, after: since.addingTimeInterval(-seconds), through: now.addingTimeInterval(-seconds),
-                    limit: 1000)
-                for run in runs where rule.flows.isEmpty || rule.flows.contains(run.flowName) {
-                    let at = (run.scheduledFor ?? run.createdAt).addingTimeInterval(seconds)
-                    events.append(AlertEvent(key: "not-started:\(rule.id):\(run.id)", runID: run.id, trigger: .notStarted, at: at, ruleID: rule.id))
+                    let from = time == .started ? run.startedAt ?? now : run.scheduledFor ?? run.createdAt
+                    events.append(AlertEvent(
+                        key: "\(prefix):\(rule.id):\(run.id)", runID: run.id, trigger: trigger, at: from.addingTimeInterval(seconds), ruleID: rule.id))
                 }
             }
         }

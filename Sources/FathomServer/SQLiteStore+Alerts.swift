@@ -6,10 +6,10 @@ import GRDB
 
 extension SQLiteStore {
     /// Writes the outbox event of a change, in the caller's transaction; a second write of one event is a no-op.
-    static func insertAlertEvent(_ db: Database, key: String, runID: FlowRunID, trigger: AlertTrigger, at: Double) throws {
+    static func insertAlertEvent(_ db: Database, _ event: AlertEvent) throws {
         try db.execute(
-            sql: "INSERT INTO alert_events (key, run_id, trigger, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            arguments: [key, runID, trigger.rawValue, at])
+            sql: "INSERT INTO alert_events (key, run_id, trigger, at, rule_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            arguments: [event.key, event.runID, event.trigger.rawValue, event.at.timeIntervalSince1970, event.ruleID])
     }
 
     public func insertAlertRule(_ rule: StoredAlertRule) async throws {
@@ -49,9 +49,7 @@ extension SQLiteStore {
                 sql: "UPDATE alert_rules SET offline_since = ? WHERE id = ? AND offline_since IS ?",
                 arguments: [to?.timeIntervalSince1970, id, from?.timeIntervalSince1970])
             guard db.changesCount == 1 else { return false }
-            try db.execute(
-                sql: "INSERT INTO alert_events (key, run_id, trigger, at, rule_id) VALUES (?, NULL, ?, ?, ?) ON CONFLICT DO NOTHING",
-                arguments: [event.key, event.trigger.rawValue, event.at.timeIntervalSince1970, event.ruleID])
+            try Self.insertAlertEvent(db, event)
             return true
         }
     }
@@ -72,11 +70,7 @@ extension SQLiteStore {
     public func insertAlertEvents(_ events: [AlertEvent]) async throws {
         guard !events.isEmpty else { return }
         try await pool.write { db in
-            for event in events {
-                try db.execute(
-                    sql: "INSERT INTO alert_events (key, run_id, trigger, at, rule_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    arguments: [event.key, event.runID, event.trigger.rawValue, event.at.timeIntervalSince1970, event.ruleID])
-            }
+            for event in events { try Self.insertAlertEvent(db, event) }
         }
     }
 

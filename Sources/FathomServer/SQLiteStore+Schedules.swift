@@ -57,7 +57,7 @@ extension SQLiteStore {
                 run.stateMessage = message(run, row["run_launcher"])
                 try db.execute(
                     sql: "UPDATE flow_runs SET late = 1, state_message = ? WHERE id = ?", arguments: [run.stateMessage, run.id])
-                try Self.insertAlertEvent(db, key: AlertEvent.lateKey(runID: run.id), runID: run.id, trigger: .late, at: before.timeIntervalSince1970)
+                try Self.insertAlertEvent(db, .late(runID: run.id, at: before))
                 return run
             }
         }

@@ -235,9 +235,7 @@ public final class SQLiteStore: Store {
             sql: "UPDATE flow_runs SET \(assignments.joined(separator: ", ")) WHERE id = ? AND state = ?", arguments: arguments)
         guard db.changesCount == 1 else { return nil }
         try appendHistory(db, runID: write.runID, state: write.to, message: write.message, at: at)
-        if write.to.isFinal, let trigger = AlertTrigger(rawValue: write.to.rawValue) {
-            try insertAlertEvent(db, key: AlertEvent.stateKey(runID: write.runID, state: write.to), runID: write.runID, trigger: trigger, at: at)
-        }
+        if let event = AlertEvent.of(write) { try insertAlertEvent(db, event) }
         return try fetchRun(db, id: write.runID, includeHistory: true)
     }
 

@@ -79,10 +79,16 @@ public struct AlertEvent: Sendable, Equatable {
         self.ruleID = ruleID
     }
 
-    /// The event of a run entering a final state.
-    public static func stateKey(runID: FlowRunID, state: FlowRunState) -> String { "run:\(runID):\(state.rawValue)" }
+    /// The event a state write makes, written in its transaction: one for a final state, none for the others.
+    public static func of(_ write: StateWrite) -> AlertEvent? {
+        guard write.to.isFinal, let trigger = AlertTrigger(rawValue: write.to.rawValue) else { return nil }
+        return AlertEvent(key: "run:\(write.runID):\(write.to.rawValue)", runID: write.runID, trigger: trigger, at: write.at)
+    }
+
     /// The event of a run flagged late.
-    public static func lateKey(runID: FlowRunID) -> String { "late:\(runID)" }
+    public static func late(runID: FlowRunID, at: Date) -> AlertEvent {
+        AlertEvent(key: "late:\(runID)", runID: runID, trigger: .late, at: at)
+    }
 }
 
 /// Which time of a run a deadline counts from.

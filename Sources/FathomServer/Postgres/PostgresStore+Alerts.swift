@@ -6,10 +6,13 @@ import PostgresNIO
 
 extension PostgresStore {
     /// Writes the outbox event of a change, in the caller's transaction; a second write of one event is a no-op.
-    func insertAlertEvent(_ connection: PostgresConnection, key: String, runID: FlowRunID, trigger: AlertTrigger, at: Double) async throws {
+    func insertAlertEvent(_ connection: PostgresConnection, _ event: AlertEvent) async throws {
         try await connection.query(
-            "INSERT INTO alert_events (key, run_id, trigger, at) VALUES (\(key), \(runID), \(trigger.rawValue), \(at)) ON CONFLICT DO NOTHING",
-            logger: logger)
+            """
+            INSERT INTO alert_events (key, run_id, trigger, at, rule_id)
+            VALUES (\(event.key), \(event.runID), \(event.trigger.rawValue), \(event.at.timeIntervalSince1970), \(event.ruleID))
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
     }
 
     public func insertAlertRule(_ rule: StoredAlertRule) async throws {
@@ -51,12 +54,7 @@ extension PostgresStore {
                 WHERE id = \(id) AND offline_since IS NOT DISTINCT FROM \(from?.timeIntervalSince1970)::double precision RETURNING id
                 """, logger: logger) { try $0.text("id") }
             guard moved != nil else { return false }
-            try await connection.query(
-                """
-                INSERT INTO alert_events (key, run_id, trigger, at, rule_id)
-                VALUES (\(event.key), NULL, \(event.trigger.rawValue), \(event.at.timeIntervalSince1970), \(event.ruleID))
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            try await insertAlertEvent(connection, event)
             return true
         }
     }
@@ -77,14 +75,7 @@ extension PostgresStore {
     public func insertAlertEvents(_ events: [AlertEvent]) async throws {
         guard !events.isEmpty else { return }
         try await transaction { connection in
-            for event in events {
-                try await connection.query(
-                    """
-                    INSERT INTO alert_events (key, run_id, trigger, at, rule_id)
-                    VALUES (\(event.key), \(event.runID), \(event.trigger.rawValue), \(event.at.timeIntervalSince1970), \(event.ruleID))
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-            }
+            for event in events { try await insertAlertEvent(connection, event) }
         }
     }
 

@@ -155,10 +155,7 @@ extension PostgresStore: RunStore {
         let sql = "UPDATE flow_runs SET \(assignments.joined(separator: ", ")) WHERE id = \(builder.bind(write.runID)) AND state = \(builder.bind(write.from.rawValue)) RETURNING id"
         guard try await Self.row(connection, builder.query(sql), logger: logger, { try $0.text("id") }) != nil else { return nil }
         try await appendHistory(connection, runID: write.runID, state: write.to, message: write.message, at: at)
-        if write.to.isFinal, let trigger = AlertTrigger(rawValue: write.to.rawValue) {
-            try await insertAlertEvent(
-                connection, key: AlertEvent.stateKey(runID: write.runID, state: write.to), runID: write.runID, trigger: trigger, at: at)
-        }
+        if let event = AlertEvent.of(write) { try await insertAlertEvent(connection, event) }
         return try await fetchRun(connection, id: write.runID, includeHistory: true)
     }
 

@@ -55,8 +55,7 @@ extension PostgresStore: RunSweepStore {
                 run.stateMessage = message(run, launcher)
                 try await connection.query(
                     "UPDATE flow_runs SET late = TRUE, state_message = \(run.stateMessage) WHERE id = \(run.id)", logger: logger)
-                try await insertAlertEvent(
-                    connection, key: AlertEvent.lateKey(runID: run.id), runID: run.id, trigger: .late, at: before.timeIntervalSince1970)
+                try await insertAlertEvent(connection, .late(runID: run.id, at: before))
                 flagged.append(run)
             }
             return flagged

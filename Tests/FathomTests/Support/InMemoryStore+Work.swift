@@ -28,7 +28,7 @@ extension InMemoryStore {
             run.late = true
             run.stateMessage = message(run, versionsByID[run.versionID]?.runConfig.launcher.rawValue ?? LauncherKind.local.rawValue)
             runsByID[run.id]?.run = run
-            recordAlertEvent(AlertEvent(key: AlertEvent.lateKey(runID: run.id), runID: run.id, trigger: .late, at: before))
+            recordAlertEvent(.late(runID: run.id, at: before))
             return run
         }
     }

@@ -195,9 +195,7 @@ actor InMemoryStore: Store {
         }
         record.history.append(StateChange(state: write.to, message: write.message, at: write.at))
         runsByID[write.runID] = record
-        if write.to.isFinal, let trigger = AlertTrigger(rawValue: write.to.rawValue) {
-            recordAlertEvent(AlertEvent(key: AlertEvent.stateKey(runID: write.runID, state: write.to), runID: write.runID, trigger: trigger, at: write.at))
-        }
+        if let event = AlertEvent.of(write) { recordAlertEvent(event) }
         return withHistory(record)
     }
 
