@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FathomAPI
+import FathomCore
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -40,7 +41,7 @@ public struct HTTPAlertSender: AlertSender {
             body = payload
             request.headers.add(name: "Fathom-Event", value: message.event)
             if let secret = target.secret {
-                let timestamp = Int(clock().timeIntervalSince1970.rounded(.down))
+                let timestamp = Int(saturating: clock().timeIntervalSince1970.rounded(.down))
                 request.headers.add(name: AlertSignature.header, value: AlertSignature.value(secret: secret, timestamp: timestamp, body: body))
             }
         case .slack:

@@ -1,4 +1,5 @@
 import FathomAPI
+import FathomCore
 import Foundation
 
 /// An alert as a Slack incoming webhook takes it: a `text` fallback and blocks.
@@ -13,7 +14,7 @@ enum SlackMessage {
         ]
         var facts = ["*Reason:* \(escape(message.reason))"]
         if let attempt = message.attempt { facts.append("*Attempt:* \(attempt)") }
-        if let duration = message.durationSeconds { facts.append("*Duration:* \(Int(duration.rounded())) s") }
+        if let duration = message.durationSeconds { facts.append("*Duration:* \(Int(saturating: duration.rounded())) s") }
         if let hint = message.hint { facts.append("*What to do:* \(escape(hint))") }
         if let arn = message.taskARN {
             facts.append("*ECS task:* " + (message.taskConsoleLink.map { "<\(escapeLink($0))|\(escape(arn))>" } ?? escape(arn)))
