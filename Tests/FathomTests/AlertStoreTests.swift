@@ -129,7 +129,7 @@ import Testing
             #expect(first.body == second.body)
             #expect(second.message?.runID == run.id)
             #expect(AlertSignature.verify(header: second.header("Fathom-Signature") ?? "", body: second.body, secret: AlertTests.secret, now: Date()))
-            #expect(await eventually(timeout: .seconds(10)) { (try? await client.alertDeliveries().first?.status) == .delivered })
+            #expect(await eventually(timeout: .seconds(30)) { (try? await client.alertDeliveries().first?.status) == .delivered })
             try await Task.sleep(for: .seconds(2))
             #expect(receiver.requests.count == 2, "delivered once after the restart")
         }

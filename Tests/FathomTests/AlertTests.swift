@@ -63,6 +63,10 @@ import Testing
             #expect(message.lastLines == (6...25).map { "[info] line \($0)" }, "the last 20 lines, oldest first")
             #expect(message.durationSeconds.map { $0 >= 0 } == true)
 
+            // The receiver has the alert a moment before the coordinator records the answer.
+            #expect(await eventually(timeout: .seconds(20)) {
+                (try? await client.alertDeliveries(rule: "sleeper-failures").first?.status) == .delivered
+            })
             let log = try await client.alertDeliveries(rule: "sleeper-failures")
             #expect(log.map(\.id) == [message.id])
             #expect(log.first?.status == .delivered && log.first?.attempts == 1 && log.first?.lastStatus == 200)
@@ -249,7 +253,7 @@ import Testing
                 name: "flaky-target", on: [.failed], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)]))
             _ = try await runEnding(client, in: .failed, message: "boom", lines: [])
             #expect(await eventually(timeout: .seconds(20)) { receiver.requests.count == 1 })
-            #expect(await eventually(timeout: .seconds(10)) { (try? await client.alertDeliveries().first?.attempts) == 1 })
+            #expect(await eventually(timeout: .seconds(30)) { (try? await client.alertDeliveries().first?.attempts) == 1 })
             let waiting = try #require(try await client.alertDeliveries().first)
             #expect(waiting.status == .pending && waiting.lastStatus == 503)
             #expect(waiting.lastError?.contains("answered HTTP 503") == true)
