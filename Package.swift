@@ -128,6 +128,8 @@ let package = Package(
                 "FathomCore", "FathomAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .target(
@@ -167,7 +169,7 @@ let package = Package(
         .target(
             name: "FathomCLI",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomServer", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomServer", "FathomAlerts", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

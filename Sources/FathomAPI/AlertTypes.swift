@@ -7,6 +7,8 @@ public enum AlertTargetKind: String, Codable, Sendable, CaseIterable {
     case webhook
     /// A Slack incoming webhook (blocks).
     case slack
+    /// An email through the coordinator's mail server (`--smtp-url`); the URL is `mailto:ADDRESS`.
+    case email
 }
 
 /// What makes a rule fire.
@@ -39,7 +41,7 @@ public enum AlertTrigger: String, Codable, Sendable, CaseIterable {
 /// never answered in full again.
 public struct AlertTargetRequest: Codable, Sendable, Equatable {
     public var kind: AlertTargetKind
-    /// The URL to POST to (webhook) or the Slack incoming-webhook URL.
+    /// The URL to POST to (webhook), the Slack incoming-webhook URL, or for email `mailto:ADDRESS` (or the address).
     public var url: String
     /// The webhook's signing secret; the coordinator makes one (answered once) when absent.
     public var secret: String?
@@ -67,6 +69,8 @@ public struct AlertTarget: Codable, Sendable, Equatable {
 
     /// `url` with what may be secret hidden: its user, query, fragment and every path segment after the first.
     public static func masked(_ url: String) -> String {
+        // An address is not a secret: the operator needs to see where mail goes.
+        if AlertTargetRequest.emailAddress(of: url) != nil { return url }
         guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host else {
             return "…"
         }
@@ -203,6 +207,19 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
 extension AlertTargetRequest {
     /// Checks the URL and secret; errors name `field`.
     public func validate(field: String) throws(ValidationError) {
+        if kind == .email {
+            guard Self.emailAddress(of: normalized.url) != nil else {
+                throw ValidationError(
+                    code: "invalid_email", field: "\(field).url", problem: "'\(url.prefix(64))' is not an email address",
+                    fix: "Give one address, e.g. ops@example.com or mailto:ops@example.com.")
+            }
+            if secret != nil {
+                throw ValidationError(
+                    code: "invalid_secret", field: "\(field).secret", problem: "an email target has no signing secret",
+                    fix: "Leave the secret out; the mail server's password is the coordinator's --smtp-url setting.")
+            }
+            return
+        }
         guard url.count <= CreateAlertRuleRequest.maxURLLength, let components = URLComponents(string: url),
               let scheme = components.scheme?.lowercased(), scheme == "https" || scheme == "http",
               let host = components.host, !host.isEmpty
@@ -221,6 +238,21 @@ extension AlertTargetRequest {
                 code: "invalid_secret", field: "\(field).secret", problem: "a signing secret must be 16-256 characters",
                 fix: "Use a long random string (openssl rand -hex 32), or leave it out and the coordinator makes one.")
         }
+    }
+}
+
+extension AlertTargetRequest {
+    /// The address of an email target's URL (`mailto:ops@example.com`); nil when it is no single address.
+    public static func emailAddress(of url: String) -> String? {
+        guard url.lowercased().hasPrefix("mailto:") else { return nil }
+        let address = String(url.dropFirst("mailto:".count))
+        return EmailAddress.isValid(address) ? address : nil
+    }
+
+    /// The request as the coordinator stores it: an email target's bare address becomes `mailto:ADDRESS`.
+    public var normalized: AlertTargetRequest {
+        guard kind == .email, !url.lowercased().hasPrefix("mailto:") else { return self }
+        return AlertTargetRequest(kind: kind, url: "mailto:" + url, secret: secret)
     }
 }
 

@@ -46,6 +46,8 @@ public struct HTTPAlertSender: AlertSender {
             }
         case .slack:
             body = SlackMessage.json(for: message)
+        case .email:
+            return AlertSendResult(status: nil, error: "an email target goes through SMTP, not HTTP", retryable: false)
         }
         request.body = .bytes(ByteBuffer(string: body))
         do {

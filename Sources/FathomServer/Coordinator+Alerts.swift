@@ -24,7 +24,7 @@ extension Coordinator {
             throw CoordinatorError(validation: ValidationErrors([error]))
         }
         var made: [String: String] = [:]
-        let targets = request.targets.enumerated().map { index, target in
+        let targets = request.targets.map(\.normalized).enumerated().map { index, target in
             var secret = target.secret
             if target.kind == .webhook, secret == nil {
                 secret = AlertSignature.makeSecret()
@@ -54,6 +54,14 @@ extension Coordinator {
     private func check(_ request: CreateAlertRuleRequest) throws(ValidationError) {
         try request.validate()
         for (index, target) in request.targets.enumerated() {
+            if target.kind == .email {
+                guard settings.sendsEmail else {
+                    throw ValidationError(
+                        code: "email_not_set_up", field: "targets[\(index)]", problem: "this coordinator has no mail server to send email with",
+                        fix: "Start the server with --smtp-url smtp://USER@HOST:587 --smtp-from ADDRESS (password in FATHOM_SMTP_PASSWORD), or use a webhook or Slack.")
+                }
+                continue
+            }
             try AlertHostPolicy(allowed: settings.alertHosts).check(target.url, field: "targets[\(index)].url")
         }
     }

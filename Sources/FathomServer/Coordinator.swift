@@ -36,6 +36,8 @@ public struct CoordinatorSettings: Sendable {
     /// Hosts alert targets may name (`hooks.slack.com`, `*.example.com`); any host but the cloud metadata
     /// addresses when empty.
     public var alertHosts: [String] = []
+    /// Whether the server has a mail server for email alerts (`--smtp-url`); rules with email targets are refused without.
+    public var sendsEmail = false
 
     /// The defaults: 90 s heartbeat timeout, 20 s long-polls, 2 GiB bundles.
     public init() {}

@@ -6,7 +6,7 @@ import Foundation
 /// `fathom alert add|list|rm|test|log`.
 struct AlertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "alert", abstract: "Tell people when runs end, fail or are late: webhooks and Slack, sent by the coordinator.",
+        commandName: "alert", abstract: "Tell people when runs end, fail or are late: webhooks, Slack and email, sent by the coordinator.",
         subcommands: [Add.self, List.self, Remove.self, Test.self, Log.self])
 
     struct Add: AsyncParsableCommand {
@@ -18,6 +18,7 @@ struct AlertCommand: AsyncParsableCommand {
                 a secret and prints it once. Examples:
                   fathom alert add --on Failed,Crashed --flow sort-compress --webhook https://alerts.example.com/fathom
                   fathom alert add --name nightly-late --on Late --slack https://hooks.slack.com/services/T000/B000/XXXX
+                  fathom alert add --on Crashed --email ops@example.com   (the server needs --smtp-url and --smtp-from)
                   fathom alert add --flow sort-compress --running-longer-than 2h --late 10m --webhook https://alerts.example.com/fathom
                 """)
 
@@ -59,6 +60,9 @@ struct AlertCommand: AsyncParsableCommand {
         @Option(help: "A Slack incoming-webhook URL; repeat for more.")
         var slack: [String] = []
 
+        @Option(help: "Email the alert to this address through the server's mail server (--smtp-url); repeat for more.")
+        var email: [String] = []
+
         func run() async throws {
             var triggers: [AlertTrigger] = []
             for name in on.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
@@ -78,8 +82,8 @@ struct AlertCommand: AsyncParsableCommand {
                 throw ValidationError("Say what fires the rule: --on Failed,Crashed, --running-longer-than 2h, --late 10m or --agent-offline 5m.")
             }
             let targets = webhook.map { AlertTargetRequest(kind: .webhook, url: $0, secret: secret) }
-                + slack.map { AlertTargetRequest(kind: .slack, url: $0) }
-            guard !targets.isEmpty else { throw ValidationError("Give at least one target: --webhook URL or --slack URL.") }
+                + slack.map { AlertTargetRequest(kind: .slack, url: $0) } + email.map { AlertTargetRequest(kind: .email, url: $0) }
+            guard !targets.isEmpty else { throw ValidationError("Give at least one target: --webhook URL, --slack URL or --email ADDRESS.") }
             let created = try await client.makeClient().createAlertRule(CreateAlertRuleRequest(
                 name: name, on: triggers, flows: flows.isEmpty ? nil : flows, targets: targets,
                 runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds, consecutiveFailures: inARow,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FathomAlerts
 import FathomCore
 import FathomServer
 import FathomToolkit
@@ -70,12 +71,35 @@ extension ServeOptions {
                 throw ArgumentParser.ValidationError("--public-url '\(url)' is not an http(s) URL with a host; write e.g. https://fathom.example.com")
             }
         }
+        if let mail = try smtpSettings() {
+            configuration.alertSender = AlertSenders(email: SMTPAlertSender(settings: mail))
+            configuration.coordinator.sendsEmail = true
+        }
         do {
             try configuration.validate()
         } catch {
             throw ArgumentParser.ValidationError(error.description)
         }
         return configuration
+    }
+}
+
+extension ServeOptions {
+    /// The mail server for email alerts, from `--smtp-url`/`FATHOM_SMTP_URL` and `--smtp-from`/`FATHOM_SMTP_FROM`; none when no URL is given.
+    func smtpSettings() throws -> SMTPSettings? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = smtpURL ?? environment["FATHOM_SMTP_URL"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        guard let from = smtpFrom ?? environment["FATHOM_SMTP_FROM"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            throw ArgumentParser.ValidationError("--smtp-url needs --smtp-from (env: FATHOM_SMTP_FROM): the address email alerts come from, e.g. fathom@example.com")
+        }
+        if let caFile = smtpCAFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw ArgumentParser.ValidationError("--smtp-ca-file '\(caFile)' cannot be read; give a PEM file of the CAs that signed the mail server's certificate")
+        }
+        do {
+            return try SMTPSettings.parse(url: url, from: from, password: environment["FATHOM_SMTP_PASSWORD"], caFile: smtpCAFile)
+        } catch {
+            throw ArgumentParser.ValidationError(error.description)
+        }
     }
 }
 

@@ -58,6 +58,15 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("alert-host"), help: "A host alert targets may name (hooks.slack.com, *.example.com); repeat for more. Default: any host but cloud metadata addresses.")
     var alertHosts: [String] = []
 
+    @Option(name: .customLong("smtp-url"), help: "The mail server for email alerts: smtp://USER@HOST:587 (STARTTLS) or smtps://USER@HOST:465 (env: FATHOM_SMTP_URL; password in FATHOM_SMTP_PASSWORD).")
+    var smtpURL: String?
+
+    @Option(name: .customLong("smtp-from"), help: "The address email alerts come from (env: FATHOM_SMTP_FROM).")
+    var smtpFrom: String?
+
+    @Option(name: .customLong("smtp-ca-file"), help: "A PEM file of CAs to trust for the mail server instead of the system's.")
+    var smtpCAFile: String?
+
     var resolvedToken: String? {
         token ?? ProcessInfo.processInfo.environment["FATHOM_TOKEN"]
     }
