@@ -168,6 +168,17 @@ public struct ECSContainer: Decodable, Sendable {
     public var reason: String?
 }
 
+/// `{sizeInGiB}` of a task's ephemeral storage.
+public struct ECSEphemeralStorage: Decodable, Sendable {
+    public var sizeInGiB: Int?
+}
+
+/// `{name, value}` of a task attribute.
+public struct ECSAttribute: Decodable, Sendable {
+    public var name: String?
+    public var value: String?
+}
+
 /// A task as DescribeTasks reports it.
 public struct ECSTask: Decodable, Sendable {
     public var taskArn: String?
@@ -179,9 +190,22 @@ public struct ECSTask: Decodable, Sendable {
     public var stoppedReason: String?
     public var startedBy: String?
     public var launchType: String?
+    /// `FARGATE`, `FARGATE_SPOT` or an Auto Scaling group provider, when a capacity provider placed it.
+    public var capacityProviderName: String?
     public var platformVersion: String?
+    /// The task's size: cpu units (1024 = 1 vCPU) and memory MiB, as strings.
+    public var cpu: String?
+    public var memory: String?
+    /// Fargate's ephemeral storage, when more than the 20 GiB every task has was asked for.
+    public var ephemeralStorage: ECSEphemeralStorage?
+    /// Facts such as `ecs.cpu-architecture` (`x86_64`, `arm64`).
+    public var attributes: [ECSAttribute]?
     public var createdAt: Double?
+    /// When the image pull began: Fargate bills from here.
+    public var pullStartedAt: Double?
+    public var pullStoppedAt: Double?
     public var startedAt: Double?
+    public var executionStoppedAt: Double?
     public var stoppedAt: Double?
     public var containers: [ECSContainer]?
     public var tags: [ECSTag]?

@@ -28,6 +28,9 @@ final class ECSLaunchedRun: LaunchedRun {
         var reportedErrorCodes: Set<String> = []
         /// The first failed start's summary and hint, carried into the final message.
         var firstStartFailure: String?
+        /// The estimated cost of the tasks stopped so far, and how each was reached.
+        var spentUSD = 0.0
+        var costBases: [String] = []
     }
 
     let launcher: ECSLauncher
@@ -101,6 +104,7 @@ final class ECSLaunchedRun: LaunchedRun {
             case .pollFailed(let error):
                 if let outcome = await pollFailed(error) { return outcome }
             case .stopped(let task):
+                await recordCost(of: task)
                 let stopped = Self.stoppedTask(task, arn: arn)
                 if ECSDiagnosis.failedToStart(stopped), await retryStart(after: stopped) { continue }
                 return await ended(stopped)
@@ -208,6 +212,34 @@ final class ECSLaunchedRun: LaunchedRun {
     }
 
     // MARK: A stopped task
+
+    /// Adds the stopped task's estimated cost to the run's (a retried start is a task billed too) and records the sum.
+    private func recordCost(of task: ECSTask) async {
+        let facts: [String: String] = state.withLock { state in
+            switch ECSCostEstimate.estimate(Self.billedTask(task, region: region), pricing: launcher.pricing) {
+            case .success(let estimate):
+                state.spentUSD += estimate.usd
+                state.costBases.append(estimate.basis)
+            case .failure(let none):
+                state.costBases.append(none.description)
+            }
+            let estimated = state.costBases.count > 0 && state.spentUSD > 0
+            var facts = [String: String](facts: [.costBasis: state.costBases.suffix(5).joined(separator: "; ")])
+            if estimated { facts[.costUSD] = String(format: "%.6f", state.spentUSD) }
+            return facts
+        }
+        await launcher.record(facts, of: runID)
+    }
+
+    /// A described task in the terms of ``ECSCostEstimate``.
+    static func billedTask(_ task: ECSTask, region: String) -> ECSCostEstimate.BilledTask {
+        ECSCostEstimate.BilledTask(
+            region: region, capacity: task.capacityProviderName ?? task.launchType ?? "an unknown",
+            architecture: task.attributes?.first { $0.name == "ecs.cpu-architecture" }?.value ?? "x86_64",
+            cpuUnits: task.cpu.flatMap { Int($0) }, memoryMiB: task.memory.flatMap { Int($0) },
+            ephemeralGiB: task.ephemeralStorage?.sizeInGiB,
+            billedFrom: task.pullStartedAt ?? task.startedAt, billedUntil: task.stoppedAt ?? task.executionStoppedAt)
+    }
 
     static func stoppedTask(_ task: ECSTask, arn: String) -> ECSDiagnosis.StoppedTask {
         ECSDiagnosis.StoppedTask(

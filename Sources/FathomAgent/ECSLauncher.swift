@@ -21,11 +21,13 @@ public final class ECSLauncher: Launcher {
     let registry: TaskDefinitionRegistry
     let pollInterval: Duration
     let logger: Logger
+    /// The Fargate prices a run's cost is estimated at.
+    let pricing: FargatePricing
 
     /// Refuses a loopback `runnerAPIURL`: a container cannot reach the agent's own 127.0.0.1.
     public init(
         api: APIClient, runnerAPIURL: String, token: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-        pollInterval: Duration = .seconds(3), logger: Logger = Logger(label: "fathom.ecs")
+        pollInterval: Duration = .seconds(3), pricing: FargatePricing = .builtIn, logger: Logger = Logger(label: "fathom.ecs")
     ) throws {
         let host = URL(string: runnerAPIURL)?.host?.lowercased() ?? ""
         if host.isEmpty || host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]" || host == "0.0.0.0" {
@@ -38,6 +40,7 @@ public final class ECSLauncher: Launcher {
         self.environment = environment
         self.credentials = CredentialChain.standard(environment: environment)
         self.pollInterval = pollInterval
+        self.pricing = pricing
         self.logger = logger
         self.watcher = ECSTaskWatcher(interval: pollInterval, logger: logger)
         self.registry = TaskDefinitionRegistry(logger: logger)

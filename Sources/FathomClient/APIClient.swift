@@ -125,6 +125,11 @@ public struct APIClient: Sendable {
         try await send(.GET, "/api/v1/flows/\(escape(name))")
     }
 
+    /// A flow's runs over the last `days` days: counts, estimated cost and workspace bytes, per day.
+    public func flowUsage(_ name: String, days: Int = 30) async throws -> FlowUsage {
+        try await send(.GET, "/api/v1/flows/\(escape(name))/usage?days=\(days)")
+    }
+
     // MARK: Runs
 
     /// Creates a run (Scheduled); with an idempotency key, a repeat gets the first run back.

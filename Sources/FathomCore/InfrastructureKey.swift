@@ -41,6 +41,15 @@ public struct InfrastructureKey: RawRepresentable, Hashable, Sendable, CustomStr
     public static let efs = InfrastructureKey(rawValue: "efs")
     /// The CloudWatch stream the agent copies lines from, and its position in it: a restarted agent
     /// resumes after the last line the coordinator accepted.
+    /// The estimated cost in USD of the run's tasks (every start), as a decimal: Fargate only.
+    public static let costUSD = InfrastructureKey(rawValue: "costUSD")
+    /// How ``costUSD`` was reached (size × rate × billed time), or why there is none.
+    public static let costBasis = InfrastructureKey(rawValue: "costBasis")
+
+    // Any launcher.
+    /// Bytes the run's workspace used on each volume when the flow ended: `scratch=123,data=456`.
+    public static let workspaceBytes = InfrastructureKey(rawValue: "workspaceBytes")
+
     public static let logReadStream = InfrastructureKey(rawValue: "logReadStream")
     public static let logReadToken = InfrastructureKey(rawValue: "logReadToken")
 }

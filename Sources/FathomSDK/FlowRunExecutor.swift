@@ -76,6 +76,7 @@ struct FlowRunExecutor {
         let result = await flowTask.result
         heartbeat.stop()
         terminationWatcher.stop()
+        await recordWorkspaceUsage(workspaceID: workspaceID)
         let stoppedFromOutside = terminated.load(ordering: .relaxed) ? !(await cancelRequested()) : false
         switch result {
         case .success:
@@ -98,6 +99,17 @@ struct FlowRunExecutor {
             context.logger.error("flow run failed: \(error)")
             await end(.failed, "\(error)", sink: sink)
             return 1
+        }
+    }
+
+    /// Records how much its workspace takes on each volume (the run page and the flow's 30-day sum show it).
+    func recordWorkspaceUsage(workspaceID: FlowRunID) async {
+        let usage = WorkspaceUsage.measure(volumes: volumes, workspaceID: workspaceID)
+        guard !usage.isEmpty else { return }
+        do {
+            _ = try await withRetries { try await client.setInfrastructure(runID, [String: String](facts: [.workspaceBytes: WorkspaceUsage.fact(usage)])) }
+        } catch {
+            stderr("cannot record the workspace's size (\(error))")
         }
     }
 

@@ -3,6 +3,7 @@ import FathomAPI
 import FathomClient
 import FathomAgent
 import FathomCore
+import FathomECS
 import Foundation
 import Logging
 import FathomProcess
@@ -33,6 +34,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("runner-api-url"), help: "The coordinator URL the flow processes use (default: --api-url).")
     var runnerAPIURL: String?
 
+    @Option(name: .customLong("fargate-prices"), help: "ecs: a JSON file of Fargate rates laid over the built-in table, {\"region/arch/FARGATE\": {\"vcpuHour\": …, \"gbHour\": …}} (docs/costs.md).")
+    var fargatePrices: String?
+
     func run() async throws {
         logging.bootstrap()
         let metricsServer = try metricsAddress.map { try MetricsEndpoint.start(address: $0, registry: ProcessMetricsRegistry.shared) }
@@ -59,7 +63,15 @@ struct AgentCommand: AsyncParsableCommand {
             }
             do {
                 let interval = try NumberCheck.seconds(pollInterval, field: "--poll-interval", in: 0.05...3600)
-                chosen = try ECSLauncher(api: apiClient, runnerAPIURL: runnerAPIURL, token: client.resolvedToken, pollInterval: interval)
+                var pricing = FargatePricing.builtIn
+                if let fargatePrices {
+                    guard let data = FileManager.default.contents(atPath: fargatePrices) else {
+                        throw ArgumentParser.ValidationError("--fargate-prices '\(fargatePrices)' cannot be read; give a JSON file of rates (docs/costs.md)")
+                    }
+                    pricing = try FargatePricing.withOverrides(json: data, field: "--fargate-prices")
+                }
+                chosen = try ECSLauncher(
+                    api: apiClient, runnerAPIURL: runnerAPIURL, token: client.resolvedToken, pollInterval: interval, pricing: pricing)
             } catch {
                 throw ArgumentParser.ValidationError("\(error)")
             }

@@ -27,10 +27,11 @@ struct RunsCommand: AsyncParsableCommand {
             return state
         }
         let list = try await client.makeClient().listRuns(flow: flow, state: stateFilter, limit: limit)
-        print("ID                                    FLOW                 STATE       CREATED              MESSAGE")
+        print("ID                                    FLOW                 STATE       CREATED              COST      MESSAGE")
         for run in list.runs {
             let created = run.createdAt.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
-            print("\(run.id)  \(run.flowName.padding(toLength: 20, withPad: " ", startingAt: 0)) \(run.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(created)  \(run.stateMessage.split(separator: "\n").first ?? "")")
+            let cost = (run.estimatedCostUSD.map(UsageText.usd) ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
+            print("\(run.id)  \(run.flowName.padding(toLength: 20, withPad: " ", startingAt: 0)) \(run.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(created) \(cost) \(run.stateMessage.split(separator: "\n").first ?? "")")
         }
         if list.total > list.runs.count { print("(\(list.runs.count) of \(list.total); use --limit for more)") }
     }
@@ -78,6 +79,32 @@ struct FlowsCommand: AsyncParsableCommand {
         for flow in try await client.makeClient().listFlows() {
             let last = flow.lastRun.map { "last run \($0.state)" } ?? "never run"
             print("\(flow.name.padding(toLength: 24, withPad: " ", startingAt: 0)) v\(flow.latest.version)  \(flow.latest.runConfig.launcher)  \(last)  \(flow.latest.summary)")
+        }
+    }
+}
+
+/// `fathom usage FLOW`: a flow's runs, estimated cost and workspace bytes over the last days.
+struct UsageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "usage", abstract: "Sum a flow's runs, estimated cost (Fargate) and workspace bytes over the last days.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The flow.")
+    var flow: String
+
+    @Option(help: "How many days back, today included (1-366).")
+    var days = 30
+
+    func run() async throws {
+        let usage = try await client.makeClient().flowUsage(flow, days: days)
+        print("\(usage.flow), last \(usage.days) days: \(usage.runs) runs (\(usage.completed) completed, \(usage.failed) failed or crashed, \(usage.cancelled) cancelled)")
+        print("estimated cost: \(UsageText.usd(usage.costUSD)) over \(usage.runsWithCost) Fargate runs")
+        print("workspace bytes at run ends: \(usage.workspaceBytes.isEmpty ? "none recorded" : UsageText.volumes(usage.workspaceBytes))")
+        if usage.truncated { print("(only the newest \(FlowUsage.maxRuns) runs are summed)") }
+        print("DAY         RUNS  COMPLETED  FAILED  COST")
+        for day in usage.perDay where day.runs > 0 {
+            print("\(day.day)  \(String(day.runs).padding(toLength: 5, withPad: " ", startingAt: 0)) \(String(day.completed).padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(day.failed).padding(toLength: 7, withPad: " ", startingAt: 0)) \(UsageText.usd(day.costUSD))")
         }
     }
 }

@@ -20,6 +20,10 @@ struct FlowRoutes {
         group.get("flows/:name") { _, context in
             try HTTPJSON.response(try await coordinator.flow(named: try context.parameters.require("name")))
         }
+        group.get("flows/:name/usage") { request, context in
+            let days = try request.query("days", default: 30, in: 1...Coordinator.maxUsageDays)
+            return try HTTPJSON.response(try await coordinator.flowUsage(try context.parameters.require("name"), days: days))
+        }
         group.put("bundles/:sha256") { request, context in
             try await uploadBundle(request, sha256: try context.parameters.require("sha256"))
         }

@@ -51,6 +51,11 @@ final class ECSFaultProxy: Sendable {
         /// exited the task is `desiredStatus: STOPPED`, `lastStatus: DEACTIVATING`; then STOPPED with
         /// `stopCode: UserInitiated`, the caller's reason, and the container's exit code. moto stops the task at once.
         var drainOnStop = false
+        /// What DescribeTasks reports of billing, which moto leaves out: the task's `cpu` and `memory` (task-level, as
+        /// registered), `capacityProviderName` (the RunTask strategy's provider), the `ecs.cpu-architecture` attribute,
+        /// and these epoch times as `pullStartedAt` and, once STOPPED, `stoppedAt` (botocore's ECS model, shape Task:
+        /// "pullStartedAt: The Unix timestamp for the time when the container image pull began.").
+        var billedTimes: (pullStartedAt: Double, stoppedAt: Double)?
     }
 
     let moto: MotoServer
@@ -248,12 +253,25 @@ final class ECSFaultProxy: Sendable {
             } else if let pending = plan.pendingFor, age < pending, fields["lastStatus"]?.stringValue != "STOPPED" {
                 fields["lastStatus"] = age < pending / 2 ? "PROVISIONING" : "PENDING"
             }
+            if let times = plan.billedTimes { addBilling(&fields, times: times) }
             tasks.append(.object(fields))
         }
         var rewritten = answer.objectValue ?? [:]
         rewritten["tasks"] = .array(tasks)
         rewritten["failures"] = .array(failures)
         return .object(rewritten)
+    }
+
+    private func addBilling(_ fields: inout [String: JSONValue], times: (pullStartedAt: Double, stoppedAt: Double)) {
+        let definition = requests("RegisterTaskDefinition").last ?? .null
+        fields["cpu"] = definition["cpu"].stringValue.map(JSONValue.string) ?? .null
+        fields["memory"] = definition["memory"].stringValue.map(JSONValue.string) ?? .null
+        if let provider = requests("RunTask").last?["capacityProviderStrategy"].arrayValue?.first?["capacityProvider"].stringValue {
+            fields["capacityProviderName"] = .string(provider)
+        }
+        fields["attributes"] = [["name": "ecs.cpu-architecture", "value": "x86_64"]]
+        fields["pullStartedAt"] = .double(times.pullStartedAt)
+        if fields["lastStatus"]?.stringValue == "STOPPED" { fields["stoppedAt"] = .double(times.stoppedAt) }
     }
 
     private func forwardRaw(_ request: Request, body: ByteBuffer) async throws -> (HTTPResponse.Status, HTTPFields, ByteBuffer) {
