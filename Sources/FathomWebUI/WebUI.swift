@@ -14,7 +14,7 @@ public struct WebUI: Sendable {
     let library: MustacheLibrary
 
     /// The stylesheet served at `/ui/style.css`.
-    public static let stylesheet = LayoutTemplate.style
+    public static let stylesheet = LayoutTemplate.style + "\n" + ChartTemplate.style
     /// The run page's script served at `/ui/run.js`.
     public static let runScript = RunTemplate.script
 
@@ -23,6 +23,7 @@ public struct WebUI: Sendable {
         "layout": LayoutTemplate.text, "runtable": PageTemplates.runTable, FlowsPage.template: PageTemplates.flows,
         FlowPage.template: PageTemplates.flow, RunsPage.template: PageTemplates.runs, RunPage.template: RunTemplate.text,
         AgentsPage.template: PageTemplates.agents, AlertsPage.template: PageTemplates.alerts, LoginPage.template: PageTemplates.login, ErrorPage.template: PageTemplates.error,
+        ChartTemplate.name: ChartTemplate.text,
     ]
 
     public init() {

@@ -32,7 +32,11 @@ import Testing
             ], labels: ["team": Self.payloads[2]]))
         let run = try await client.createRun(CreateFlowRunRequest(flow: "inject", parameters: ["note": .string(Self.payloads[3])]))
         _ = try await client.sendLogs(run.id, Self.payloads.map { LogEntry(timestamp: Date(), level: "info", message: $0) })
-        _ = try await client.setInfrastructure(run.id, ["console": "javascript:window.__xss=5", "note": Self.payloads[0]])
+        _ = try await client.setInfrastructure(run.id, [
+            "console": "javascript:window.__xss=5", "note": Self.payloads[0],
+            // Cost and size facts anyone with the API can write: read without trapping, shown as text.
+            "costUSD": "NaN", "costBasis": Self.payloads[3], "workspaceBytes": "scratch=-5,\(Self.payloads[1])=9,big=99999999999999999999",
+        ])
         _ = try await client.sendTaskRuns(run.id, [TaskRunUpdate(
             id: Identifier.make(), name: Self.payloads[1], state: .failed, attempt: 1, startedAt: Date(), endedAt: Date(),
             message: Self.payloads[0])])
@@ -80,8 +84,16 @@ import Testing
             for page in ["/flows", "/flows/inject", "/runs", "/runs/\(runID)", "/agents"] {
                 try await browser.navigate(coordinator.url + page)
                 #expect(try await browser.evaluate("typeof window.__xss") as? String == "undefined", "\(page) ran a payload")
-                #expect(try await browser.evaluate("document.querySelectorAll('img, svg, iframe').length") as? Int == 0, "\(page)")
+                #expect(try await browser.evaluate("document.querySelectorAll('img, iframe, svg:not(.chart)').length") as? Int == 0, "\(page)")
+                // The charts hold only the shapes Fathom draws: no element a value could have smuggled in.
+                let foreign = "svg.chart *:not(line):not(rect):not(circle):not(text):not(title):not(a)"
+                #expect(try await browser.evaluate("document.querySelectorAll('\(foreign)').length") as? Int == 0, "\(page)")
             }
+            try await browser.navigate(coordinator.url + "/runs/\(runID)")
+            // The hostile task name is the timeline's label and tooltip, as text.
+            let titles = try await browser.string("[...document.querySelectorAll('#gantt title, #gantt text')].map(t => t.textContent).join('\\n')") ?? ""
+            #expect(titles.contains(Self.payloads[1].prefix(26)), "\(titles)")
+            #expect(try await browser.string("document.getElementById('run-cost').textContent")?.contains(Self.payloads[3]) == true)
             try await browser.navigate(coordinator.url + "/runs/\(runID)")
             let logs = try await browser.string("document.getElementById('logs').textContent") ?? ""
             #expect(Self.payloads.allSatisfy { logs.contains($0) }, "the payloads are shown, as text")

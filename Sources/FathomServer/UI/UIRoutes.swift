@@ -109,9 +109,10 @@ struct UIRoutes {
         version: Int? = nil
     ) async throws -> FlowPage {
         let recent = try await coordinator.runs(RunFilter(flowName: flow.name, dueBy: coordinator.now, limit: 10)).runs
+        let usage = try await coordinator.flowUsage(flow.name, days: 30)
         return FlowPage(
             flow: flow, runs: recent, entered: entered, errors: errors, formError: formError, selectedVersion: version,
-            now: coordinator.now)
+            usage: usage, now: coordinator.now)
     }
 
     func runsPage(_ request: Request, flash: String? = nil) async throws -> Response {
@@ -126,7 +127,9 @@ struct UIRoutes {
             createdAfter: filter.createdAfter(now: now), dueBy: filter.upcoming ? nil : now, limit: RunsPage.Filter.pageSize,
             offset: filter.offset))
         let flows = try await coordinator.flows().map(\.name)
-        var runs = RunsPage(list: list, flows: flows, filter: filter, now: now)
+        let lastDay = try await coordinator.allRuns(
+            RunFilter(flowName: filter.flow, createdAfter: now.addingTimeInterval(-86_400), limit: 1_000), atMost: FlowUsage.maxRuns)
+        var runs = RunsPage(list: list, flows: flows, filter: filter, now: now, lastDay: lastDay)
         runs.flash = flash
         return page(runs, request)
     }

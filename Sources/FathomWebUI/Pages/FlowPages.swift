@@ -70,6 +70,15 @@ public struct FlowPage: WebPage {
     let schedules: [ScheduleItem]
     let runs: [RunRow]
     let hasRuns: Bool
+    /// The last 30 days: sums and charts (nil when they could not be read).
+    let usage: UsageSummary?
+
+    struct UsageSummary {
+        let days, runs, completed, failed, cancelled: Int
+        let cost, workspace: String
+        let hasCost: Bool
+        let runsPerDay, durations, costPerDay: Chart
+    }
 
     struct Option {
         let value, label: String
@@ -81,8 +90,16 @@ public struct FlowPage: WebPage {
     ///   - errors: problems by parameter name.
     public init(
         flow: FlowSummary, runs: [FlowRun], entered: [String: String] = [:], errors: [String: String] = [:],
-        formError: String? = nil, selectedVersion: Int? = nil, now: Date
+        formError: String? = nil, selectedVersion: Int? = nil, usage: FlowUsage? = nil, now: Date
     ) {
+        self.usage = usage.map { usage in
+            UsageSummary(
+                days: usage.days, runs: usage.runs, completed: usage.completed, failed: usage.failed, cancelled: usage.cancelled,
+                cost: "\(UsageText.usd(usage.costUSD)) over \(usage.runsWithCost) Fargate run\(usage.runsWithCost == 1 ? "" : "s")",
+                workspace: usage.workspaceBytes.isEmpty ? "none recorded" : UsageText.volumes(usage.workspaceBytes),
+                hasCost: usage.runsWithCost > 0, runsPerDay: Charts.dailyOutcomes(usage), durations: Charts.durations(usage, now: now),
+                costPerDay: Charts.dailyCost(usage))
+        }
         title = "Flow \(flow.name)"
         name = flow.name
         summary = flow.latest.summary

@@ -44,6 +44,8 @@ public struct RunsPage: WebPage {
     let upcoming: Bool
     let pageText: String
     let newerLink, olderLink: String?
+    /// Runs made per hour over the last day (of the chosen flow, when one is).
+    let activity: Chart
 
     struct Choice {
         let value: String
@@ -92,7 +94,8 @@ public struct RunsPage: WebPage {
         }
     }
 
-    public init(list: FlowRunList, flows: [String], filter: Filter, now: Date) {
+    public init(list: FlowRunList, flows: [String], filter: Filter, now: Date, lastDay: [FlowRun] = []) {
+        activity = Charts.activity(runs: lastDay, now: now)
         runs = list.runs.map { RunRow($0, now: now) }
         hasRuns = !list.runs.isEmpty
         flowOptions = flows.map { Choice(value: $0, selected: $0 == filter.flow) }
@@ -126,6 +129,10 @@ public struct RunPage: WebPage {
     let infrastructure: [Fact]
     let attempts: [AttemptRow]
     let logs: [LogRow]
+    /// The task runs as a timeline (nil with no task runs).
+    let gantt: Chart?
+    /// `$0.3253 (estimated)` and how; the workspace's bytes per volume.
+    let cost, costBasis, workspace: String?
 
     struct Fact {
         let name, value: String
@@ -209,6 +216,10 @@ public struct RunPage: WebPage {
                 cachedFromLink: $0.cachedFrom.map(Links.run))
         }
         hasTasks = !tasks.isEmpty
+        gantt = tasks.isEmpty ? nil : Charts.gantt(tasks: tasks, runStart: run.startedAt, now: now)
+        cost = run.estimatedCostUSD.map { "\(UsageText.usd($0)) (estimated)" }
+        costBasis = run.costBasis
+        workspace = run.workspaceBytes.isEmpty ? nil : UsageText.volumes(run.workspaceBytes)
         // The ECS task ARN links to the task in the console, as the console fact does.
         let console = run.infrastructure[.console].flatMap { Links.isConsoleLink($0) ? $0 : nil }
         infrastructure = run.infrastructure.keys.sorted().map { key in

@@ -66,6 +66,22 @@ enum PageTemplates {
           <p class="hint">Runs use the parameters' defaults.</p>
           <p><button type="submit">Add schedule</button></p>
         </form>
+        {{#usage}}
+        <h2>Last {{days}} days</h2>
+        <dl class="facts" id="usage">
+          <dt>Runs</dt><dd>{{runs}} ({{completed}} completed, {{failed}} failed or crashed, {{cancelled}} cancelled)</dd>
+          <dt>Estimated cost</dt><dd id="usage-cost">{{cost}}</dd>
+          <dt>Workspace bytes</dt><dd id="usage-workspace">{{workspace}}</dd>
+        </dl>
+        <div id="usage-charts">
+        <h3>Runs per day</h3>
+        {{#runsPerDay}}{{> chart}}{{/runsPerDay}}
+        <h3>Durations</h3>
+        {{#durations}}{{> chart}}{{/durations}}
+        {{#hasCost}}<h3>Estimated cost per day</h3>
+        {{#costPerDay}}{{> chart}}{{/costPerDay}}{{/hasCost}}
+        </div>
+        {{/usage}}
         <h2>Recent runs</h2>
         {{> runtable}}
         {{/body}}{{/layout}}
@@ -94,6 +110,8 @@ enum PageTemplates {
     static let runs = """
         {{<layout}}{{$body}}
         <h1>Runs</h1>
+        <div class="muted">Runs made per hour, last 24 hours</div>
+        {{#activity}}{{> chart}}{{/activity}}
         <form class="filters" method="get" action="/runs" id="run-filters">
           <label>Flow<br><select name="flow"><option value="">all</option>{{#flowOptions}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{value}}</option>{{/flowOptions}}</select></label>
           <label>State<br><select name="state"><option value="">all</option>{{#stateOptions}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{value}}</option>{{/stateOptions}}</select></label>

@@ -24,11 +24,15 @@ enum RunTemplate {
         {{#timeline}}<li><span class="state {{state}}">{{state}}</span> <span class="muted">{{at}}</span>{{#message}}<div class="message">{{message}}</div>{{/message}}</li>{{/timeline}}
         </ul>
         <h2>Task runs</h2>
+        {{#gantt}}{{> chart}}{{/gantt}}
         {{#hasTasks}}
         <table id="task-runs"><thead><tr><th>Task</th><th>State</th><th>Attempt</th><th>Started</th><th>Duration</th><th>Message</th><th>Result</th></tr></thead>
         <tbody>{{#tasks}}<tr><td>{{name}}</td><td><span class="state {{state}}">{{state}}</span>{{#cachedFromLink}} <a href="{{cachedFromLink}}" class="muted">from run</a>{{/cachedFromLink}}</td><td>{{attempt}}</td><td>{{started}}</td><td>{{duration}}</td><td class="message">{{message}}</td><td class="message">{{result}}</td></tr>{{/tasks}}</tbody></table>
         {{/hasTasks}}
         {{^hasTasks}}<p class="muted">No task runs.</p>{{/hasTasks}}
+        {{#cost}}<p id="run-cost"><strong>Cost:</strong> {{cost}} <span class="muted">{{costBasis}}</span></p>{{/cost}}
+        {{^cost}}{{#costBasis}}<p id="run-cost" class="muted">{{costBasis}}</p>{{/costBasis}}{{/cost}}
+        {{#workspace}}<p id="run-workspace"><strong>Workspace at the end:</strong> {{workspace}}</p>{{/workspace}}
         <h2>Infrastructure</h2>
         <dl class="facts" id="infrastructure">
         {{#infrastructure}}<dt>{{name}}</dt><dd>{{#link}}<a href="{{link}}" rel="noopener noreferrer" target="_blank">{{value}}</a>{{/link}}{{^link}}{{value}}{{/link}}</dd>{{/infrastructure}}

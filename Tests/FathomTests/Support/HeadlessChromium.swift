@@ -123,6 +123,22 @@ final class HeadlessChromium: Sendable {
         return png
     }
 
+    /// A PNG of one element (by id), at its size on the page.
+    func screenshot(ofElement id: String) async throws -> Data {
+        let script = """
+            (() => { const e = document.getElementById(\(Self.literal(id))); if (!e) return null;
+              e.scrollIntoView(); const r = e.getBoundingClientRect();
+              return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height]; })()
+            """
+        let box = try #require(try await evaluate(script) as? [Double], "no element #\(id) on the page")
+        let clip: [String: Any] = ["x": box[0], "y": box[1], "width": max(1, box[2]), "height": max(1, box[3]), "scale": 1]
+        let answer = try await send("Page.captureScreenshot", ["format": "png", "captureBeyondViewport": true, "clip": clip])
+        guard let text = answer["data"] as? String, let png = Data(base64Encoded: text) else {
+            throw ProtocolError(description: "Page.captureScreenshot answered without an image")
+        }
+        return png
+    }
+
     /// A JavaScript string literal of `text`.
     static func literal(_ text: String) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: [text]), as: UTF8.self).dropFirst().dropLast().description
