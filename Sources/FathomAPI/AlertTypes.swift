@@ -105,12 +105,15 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
     public var queue: String?
     /// With `AgentOffline`: the launcher watched (`local` when absent).
     public var launcher: LauncherKind?
+    /// Only runs that have every one of these tags (``FlowRun/tags``).
+    public var tags: [String]?
 
     public init(
         name: String? = nil, on: [AlertTrigger], flows: [String]? = nil, targets: [AlertTargetRequest],
         runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil,
-        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil
+        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil, tags: [String]? = nil
     ) {
+        self.tags = tags
         self.agentOfflineSeconds = agentOfflineSeconds
         self.queue = queue
         self.launcher = launcher
@@ -155,6 +158,7 @@ public struct CreateAlertRuleRequest: Codable, Sendable {
                 fix: "Add a webhook or a Slack incoming-webhook URL.")
         }
         for (index, target) in targets.enumerated() { try target.validate(field: "targets[\(index)]") }
+        _ = try RunTags.checked(tags, field: "tags")
         try Self.validateThreshold(runningLongerThanSeconds, trigger: .runningLong, in: on, field: "runningLongerThanSeconds")
         try Self.validateThreshold(notStartedWithinSeconds, trigger: .notStarted, in: on, field: "notStartedWithinSeconds")
         try Self.validateThreshold(agentOfflineSeconds, trigger: .agentOffline, in: on, field: "agentOfflineSeconds")
@@ -271,12 +275,15 @@ public struct AlertRule: Codable, Sendable, Equatable {
     public var agentOfflineSeconds: Double?
     public var queue: String?
     public var launcher: LauncherKind?
+    /// Empty: runs with any tags.
+    public var tags: [String]
 
     public init(
         id: String, name: String, on: [AlertTrigger], flows: [String], targets: [AlertTarget], createdAt: Date,
         runningLongerThanSeconds: Double? = nil, notStartedWithinSeconds: Double? = nil, consecutiveFailures: Int? = nil,
-        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil
+        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil, tags: [String] = []
     ) {
+        self.tags = tags
         self.agentOfflineSeconds = agentOfflineSeconds
         self.queue = queue
         self.launcher = launcher

@@ -9,8 +9,11 @@ public struct CreateFlowRunRequest: Codable, Sendable {
     public var parameters: [String: JSONValue]?
     /// When set, a second request with the same key returns the first run instead of a new one.
     public var idempotencyKey: String?
+    /// Tags for the run (at most 20; letters, digits, `.`, `_`, `-`, `:`, `/`): alert rules can match them.
+    public var tags: [String]?
 
-    public init(flow: String, version: Int? = nil, parameters: [String: JSONValue]? = nil, idempotencyKey: String? = nil) {
+    public init(flow: String, version: Int? = nil, parameters: [String: JSONValue]? = nil, idempotencyKey: String? = nil, tags: [String]? = nil) {
+        self.tags = tags
         self.flow = flow
         self.version = version
         self.parameters = parameters
@@ -68,14 +71,17 @@ public struct FlowRun: Codable, Sendable, Equatable {
     public var endCause: EndCause?
     /// Launch settings a retry rule chose for this attempt (more memory, on-demand capacity).
     public var overrides: RunOverrides?
+    /// Its tags, sorted (alert rules match them; retries keep them).
+    public var tags: [String]
 
     public init(
         id: FlowRunID, flowName: String, flowVersion: Int, versionID: String, parameters: [String: JSONValue],
         state: FlowRunState, stateMessage: String, queue: String, agentID: AgentID?, createdAt: Date, updatedAt: Date,
         startedAt: Date?, endedAt: Date?, heartbeatAt: Date?, infrastructure: [String: String], history: [StateChange]?,
         scheduleID: String? = nil, scheduledFor: Date? = nil, late: Bool = false, attempt: Int = 1, retryOf: FlowRunID? = nil,
-        resumeOf: FlowRunID? = nil, endCause: EndCause? = nil, overrides: RunOverrides? = nil
+        resumeOf: FlowRunID? = nil, endCause: EndCause? = nil, overrides: RunOverrides? = nil, tags: [String] = []
     ) {
+        self.tags = tags
         self.resumeOf = resumeOf
         self.endCause = endCause
         self.overrides = overrides

@@ -39,7 +39,8 @@ extension Coordinator {
             runningLongerThan: request.runningLongerThanSeconds, notStartedWithin: request.notStartedWithinSeconds,
             consecutiveFailures: request.consecutiveFailures, agentOfflineSeconds: request.agentOfflineSeconds,
             queue: request.on.contains(.agentOffline) ? request.queue ?? "default" : nil,
-            launcher: request.on.contains(.agentOffline) ? request.launcher ?? .local : nil)
+            launcher: request.on.contains(.agentOffline) ? request.launcher ?? .local : nil,
+            tags: (try? RunTags.checked(request.tags, field: "tags")) ?? [])  // checked by check(request) above
         do {
             try await store.insertAlertRule(rule)
         } catch StoreError.conflict {
@@ -131,7 +132,7 @@ extension Coordinator {
                 try await store.settleAlertEvent(key: event.key, deliveries: [])  // the run is gone: nothing to say
                 continue
             }
-            var matching = rules.filter { $0.matches(event.trigger, flow: run.flowName) && (event.ruleID == nil || event.ruleID == $0.id) }
+            var matching = rules.filter { $0.matches(event.trigger, run: run) && (event.ruleID == nil || event.ruleID == $0.id) }
             for (index, rule) in matching.enumerated().reversed() {
                 if let count = rule.consecutiveFailures, try await !isFailure(run, number: count) { matching.remove(at: index) }
             }
@@ -217,7 +218,7 @@ extension Coordinator {
             for case let (seconds?, states, time, trigger, prefix) in deadlines {
                 let runs = try await store.runs(
                     in: states, time, after: since.addingTimeInterval(-seconds), through: now.addingTimeInterval(-seconds), limit: 1000)
-                for run in runs where rule.flows.isEmpty || rule.flows.contains(run.flowName) {
+                for run in runs where rule.covers(run) {
                     let from = time == .started ? run.startedAt ?? now : run.scheduledFor ?? run.createdAt
                     events.append(AlertEvent(
                         key: "\(prefix):\(rule.id):\(run.id)", runID: run.id, trigger: trigger, at: from.addingTimeInterval(seconds), ruleID: rule.id))

@@ -25,7 +25,7 @@ extension Coordinator {
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: now,
             scheduledFor: plan.delaySeconds > 0 ? due : nil, attempt: run.attempt + 1, retryOf: first,
             resumeOf: policy.resume == true ? run.id : nil, overrides: plan.overrides,
-            message: "retry \(run.attempt + 1) of \(total) chosen by \(plan.rule)"))
+            message: "retry \(run.attempt + 1) of \(total) chosen by \(plan.rule)", tags: run.tags))
         _ = try await store.appendLogs(runID: run.id, [LogEntry(
             timestamp: now, level: .warning,
             message: "Retrying: attempt \(next.attempt) of \(total) is run \(next.id), due \(due.formatted(.iso8601)); rule: \(plan.rule)",
@@ -68,7 +68,7 @@ extension Coordinator {
         let next = try await store.insertRun(NewFlowRun(
             id: Identifier.make(), version: version, parameters: run.parameters, idempotencyKey: nil, createdAt: clock(),
             attempt: (attempts.map(\.attempt).max() ?? run.attempt) + 1, retryOf: first, resumeOf: resume ? run.id : nil,
-            overrides: run.overrides))
+            overrides: run.overrides, tags: run.tags))
         let how = resume ? "resuming run \(run.id) (\(run.state)): its finished tasks are not run again" : "retried by hand from run \(run.id) (\(run.state))"
         _ = try await store.appendLogs(runID: next.id, [LogEntry(
             timestamp: clock(), level: .info, message: "Attempt \(next.attempt), \(how)", source: .coordinator)])

@@ -186,9 +186,15 @@ public final class Coordinator: Sendable {
             throw CoordinatorError(validation: error)
         }
         let id = Identifier.make()
+        let tags: [String]
+        do {
+            tags = try RunTags.checked(request.tags, field: "tags")
+        } catch {
+            throw CoordinatorError(validation: ValidationErrors([error]))
+        }
         let run = try await store.insertRun(NewFlowRun(
             id: id, version: version, parameters: parameters, idempotencyKey: request.idempotencyKey,
-            createdAt: clock()))
+            createdAt: clock(), tags: tags))
         if run.id != id, let key = request.idempotencyKey {
             // The key was used before: the same request gets the same run; another request is a conflict.
             guard run.flowName == version.flowName, run.parameters == parameters,

@@ -98,6 +98,10 @@ enum SQLiteSchema {
             // Alert rules, the outbox of events they fire on, and the deliveries with their attempts.
             for statement in AlertSchema.statements { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v11-tags") { db in
+            // A run's tags, and the tags an alert rule asks for (JSON arrays).
+            for statement in TagSchema.statements { try db.execute(sql: statement) }
+        }
         return migrator
     }
 }

@@ -18,13 +18,14 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within,
-                            consecutive_failures, agent_offline_seconds, queue, launcher)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            consecutive_failures, agent_offline_seconds, queue, launcher, tags)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         rule.id, rule.name, try StoreJSON.text(rule.triggers), try StoreJSON.text(rule.flows),
                         try StoreJSON.text(rule.targets), rule.createdAt.timeIntervalSince1970, rule.runningLongerThan, rule.notStartedWithin,
                         rule.consecutiveFailures.map(Double.init), rule.agentOfflineSeconds, rule.queue, rule.launcher?.rawValue,
+                        try StoreJSON.text(rule.tags),
                     ])
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {

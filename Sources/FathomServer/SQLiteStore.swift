@@ -100,15 +100,15 @@ public final class SQLiteStore: Store {
         try db.execute(
             sql: """
                 INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
-                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of, overrides)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of, overrides, tags)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT DO NOTHING
                 """,
             arguments: [
                 new.id, new.version.flowName, new.version.id, new.version.version, try StoreJSON.text(new.parameters),
                 FlowRunState.scheduled.rawValue, new.message, new.version.queue, new.idempotencyKey, at, at, new.scheduleID,
                 new.scheduledFor?.timeIntervalSince1970, new.attempt, new.retryOf, new.resumeOf,
-                try new.overrides.map { try StoreJSON.text($0) },
+                try new.overrides.map { try StoreJSON.text($0) }, try StoreJSON.text(new.tags),
             ])
         guard db.changesCount == 0 else {
             try appendHistory(db, runID: new.id, state: .scheduled, message: new.message, at: at)

@@ -28,13 +28,16 @@ public struct NewFlowRun: Sendable {
     public var overrides: RunOverrides? = nil
     /// Its first state message (a retry says which rule made it).
     public var message = ""
+    /// Its tags, checked and sorted.
+    public var tags: [String] = []
 
     /// A run of `version`; a retry names its first attempt in `retryOf`.
     public init(
         id: FlowRunID, version: FlowVersion, parameters: [String: JSONValue], idempotencyKey: String? = nil, createdAt: Date,
         scheduleID: String? = nil, scheduledFor: Date? = nil, attempt: Int = 1, retryOf: FlowRunID? = nil,
-        resumeOf: FlowRunID? = nil, overrides: RunOverrides? = nil, message: String = ""
+        resumeOf: FlowRunID? = nil, overrides: RunOverrides? = nil, message: String = "", tags: [String] = []
     ) {
+        self.tags = tags
         self.resumeOf = resumeOf
         self.overrides = overrides
         self.message = message

@@ -65,7 +65,9 @@ enum StoreRows {
             scheduleID: try row.optionalText("schedule_id"), scheduledFor: try date("scheduled_for"), late: try row.flag("late"),
             attempt: try row.integer("attempt"), retryOf: try row.optionalText("retry_of"), resumeOf: try row.optionalText("resume_of"),
             endCause: try row.optionalText("end_cause").flatMap(EndCause.init(rawValue:)),
-            overrides: try row.optionalText("overrides").map { try StoreJSON.decode(RunOverrides.self, $0) }.flatMap { $0.isValid ? $0 : nil })
+            overrides: try row.optionalText("overrides").map { try StoreJSON.decode(RunOverrides.self, $0) }.flatMap { $0.isValid ? $0 : nil },
+            // Tags a database holds that this version would refuse are left out, not trusted.
+            tags: ((try? row.optionalText("tags")).flatMap { $0 }.flatMap { try? StoreJSON.decode([String].self, $0) } ?? []).filter(RunTags.isValid))
     }
 
     static func schedule(_ row: some StoreRow) throws -> Schedule {

@@ -25,8 +25,10 @@ import Testing
     }
 
     /// A run of `sleeper` driven through the API to `state`, with `lines` logged first.
-    func runEnding(_ client: APIClient, flow: String = "sleeper", in state: FlowRunState, message: String, lines: [String]) async throws -> FlowRun {
-        let run = try await client.createRun(CreateFlowRunRequest(flow: flow))
+    func runEnding(
+        _ client: APIClient, flow: String = "sleeper", in state: FlowRunState, message: String, lines: [String], tags: [String]? = nil
+    ) async throws -> FlowRun {
+        let run = try await client.createRun(CreateFlowRunRequest(flow: flow, tags: tags))
         let agent = try await client.registerAgent(AgentRegistration(name: "alert-test-\(flow)"))
         _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
         _ = try await client.setState(run.id, SetStateRequest(state: .running))
@@ -87,6 +89,37 @@ import Testing
             try await Task.sleep(for: .seconds(1))  // anything else would have been sent by now
             #expect(receiver.requests.compactMap(\.message).map(\.runID) == [failed.id])
             #expect(try await client.listAlertRules().first?.name == "failed-sleeper", "a name made from the rule")
+        }
+    }
+
+    @Test func rulesWithTagsFireOnlyForRunsWithEveryTagAndRetriesKeepThem() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.stop() } }
+        try await withAlertingCoordinator { _, client in
+            try await registerTestFlows(client)
+            let created = try await client.createAlertRule(CreateAlertRuleRequest(
+                on: [.failed], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)], tags: ["team:data", "critical", "critical"]))
+            #expect(created.rule.tags == ["critical", "team:data"], "sorted, each once")
+            _ = try await runEnding(client, in: .failed, message: "one tag only", lines: [], tags: ["critical"])
+            _ = try await runEnding(client, in: .failed, message: "no tags", lines: [])
+            let tagged = try await runEnding(client, in: .failed, message: "both", lines: [], tags: ["team:data", "critical", "nightly"])
+            #expect(tagged.tags == ["critical", "nightly", "team:data"])
+            #expect(await eventually(timeout: .seconds(20)) { !receiver.requests.isEmpty })
+            try await Task.sleep(for: .seconds(1))  // anything else would have been sent by now
+            #expect(receiver.requests.compactMap(\.message).map(\.runID) == [tagged.id])
+            // A retry keeps the tags, so it alerts the same way.
+            let retried = try await client.retryRun(tagged.id)
+            #expect(retried.tags == tagged.tags)
+            // A bad tag is refused naming the field, and nothing is written.
+            let before = try await client.listRuns(limit: 100).total
+            await #expect { _ = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", tags: ["no spaces"])) } throws: {
+                Self.field(of: $0 as! APIClientError) == "tags"
+            }
+            await #expect { _ = try await client.createAlertRule(CreateAlertRuleRequest(
+                on: [.failed], targets: [AlertTargetRequest(kind: .webhook, url: receiver.url)], tags: ["<b>"]))
+            } throws: { Self.field(of: $0 as! APIClientError) == "tags" }
+            #expect(try await client.listRuns(limit: 100).total == before)
+            #expect(try await client.listAlertRules().count == 1)
         }
     }
 

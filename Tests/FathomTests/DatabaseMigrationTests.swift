@@ -15,11 +15,12 @@ struct DatabaseMigrationTests {
         // An alert rule whose target refuses connections (port 9 on loopback): its delivery stays in the log.
         #expect(try await stack.fathom([
             "alert", "add", "--name", "migrated", "--on", "Failed", "--running-longer-than", "2h", "--webhook", "http://127.0.0.1:9/hook",
+            "--tag", "nightly",
         ]).exit == 0)
         let dir = stack.directory.path + "/work"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: dir + "/fail", contents: Data()))
-        let failed = try await stack.startRun("resumable", ["dir=\(dir)"])
+        let failed = try await stack.startRun("resumable", ["dir=\(dir)"], tags: ["nightly", "team:data"])
         #expect(await stack.waitFor(failed, .failed, timeout: .seconds(30)))
         try FileManager.default.removeItem(atPath: dir + "/fail")
         #expect(try await stack.fathom(["retry", failed, "--resume", "--watch"]).exit == 0)
@@ -47,6 +48,8 @@ struct DatabaseMigrationTests {
         let after = try await Snapshot(APIClient(baseURL: url))
         #expect(after == before, "the same flows, runs (states, histories, task runs, logs), schedules, limits and alerts")
         #expect(before.alertRules.map(\.name) == ["migrated"] && before.alertDeliveries.count == 1)
+        #expect(before.alertRules.first?.tags == ["nightly"] && before.runs.filter { $0.tags == ["nightly", "team:data"] }.count == 2,
+                "tags of the rule, the run and its resumed attempt are carried over")
 
         // And it goes on from there: a new run gets the next place in the lists.
         let next = try await APIClient(baseURL: url).createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 0]))

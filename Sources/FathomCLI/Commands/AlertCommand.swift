@@ -51,6 +51,9 @@ struct AlertCommand: AsyncParsableCommand {
         @Option(name: .customLong("flow"), help: "Only runs of this flow; repeat for more (default: every flow).")
         var flows: [String] = []
 
+        @Option(name: .customLong("tag"), help: "Only runs with this tag (fathom run --tag); repeat for more: a run needs every one.")
+        var tags: [String] = []
+
         @Option(help: "POST the alert as signed JSON to this URL; repeat for more.")
         var webhook: [String] = []
 
@@ -87,9 +90,10 @@ struct AlertCommand: AsyncParsableCommand {
             let created = try await client.makeClient().createAlertRule(CreateAlertRuleRequest(
                 name: name, on: triggers, flows: flows.isEmpty ? nil : flows, targets: targets,
                 runningLongerThanSeconds: runningSeconds, notStartedWithinSeconds: lateSeconds, consecutiveFailures: inARow,
-                agentOfflineSeconds: offlineSeconds, queue: queue, launcher: launcher))
+                agentOfflineSeconds: offlineSeconds, queue: queue, launcher: launcher, tags: tags.isEmpty ? nil : tags))
             print("alert rule \(created.rule.name) (\(created.rule.id)): on \(created.rule.triggerText)"
-                + " of \(created.rule.flows.isEmpty ? "every flow" : created.rule.flows.joined(separator: ", "))")
+                + " of \(created.rule.flows.isEmpty ? "every flow" : created.rule.flows.joined(separator: ", "))"
+                + (created.rule.tags.isEmpty ? "" : " tagged \(created.rule.tags.joined(separator: ", "))"))
             for (index, target) in created.rule.targets.enumerated() {
                 print("  \(target.kind.rawValue) \(target.url)")
                 if let made = created.madeSecrets[String(index)] {
@@ -108,7 +112,8 @@ struct AlertCommand: AsyncParsableCommand {
             let rules = try await client.makeClient().listAlertRules()
             if rules.isEmpty { print("no alert rules; add one with 'fathom alert add --on Failed,Crashed --webhook URL'") }
             for rule in rules {
-                let flows = rule.flows.isEmpty ? "every flow" : rule.flows.joined(separator: ",")
+                let flows = (rule.flows.isEmpty ? "every flow" : rule.flows.joined(separator: ","))
+                    + (rule.tags.isEmpty ? "" : " tagged \(rule.tags.joined(separator: ","))")
                 print("\(rule.name)  on \(rule.triggerText)  \(flows)  [\(rule.id)]")
                 for target in rule.targets { print("  \(target.kind.rawValue) \(target.url)\(target.signed ? " (signed)" : "")") }
             }

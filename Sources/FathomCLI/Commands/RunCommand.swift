@@ -18,6 +18,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A specific flow version (default: the latest).")
     var version: Int?
 
+    @Option(name: .customLong("tag"), help: "A tag for the run (nightly, team:data); repeat for more. Alert rules can match tags; retries keep them.")
+    var tags: [String] = []
+
     @Flag(help: "Follow states and logs until the run ends; exit 0 only if it Completed.")
     var watch = false
 
@@ -25,7 +28,7 @@ struct RunCommand: AsyncParsableCommand {
         let api = client.makeClient()
         let summary = try await api.flow(named: flow)
         let values = try ParameterArguments.values(parameters, for: summary)
-        let run = try await api.createRun(CreateFlowRunRequest(flow: flow, version: version, parameters: values))
+        let run = try await api.createRun(CreateFlowRunRequest(flow: flow, version: version, parameters: values, tags: tags.isEmpty ? nil : tags))
         print("flow run \(run.id) (\(run.flowName) v\(run.flowVersion)) \(run.state)")
         guard watch else { return }
         let final = try await RunFollower(client: api).follow(run.id, follow: true)

@@ -16,7 +16,8 @@ enum AlertRows {
             consecutiveFailures: try row.optionalReal("consecutive_failures").flatMap { Int(exactly: $0) },
             agentOfflineSeconds: try row.optionalReal("agent_offline_seconds"), queue: try row.optionalText("queue"),
             launcher: try row.optionalText("launcher").flatMap(LauncherKind.init(rawValue:)),
-            offlineSince: try row.optionalReal("offline_since").map(Date.init(timeIntervalSince1970:)))
+            offlineSince: try row.optionalReal("offline_since").map(Date.init(timeIntervalSince1970:)),
+            tags: try StoreJSON.decode([String].self, try row.text("tags")))
     }
 
     static func event(_ row: some StoreRow) throws -> AlertEvent? {
@@ -43,6 +44,14 @@ enum AlertRows {
             lastError: try row.optionalText("last_error"), createdAt: Date(timeIntervalSince1970: try row.real("created_at")),
             deliveredAt: try date("delivered_at"), nextAttemptAt: status == .pending ? try date("next_attempt_at") : nil)
     }
+}
+
+/// A run's tags and an alert rule's, added to both stores' tables.
+enum TagSchema {
+    static let statements = [
+        "ALTER TABLE flow_runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE alert_rules ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+    ]
 }
 
 /// The alert tables, as both stores create them (SQLite reads DOUBLE PRECISION and BIGINT as REAL and INTEGER).

@@ -23,12 +23,16 @@ public struct StoredAlertRule: Sendable, Equatable {
     public var launcher: LauncherKind?
     /// Since when no agent was seen, while an AgentOffline alert for it stands (cleared when one is back).
     public var offlineSince: Date?
+    /// Only runs that have every one of these tags.
+    public var tags: [String]
 
     public init(
         id: String, name: String, triggers: [AlertTrigger], flows: [String], targets: [StoredAlertTarget], createdAt: Date,
         runningLongerThan: Double? = nil, notStartedWithin: Double? = nil, consecutiveFailures: Int? = nil,
-        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil, offlineSince: Date? = nil
+        agentOfflineSeconds: Double? = nil, queue: String? = nil, launcher: LauncherKind? = nil, offlineSince: Date? = nil,
+        tags: [String] = []
     ) {
+        self.tags = tags
         self.agentOfflineSeconds = agentOfflineSeconds
         self.queue = queue
         self.launcher = launcher
@@ -49,12 +53,17 @@ public struct StoredAlertRule: Sendable, Equatable {
         AlertRule(
             id: id, name: name, on: triggers, flows: flows, targets: targets.map(\.shown), createdAt: createdAt,
             runningLongerThanSeconds: runningLongerThan, notStartedWithinSeconds: notStartedWithin, consecutiveFailures: consecutiveFailures,
-            agentOfflineSeconds: agentOfflineSeconds, queue: queue, launcher: launcher)
+            agentOfflineSeconds: agentOfflineSeconds, queue: queue, launcher: launcher, tags: tags)
     }
 
     /// Whether `event` about a run of `flow` fires this rule.
-    public func matches(_ trigger: AlertTrigger, flow: String) -> Bool {
-        triggers.contains(trigger) && (flows.isEmpty || flows.contains(flow))
+    public func matches(_ trigger: AlertTrigger, run: FlowRun) -> Bool {
+        triggers.contains(trigger) && covers(run)
+    }
+
+    /// Whether the rule watches `run`: one of its flows (or any), with every one of its tags.
+    public func covers(_ run: FlowRun) -> Bool {
+        (flows.isEmpty || flows.contains(run.flowName)) && tags.allSatisfy(run.tags.contains)
     }
 }
 

@@ -77,6 +77,7 @@ enum PostgresSchema {
         ]),
         // Alert rules, the outbox of events they fire on, and the deliveries with their attempts.
         ("v2-alerts", AlertSchema.statements),
+        ("v3-tags", TagSchema.statements),
     ]
 
     /// Applies the migrations not yet recorded, under the advisory lock; returns the names it applied.

@@ -20,11 +20,11 @@ extension PostgresStore {
             try await execute(
                 """
                 INSERT INTO alert_rules (id, name, triggers, flows, targets, created_at, running_longer_than, not_started_within,
-                    consecutive_failures, agent_offline_seconds, queue, launcher)
+                    consecutive_failures, agent_offline_seconds, queue, launcher, tags)
                 VALUES (\(rule.id), \(rule.name), \(try StoreJSON.text(rule.triggers)), \(try StoreJSON.text(rule.flows)),
                     \(try StoreJSON.text(rule.targets)), \(rule.createdAt.timeIntervalSince1970), \(rule.runningLongerThan),
                     \(rule.notStartedWithin), \(rule.consecutiveFailures.map(Double.init)), \(rule.agentOfflineSeconds), \(rule.queue),
-                    \(rule.launcher?.rawValue))
+                    \(rule.launcher?.rawValue), \(try StoreJSON.text(rule.tags)))
                 """)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
             throw StoreError.conflict("an alert rule named '\(rule.name)' already exists")

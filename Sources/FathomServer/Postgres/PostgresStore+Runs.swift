@@ -41,10 +41,11 @@ extension PostgresStore: RunStore {
             connection,
             """
             INSERT INTO flow_runs (id, flow_name, version_id, flow_version, parameters, state, state_message, queue,
-                idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of, overrides)
+                idempotency_key, created_at, updated_at, schedule_id, scheduled_for, attempt, retry_of, resume_of, overrides, tags)
             VALUES (\(new.id), \(new.version.flowName), \(new.version.id), \(new.version.version), \(try StoreJSON.text(new.parameters)),
                 \(FlowRunState.scheduled.rawValue), \(new.message), \(new.version.queue), \(new.idempotencyKey), \(at), \(at),
-                \(new.scheduleID), \(new.scheduledFor?.timeIntervalSince1970), \(new.attempt), \(new.retryOf), \(new.resumeOf), \(overrides))
+                \(new.scheduleID), \(new.scheduledFor?.timeIntervalSince1970), \(new.attempt), \(new.retryOf), \(new.resumeOf), \(overrides),
+                \(try StoreJSON.text(new.tags)))
             ON CONFLICT DO NOTHING RETURNING id
             """, logger: logger) { try $0.text("id") }
         if inserted != nil {

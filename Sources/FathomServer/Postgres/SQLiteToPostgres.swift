@@ -42,7 +42,7 @@ public enum SQLiteToPostgres {
             columns: columns("""
                 id flow_name version_id flow_version:i parameters state state_message queue agent_id idempotency_key lease_expires_at:r \
                 heartbeat_at:r created_at:r updated_at:r started_at:r ended_at:r infrastructure log_seq:i schedule_id scheduled_for:r late:b \
-                attempt:i retry_of revivable:b resume_of end_cause overrides
+                attempt:i retry_of revivable:b resume_of end_cause overrides tags
                 """),
             order: "rowid"),
         Table(name: "state_history", columns: columns("run_id seq:i state message at:r"), order: "run_id, seq"),
@@ -59,7 +59,7 @@ public enum SQLiteToPostgres {
         Table(name: "concurrency_limits", columns: columns("scope name max_active:i"), order: "scope, name"),
         Table(name: "alert_rules", columns: columns("""
                 id name triggers flows targets created_at:r running_longer_than:r not_started_within:r consecutive_failures:r \
-                agent_offline_seconds:r queue launcher offline_since:r
+                agent_offline_seconds:r queue launcher offline_since:r tags
                 """), order: "rowid"),
         Table(name: "alert_events", columns: columns("key run_id trigger at:r rule_id"), order: "rowid"),
         Table(

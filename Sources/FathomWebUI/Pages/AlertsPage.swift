@@ -32,7 +32,8 @@ public struct AlertsPage: WebPage {
         self.rules = rules.map { rule in
             RuleRow(
                 name: rule.name, triggers: rule.triggerText,
-                flows: rule.flows.isEmpty ? "every flow" : rule.flows.joined(separator: ", "), created: Formatting.time(rule.createdAt),
+                flows: (rule.flows.isEmpty ? "every flow" : rule.flows.joined(separator: ", "))
+                    + (rule.tags.isEmpty ? "" : ", tagged \(rule.tags.joined(separator: ", "))"), created: Formatting.time(rule.createdAt),
                 targets: rule.targets.map { TargetRow(kind: $0.kind.rawValue, url: $0.url, signed: $0.signed) })
         }
         hasRules = !rules.isEmpty

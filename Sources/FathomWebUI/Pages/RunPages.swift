@@ -133,6 +133,7 @@ public struct RunPage: WebPage {
     let gantt: Chart?
     /// `$0.3253 (estimated)` and how; the workspace's bytes per volume.
     let cost, costBasis, workspace: String?
+    let tags: [String]
 
     struct Fact {
         let name, value: String
@@ -216,6 +217,7 @@ public struct RunPage: WebPage {
                 cachedFromLink: $0.cachedFrom.map(Links.run))
         }
         hasTasks = !tasks.isEmpty
+        self.tags = run.tags
         gantt = tasks.isEmpty ? nil : Charts.gantt(tasks: tasks, runStart: run.startedAt, now: now)
         cost = run.estimatedCostUSD.map { "\(UsageText.usd($0)) (estimated)" }
         costBasis = run.costBasis

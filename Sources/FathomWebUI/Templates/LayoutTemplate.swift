@@ -47,6 +47,7 @@ enum LayoutTemplate {
         th { background:#f2f4f7; font-weight:600; color:#344054; }
         a { color:var(--accent); }
         .muted { color:var(--muted); }
+        .tag { display:inline-block; padding:0 6px; border-radius:8px; background:#eef4ff; color:#3538cd; font-size:12px; }
         .state { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; background:#eaecf0; }
         .state.Completed { background:#d1fadf; color:#05603a; } .state.Failed, .state.Crashed { background:#fee4e2; color:#912018; }
         .state.Running, .state.Pending { background:#d1e9ff; color:#1849a9; } .state.Cancelled, .state.Cancelling { background:#f2f4f7; color:#475467; }

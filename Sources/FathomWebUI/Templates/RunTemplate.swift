@@ -9,6 +9,7 @@ enum RunTemplate {
           {{#duration}}· ran {{duration}}{{/duration}}{{#due}}· due {{due}}{{/due}}
           {{#attemptText}}· {{attemptText}}{{/attemptText}}
           {{#firstAttemptLink}}· <a href="{{firstAttemptLink}}">first attempt</a>{{/firstAttemptLink}}
+          {{#tags}}<span class="tag">{{.}}</span> {{/tags}}
           {{#resumedLink}}· resumes <a href="{{resumedLink}}" id="resumed-link">the attempt before</a>{{/resumedLink}}
         </p>
         {{#stateMessage}}<p class="message" id="state-message">{{stateMessage}}</p>{{/stateMessage}}

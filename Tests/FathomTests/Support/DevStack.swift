@@ -38,8 +38,8 @@ final class DevStack: Sendable {
         return (exit.exitCode, output)
     }
 
-    func startRun(_ flow: String, _ parameters: [String] = []) async throws -> FlowRunID {
-        let (exit, output) = try await fathom(["run", flow] + parameters.flatMap { ["--param", $0] })
+    func startRun(_ flow: String, _ parameters: [String] = [], tags: [String] = []) async throws -> FlowRunID {
+        let (exit, output) = try await fathom(["run", flow] + parameters.flatMap { ["--param", $0] } + tags.flatMap { ["--tag", $0] })
         #expect(exit == 0, "fathom run failed: \(output)")
         let line = try #require(output.first { $0.hasPrefix("flow run ") })
         return String(line.split(separator: " ")[2])

@@ -113,7 +113,7 @@ actor InMemoryStore: Store {
             parameters: new.parameters, state: .scheduled, stateMessage: new.message, queue: new.version.queue, agentID: nil,
             createdAt: new.createdAt, updatedAt: new.createdAt, startedAt: nil, endedAt: nil, heartbeatAt: nil,
             infrastructure: [:], history: nil, scheduleID: new.scheduleID, scheduledFor: new.scheduledFor, attempt: new.attempt,
-            retryOf: new.retryOf, resumeOf: new.resumeOf, overrides: new.overrides)
+            retryOf: new.retryOf, resumeOf: new.resumeOf, overrides: new.overrides, tags: new.tags)
         nextOrder += 1
         runsByID[new.id] = RunRecord(
             run: run, history: [StateChange(state: .scheduled, message: new.message, at: new.createdAt)], order: nextOrder,
