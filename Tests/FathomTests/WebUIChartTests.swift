@@ -156,3 +156,4 @@ struct WebUIChartTests {
         try png.write(to: URL(fileURLWithPath: folder).appendingPathComponent(name))
     }
 }
+

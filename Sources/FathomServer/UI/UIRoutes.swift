@@ -64,9 +64,7 @@ struct UIRoutes {
         router.post("runs/:id/resume") { request, context in
             try await act(request, runID: try context.parameters.require("id")) { try await coordinator.retryRun($0, resume: true).id }
         }
-        router.get("alerts") { request, _ in
-            page(AlertsPage(rules: try await coordinator.alertRules(), deliveries: try await coordinator.alertDeliveries(rule: nil, limit: 100)), request)
-        }
+        addAlertRoutes(to: router)
         router.get("agents") { request, _ in
             page(AgentsPage(agents: try await coordinator.agents(), now: coordinator.now), request)
         }
@@ -177,7 +175,9 @@ struct UIRoutes {
             return page(try await flowPage(flow, entered: form, errors: errors, version: version), request, status: .unprocessableContent)
         }
         do {
-            let run = try await coordinator.createRun(CreateFlowRunRequest(flow: flowName, version: version, parameters: values))
+            let tags = (form["_tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let run = try await coordinator.createRun(CreateFlowRunRequest(
+                flow: flowName, version: version, parameters: values, tags: tags.isEmpty ? nil : tags))
             return HTMLResponse.redirect(Links.run(run.id))
         } catch let error as any ErrorAnswer {
             var byField: [String: String] = [:]

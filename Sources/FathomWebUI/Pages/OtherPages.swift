@@ -62,6 +62,7 @@ public enum Links {
     public static func flow(_ name: String) -> String { "/flows/" + encode(name) }
     public static func run(_ id: String) -> String { "/runs/" + encode(id) }
     public static func schedule(_ name: String) -> String { "/schedules/" + encode(name) }
+    public static func alertRule(_ name: String) -> String { "/alerts/" + encode(name) }
 
     static func encode(_ component: String) -> String {
         component.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""

@@ -45,6 +45,7 @@ enum PageTemplates {
           {{#isJSON}}<textarea id="param-{{name}}" name="{{name}}" rows="3">{{value}}</textarea>{{/isJSON}}
           {{#isInput}}<input type="{{inputType}}" {{#step}}step="{{step}}"{{/step}} {{#min}}min="{{min}}"{{/min}} {{#max}}max="{{max}}"{{/max}} id="param-{{name}}" name="{{name}}" value="{{value}}" {{#required}}required{{/required}}>{{/isInput}}
           {{/fields}}
+          <label>Tags <span class="hint">optional, comma-separated: nightly, team:data</span> <input type="text" id="run-tags" name="_tags" value=""></label>
           <p><button class="primary" type="submit" id="run-button">Run {{name}}</button></p>
         </form>
         <h2>Schedules</h2>
@@ -153,14 +154,28 @@ enum PageTemplates {
         {{^hasRules}}<p class="muted" id="no-rules">No alert rules. Add one: <code>fathom alert add --on Failed,Crashed --webhook URL</code>.</p>{{/hasRules}}
         {{#hasRules}}
         <table id="alert-rules">
-        <thead><tr><th>Rule</th><th>On</th><th>Flows</th><th>Targets</th><th>Added</th></tr></thead>
+        <thead><tr><th>Rule</th><th>On</th><th>Flows</th><th>Targets</th><th>Added</th><th></th></tr></thead>
         <tbody>
         {{#rules}}
-        <tr class="alert-rule"><td>{{name}}</td><td>{{triggers}}</td><td>{{flows}}</td><td>{{#targets}}<div>{{kind}} <code>{{url}}</code>{{#signed}} <span class="muted">signed</span>{{/signed}}</div>{{/targets}}</td><td>{{created}}</td></tr>
+        <tr class="alert-rule" data-rule="{{name}}"><td>{{name}}</td><td>{{triggers}}</td><td>{{flows}}</td><td>{{#targets}}<div>{{kind}} <code>{{url}}</code>{{#signed}} <span class="muted">signed</span>{{/signed}}</div>{{/targets}}</td><td>{{created}}</td>
+          <td><form class="inline" method="post" action="{{testAction}}"><button class="test-rule">Send a test</button></form>
+          <form class="inline" method="post" action="{{deleteAction}}"><button class="danger remove-rule">Remove</button></form></td></tr>
         {{/rules}}
         </tbody>
         </table>
         {{/hasRules}}
+        <h2>Add a rule</h2>
+        <form method="post" action="/alerts" id="alert-form">
+          <label>Name <span class="hint">optional</span> <input type="text" name="name" value="{{entered.name}}"></label>
+          <div>On {{#triggerChoices}}<label class="inline"><input type="checkbox" name="on-{{value}}" value="on" {{#checked}}checked{{/checked}}> {{value}}</label> {{/triggerChoices}}</div>
+          <label>Running longer than <span class="hint">a deadline: 90m, 2h</span> <input type="text" name="runningLongerThan" value="{{entered.runningLongerThan}}"></label>
+          <label>Not started within <span class="hint">after it fell due: 10m</span> <input type="text" name="late" value="{{entered.late}}"></label>
+          <label>Flows <span class="hint">comma-separated; empty: every flow</span> <input type="text" name="flows" value="{{entered.flows}}"></label>
+          <label>Tags <span class="hint">comma-separated; a run needs every one</span> <input type="text" name="tags" value="{{entered.tags}}"></label>
+          <label>Target <select name="kind">{{#kindChoices}}<option value="{{value}}" {{#checked}}selected{{/checked}}>{{value}}</option>{{/kindChoices}}</select>
+            <input type="text" name="target" placeholder="https://alerts.example.com/fathom, a Slack webhook URL, or ops@example.com" value="{{entered.target}}"></label>
+          <p><button class="primary" type="submit" id="add-rule">Add rule</button></p>
+        </form>
         <h2>Deliveries</h2>
         {{^hasDeliveries}}<p class="muted" id="no-deliveries">Nothing sent yet.</p>{{/hasDeliveries}}
         {{#hasDeliveries}}
