@@ -1,20 +1,18 @@
 import FathomCore
 import Foundation
 
-extension FlowRun {
-    /// The estimated cost of its ECS tasks in USD (Fargate), when its launcher recorded one.
-    public var estimatedCostUSD: Double? {
-        guard let text = infrastructure[.costUSD], let value = Double(text), value.isFinite, (0...1e9).contains(value) else { return nil }
+/// The cost and space facts as launchers and flow processes write them (strings anyone with the API can set):
+/// read without trusting them.
+public enum UsageFacts {
+    /// A `costUSD` fact as a number: finite, 0 to a billion; nil otherwise.
+    public static func costUSD(_ text: String?) -> Double? {
+        guard let text, let value = Double(text), value.isFinite, (0...1e9).contains(value) else { return nil }
         return value
     }
 
-    /// How the cost was estimated, or why there is none.
-    public var costBasis: String? { infrastructure[.costBasis] }
-
-    /// Bytes its workspace used on each volume when the flow ended (`workspaceBytes` fact); entries that are not
-    /// `name=bytes` are left out.
-    public var workspaceBytes: [String: Int64] {
-        guard let text = infrastructure[.workspaceBytes] else { return [:] }
+    /// A `workspaceBytes` fact (`scratch=123,data=456`) by volume; entries that are not `name=bytes` are left out.
+    public static func workspaceBytes(_ text: String?) -> [String: Int64] {
+        guard let text else { return [:] }
         var usage: [String: Int64] = [:]
         for entry in text.split(separator: ",") {
             let parts = entry.split(separator: "=", maxSplits: 1)
@@ -23,6 +21,17 @@ extension FlowRun {
         }
         return usage
     }
+}
+
+extension FlowRun {
+    /// The estimated cost of its ECS tasks in USD (Fargate), when its launcher recorded one.
+    public var estimatedCostUSD: Double? { UsageFacts.costUSD(infrastructure[.costUSD]) }
+
+    /// How the cost was estimated, or why there is none.
+    public var costBasis: String? { infrastructure[.costBasis] }
+
+    /// Bytes its workspace used on each volume when the flow ended (`workspaceBytes` fact).
+    public var workspaceBytes: [String: Int64] { UsageFacts.workspaceBytes(infrastructure[.workspaceBytes]) }
 
     /// Seconds from its start to its end, when it has both.
     public var durationSeconds: Double? {

@@ -6,6 +6,11 @@ extension Coordinator {
     /// The most days a usage summary may cover.
     public static let maxUsageDays = 366
 
+    /// Runs made in the last `hours` hours (of `flow` when given), newest first: what the runs page's strip draws.
+    public func recentRunPoints(flow: String?, hours: Int) async throws -> [RunPoint] {
+        try await store.runDigests(flowName: flow, since: clock().addingTimeInterval(-Double(hours) * 3_600), limit: FlowUsage.maxRuns).map(\.point)
+    }
+
     /// `flow`'s runs created in the last `days` days: counts, estimated cost and workspace bytes, per UTC day.
     public func flowUsage(_ flow: String, days: Int) async throws -> FlowUsage {
         guard (1...Self.maxUsageDays).contains(days) else {
@@ -18,7 +23,7 @@ extension Coordinator {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let today = calendar.startOfDay(for: clock())
         let since = calendar.date(byAdding: .day, value: -(days - 1), to: today) ?? today
-        var runs = try await allRuns(RunFilter(flowName: flow, createdAfter: since, limit: 1_000), atMost: FlowUsage.maxRuns + 1)
+        var runs = try await store.runDigests(flowName: flow, since: since, limit: FlowUsage.maxRuns + 1)
         let truncated = runs.count > FlowUsage.maxRuns
         if truncated { runs.removeLast(runs.count - FlowUsage.maxRuns) }
 
@@ -50,7 +55,7 @@ extension Coordinator {
             case .cancelled: usage.cancelled += 1
             default: break
             }
-            if let cost = run.estimatedCostUSD {
+            if let cost = run.costUSD {
                 usage.costUSD += cost
                 usage.runsWithCost += 1
                 perDay[day]?.costUSD += cost
@@ -60,9 +65,7 @@ extension Coordinator {
             }
         }
         usage.perDay = dayNames.compactMap { perDay[$0] }
-        usage.points = runs.prefix(FlowUsage.maxPoints).reversed().map {
-            RunPoint(id: $0.id, createdAt: $0.createdAt, state: $0.state, durationSeconds: $0.durationSeconds)
-        }
+        usage.points = runs.prefix(FlowUsage.maxPoints).reversed().map(\.point)
         return usage
     }
 }

@@ -40,16 +40,14 @@ extension Coordinator {
     }
 
     /// Every run matching `filter`, page by page.
-    /// Every run `filter` matches, newest first, read a page at a time; at most `atMost`.
-    func allRuns(_ filter: RunFilter, atMost: Int = .max) async throws -> [FlowRun] {
+    private func allRuns(_ filter: RunFilter) async throws -> [FlowRun] {
         var runs: [FlowRun] = []
         var page = filter
-        while runs.count < atMost {
+        while true {
             let batch = try await store.runs(page).runs
             runs += batch
             guard batch.count == page.limit else { return runs }
             page.offset += batch.count
         }
-        return runs
     }
 }

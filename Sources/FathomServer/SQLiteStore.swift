@@ -203,6 +203,24 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func runDigests(flowName: String?, since: Date, limit: Int) async throws -> [RunDigest] {
+        try await pool.read { db in
+            let flowCondition = flowName == nil ? "" : "AND flow_name = ?"
+            var arguments: StatementArguments = [since.timeIntervalSince1970]
+            if let flowName { arguments += [flowName] }
+            arguments += [limit]
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, state, created_at, started_at, ended_at, json_extract(infrastructure, '$.costUSD') AS cost,
+                        json_extract(infrastructure, '$.workspaceBytes') AS bytes
+                    FROM flow_runs WHERE created_at >= ? \(flowCondition) ORDER BY created_at DESC, rowid DESC LIMIT ?
+                    """,
+                arguments: arguments)
+            return try rows.map { try StoreRows.digest($0) }
+        }
+    }
+
     public func compareAndSetState(_ write: StateWrite) async throws -> FlowRun? {
         try await pool.write { db in try Self.applyStateWrite(db, write) }
     }

@@ -135,6 +135,45 @@ public struct RunFilter: Sendable {
     }
 }
 
+/// A run as sums and charts read it: its times, state, and its cost and workspace facts as stored.
+public struct RunDigest: Sendable, Equatable {
+    public var id: FlowRunID
+    public var state: FlowRunState
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var endedAt: Date?
+    /// The `costUSD` and `workspaceBytes` facts, unparsed.
+    public var costText: String?
+    public var bytesText: String?
+
+    public init(
+        id: FlowRunID, state: FlowRunState, createdAt: Date, startedAt: Date?, endedAt: Date?, costText: String?, bytesText: String?
+    ) {
+        self.id = id
+        self.state = state
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.costText = costText
+        self.bytesText = bytesText
+    }
+
+    /// `run`'s digest (the in-memory store's, and a check of the SQL ones).
+    public init(_ run: FlowRun) {
+        self.init(
+            id: run.id, state: run.state, createdAt: run.createdAt, startedAt: run.startedAt, endedAt: run.endedAt,
+            costText: run.infrastructure[.costUSD], bytesText: run.infrastructure[.workspaceBytes])
+    }
+
+    public var costUSD: Double? { UsageFacts.costUSD(costText) }
+    public var workspaceBytes: [String: Int64] { UsageFacts.workspaceBytes(bytesText) }
+    public var durationSeconds: Double? {
+        guard let startedAt, let endedAt else { return nil }
+        return max(0, endedAt.timeIntervalSince(startedAt))
+    }
+    public var point: RunPoint { RunPoint(id: id, createdAt: createdAt, state: state, durationSeconds: durationSeconds) }
+}
+
 /// The coordinator's persistence: the role protocols below, plus a write probe.
 ///
 /// Each method of each role is one atomic transaction. The state machine is enforced above this layer, by
@@ -169,6 +208,9 @@ public protocol RunStore: Sendable {
     func runs(_ filter: RunFilter) async throws -> FlowRunList
     /// How many runs are in each state.
     func stateCounts() async throws -> [FlowRunState: Int]
+    /// Runs created at or after `since` (of `flowName` when given), newest first, at most `limit`: only what sums
+    /// and charts read, in one query.
+    func runDigests(flowName: String?, since: Date, limit: Int) async throws -> [RunDigest]
     /// Writes a state change if the run is still in `write.from`; returns nil when it was not.
     func compareAndSetState(_ write: StateWrite) async throws -> FlowRun?
     /// Records a heartbeat; returns the run's state, nil for an unknown run.

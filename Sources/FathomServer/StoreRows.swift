@@ -70,6 +70,14 @@ enum StoreRows {
             tags: ((try? row.optionalText("tags")).flatMap { $0 }.flatMap { try? StoreJSON.decode([String].self, $0) } ?? []).filter(RunTags.isValid))
     }
 
+    static func digest(_ row: some StoreRow) throws -> RunDigest {
+        func date(_ column: String) throws -> Date? { try row.optionalReal(column).map(Date.init(timeIntervalSince1970:)) }
+        return RunDigest(
+            id: try row.text("id"), state: FlowRunState(rawValue: try row.text("state")) ?? .crashed,
+            createdAt: Date(timeIntervalSince1970: try row.real("created_at")), startedAt: try date("started_at"), endedAt: try date("ended_at"),
+            costText: try row.optionalText("cost"), bytesText: try row.optionalText("bytes"))
+    }
+
     static func schedule(_ row: some StoreRow) throws -> Schedule {
         Schedule(
             id: try row.text("id"), name: try row.text("name"), flowName: try row.text("flow_name"), cron: try row.optionalText("cron"),

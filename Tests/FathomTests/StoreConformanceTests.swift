@@ -175,3 +175,32 @@ import Testing
         await #expect(throws: StoreError.self) { try await store.upsertTaskRuns(runID: "no-such-run", []) }
     }
 }
+
+/// The one-query read behind the flow page's sums and charts and the runs page's strip, on every store.
+@Suite struct RunDigestConformanceTests {
+    @Test(arguments: StoreKind.allCases)
+    func digestsAreTheWindowsRunsNewestFirstWithTheirFacts(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture(kind)
+        let a = try await fixture.version("a"), b = try await fixture.version("b")
+        let old = try await fixture.run(a, createdAfter: 0)
+        let first = try await fixture.run(a, createdAfter: 100)
+        let other = try await fixture.run(b, createdAfter: 150)
+        let second = try await fixture.run(a, createdAfter: 200)
+        let ended = try await fixture.move(first, through: [.pending, .running], at: 110)
+        _ = try await fixture.move(ended, through: [.completed], at: 170)
+        _ = try await fixture.store.mergeInfrastructure(
+            runID: first.id, facts: ["costUSD": "0.325350", "workspaceBytes": "scratch=4096,data=8192", "pid": "12"], at: fixture.at(171))
+        _ = try await fixture.store.mergeInfrastructure(runID: second.id, facts: ["costUSD": "not a number"], at: fixture.at(201))
+
+        let window = try await fixture.store.runDigests(flowName: "a", since: fixture.at(50), limit: 10)
+        #expect(window.map(\.id) == [second.id, first.id], "flow a's runs since then, newest first")
+        let digest = try #require(window.last)
+        #expect(digest.state == .completed && digest.durationSeconds == 60 && digest.createdAt == fixture.at(100))
+        #expect(digest.costUSD == 0.32535 && digest.workspaceBytes == ["scratch": 4096, "data": 8192])
+        #expect(window.first?.costUSD == nil && window.first?.costText == "not a number", "read, never trusted")
+        let stored = try #require(try await fixture.store.run(id: first.id, includeHistory: false))
+        #expect(RunDigest(stored) == digest, "the SQL read and the full run agree")
+        #expect(try await fixture.store.runDigests(flowName: nil, since: fixture.at(50), limit: 2).map(\.id) == [second.id, other.id])
+        #expect(try await fixture.store.runDigests(flowName: nil, since: fixture.at(0), limit: 10).last?.id == old.id)
+    }
+}

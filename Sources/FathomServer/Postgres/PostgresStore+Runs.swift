@@ -119,6 +119,21 @@ extension PostgresStore: RunStore {
         }
     }
 
+    public func runDigests(flowName: String?, since: Date, limit: Int) async throws -> [RunDigest] {
+        var builder = PostgresQueryBuilder()
+        var conditions = ["created_at >= \(builder.bind(since.timeIntervalSince1970))"]
+        if let flowName { conditions.append("flow_name = \(builder.bind(flowName))") }
+        let limit = builder.bind(limit)
+        let query = builder.query("""
+            SELECT id, state, created_at, started_at, ended_at, infrastructure::jsonb ->> 'costUSD' AS cost,
+                infrastructure::jsonb ->> 'workspaceBytes' AS bytes
+            FROM flow_runs WHERE \(conditions.joined(separator: " AND ")) ORDER BY created_at DESC, seq DESC LIMIT \(limit)
+            """)
+        return try await transaction { connection in
+            try await Self.rows(connection, query, logger: logger) { try StoreRows.digest($0) }
+        }
+    }
+
     public func stateCounts() async throws -> [FlowRunState: Int] {
         try await transaction { connection in
             var counts: [FlowRunState: Int] = [:]

@@ -125,8 +125,7 @@ struct UIRoutes {
             createdAfter: filter.createdAfter(now: now), dueBy: filter.upcoming ? nil : now, limit: RunsPage.Filter.pageSize,
             offset: filter.offset))
         let flows = try await coordinator.flows().map(\.name)
-        let lastDay = try await coordinator.allRuns(
-            RunFilter(flowName: filter.flow, createdAfter: now.addingTimeInterval(-86_400), limit: 1_000), atMost: FlowUsage.maxRuns)
+        let lastDay = try await coordinator.recentRunPoints(flow: filter.flow, hours: 24)
         var runs = RunsPage(list: list, flows: flows, filter: filter, now: now, lastDay: lastDay)
         runs.flash = flash
         return page(runs, request)

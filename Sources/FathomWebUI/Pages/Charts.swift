@@ -193,7 +193,7 @@ enum Charts {
     }
 
     /// The runs page's strip: the last `hours` hours, a column per hour, stacked by outcome.
-    static func activity(runs: [FlowRun], now: Date, hours: Int = 24) -> Chart {
+    static func activity(runs: [RunPoint], now: Date, hours: Int = 24) -> Chart {
         let height = 56.0, left = 60.0, plot = plotWidth + labelWidth - left
         let slot = plot / Double(hours)
         let start = now.addingTimeInterval(-Double(hours) * 3_600)

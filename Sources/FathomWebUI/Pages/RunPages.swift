@@ -94,7 +94,7 @@ public struct RunsPage: WebPage {
         }
     }
 
-    public init(list: FlowRunList, flows: [String], filter: Filter, now: Date, lastDay: [FlowRun] = []) {
+    public init(list: FlowRunList, flows: [String], filter: Filter, now: Date, lastDay: [RunPoint] = []) {
         activity = Charts.activity(runs: lastDay, now: now)
         runs = list.runs.map { RunRow($0, now: now) }
         hasRuns = !list.runs.isEmpty

@@ -166,6 +166,12 @@ actor InMemoryStore: Store {
         Dictionary(grouping: runsByID.values, by: \.run.state).mapValues(\.count)
     }
 
+    func runDigests(flowName: String?, since: Date, limit: Int) async throws -> [RunDigest] {
+        try answer()
+        return runsByID.values.filter { $0.run.createdAt >= since && (flowName == nil || $0.run.flowName == flowName) }
+            .sorted { ($0.run.createdAt, $0.order) > ($1.run.createdAt, $1.order) }.prefix(limit).map { RunDigest($0.run) }
+    }
+
     func compareAndSetState(_ write: StateWrite) async throws -> FlowRun? {
         try answer()
         return applyStateWrite(write)
