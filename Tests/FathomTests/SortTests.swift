@@ -206,7 +206,7 @@ struct SortTests {
         for (arguments, needle) in [
             (["-k", "0"], "-k 0: field number is zero"), (["-k", "2.0"], "character offset is zero"),
             (["-k", "1f"], "ordering option 'f' is not supported"), (["-t", "ab"], "exactly one byte"),
-            (["-S", "lots"], "--memory: 'lots' has an unknown unit"),
+            (["-S", "lots"], "--buffer-size: 'lots' has an unknown unit"),
         ] {
             let result = try await runCommand(TestPaths.fathom, ["sort"] + arguments + [directory.path + "/none"])
             #expect(result.exit.exitCode == 2, "\(arguments)")

@@ -10,28 +10,40 @@ struct BZip2Arguments: ParsableArguments {
     @Argument(help: "Files to (de)compress; none or '-': standard input to standard output.")
     var files: [String] = []
 
-    @Flag(name: .customShort("d"), help: "Decompress.")
+    @Flag(name: [.customShort("d"), .customLong("decompress")], help: "Decompress.")
     var decompress = false
 
-    @Flag(name: .customShort("z"), help: "Compress (the default for fathom bzip2).")
+    @Flag(name: [.customShort("z"), .customLong("compress")], help: "Compress (the default for fathom bzip2).")
     var compress = false
 
-    @Flag(name: .customShort("t"), help: "Test the integrity of compressed files; write nothing.")
+    @Flag(name: [.customShort("t"), .customLong("test")], help: "Test the integrity of compressed files; write nothing.")
     var test = false
 
-    @Flag(name: .customShort("c"), help: "Write to standard output; keep the input files.")
+    @Flag(name: [.customShort("c"), .customLong("stdout")], help: "Write to standard output; keep the input files.")
     var stdout = false
 
-    @Flag(name: .customShort("k"), help: "Keep (do not delete) input files.")
+    @Flag(name: [.customShort("k"), .customLong("keep")], help: "Keep (do not delete) input files.")
     var keep = false
 
-    @Flag(name: .customShort("f"), help: "Overwrite existing output files.")
+    @Flag(name: [.customShort("f"), .customLong("force")], help: "Overwrite existing output files.")
     var force = false
 
-    @Flag(name: .customShort("v"), help: "Print sizes and throughput per file.")
+    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Print sizes and throughput per file.")
     var verbose = false
 
-    @Option(name: [.customShort("p"), .long], help: "Worker threads (default: all cores).")
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Print nothing but errors (the default; undoes -v).")
+    var quiet = false
+
+    @Flag(help: "Block size 100k, as -1.")
+    var fast = false
+
+    @Flag(help: "Block size 900k, as -9 (the default).")
+    var best = false
+
+    @Option(name: .customShort("b", allowingJoined: true), help: "pbzip2's block size in 100k steps, 1-9: -b9 is -9.")
+    var blockSteps: Int?
+
+    @Option(name: [.customShort("p", allowingJoined: true), .long], help: "Worker threads (default: all cores).")
     var parallel: Int?
 
     @Flag(help: """
@@ -51,11 +63,20 @@ struct BZip2Arguments: ParsableArguments {
         }
     }
 
+    /// The block size in 100k: the last of -1…-9 given, else -b, --fast (1) or --best (9); 9 by default.
     var level: Int {
-        levels.last.map { LevelFlag.allCases.firstIndex(of: $0)! + 1 } ?? 9
+        if let last = levels.last { return LevelFlag.allCases.firstIndex(of: last)! + 1 }
+        return blockSteps ?? (fast ? 1 : 9)
     }
 
+    /// Whether to print per-file sizes: -v, unless -q came too.
+    var talkative: Bool { verbose && !quiet }
+
     func validate() throws {
+        if let blockSteps, !(1...9).contains(blockSteps) {
+            throw ValidationError("-b\(blockSteps): pbzip2's block size is 1-9 (100k steps); use e.g. -b9 for 900k blocks")
+        }
+        if fast && best { throw ValidationError("--fast and --best both given; pick one (--fast is -1, --best is -9)") }
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
         if resume && (decompress || test || stdout || files.isEmpty || files.contains("-")) {
             throw ValidationError("--resume compresses files into files: drop -d, -t and -c, and name the files (not standard input)")
@@ -92,6 +113,20 @@ struct BUnzip2Command: ParsableCommand {
 
     func run() throws {
         try BZip2Job(arguments: arguments, decompressing: !arguments.compress).run()
+    }
+}
+
+/// `fathom bzcat`: decompress to standard output, as `bzcat` (`bunzip2 -c`).
+struct BZCatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bzcat", abstract: "Decompress bzip2 files to standard output (bunzip2 -c), streams in parallel.")
+
+    @OptionGroup var arguments: BZip2Arguments
+
+    func run() throws {
+        var arguments = arguments
+        arguments.stdout = true
+        try BZip2Job(arguments: arguments, decompressing: true).run()
     }
 }
 
@@ -140,7 +175,7 @@ struct BZip2Job {
         if arguments.resume, !decompressing, let target {
             summary = try ResumableBZip2.compress(
                 input: file, output: target, level: arguments.level, parallelism: arguments.parallel, cancellation: cancellation)
-            if let note = summary.checkpointNote, arguments.verbose { ToolkitRunner.writeError("fathom bzip2: \(note)") }
+            if let note = summary.checkpointNote, arguments.talkative { ToolkitRunner.writeError("fathom bzip2: \(note)") }
             try finish(file, target: target, summary: summary)
             return
         }
@@ -161,7 +196,7 @@ struct BZip2Job {
     /// Removes the input unless kept, and reports.
     private func finish(_ file: String, target: String?, summary: BZip2Summary) throws {
         if target != nil, !arguments.keep, file != "-" { unlink(file) }
-        if arguments.verbose || arguments.test {
+        if arguments.talkative || (arguments.test && !arguments.quiet) {
             ToolkitRunner.writeError(BZip2Report.line(file: file, summary: summary, decompressing: decompressing, testing: arguments.test))
         }
     }

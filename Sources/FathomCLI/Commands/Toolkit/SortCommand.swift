@@ -15,40 +15,43 @@ struct SortCommand: ParsableCommand {
     @Argument(help: "Input files ('-' or none: standard input).")
     var files: [String] = []
 
-    @Option(name: .customShort("o"), help: "Write the result to this file (may be an input) instead of standard output.")
+    @Option(name: [.customShort("o", allowingJoined: true), .customLong("output")], help: "Write the result to this file (may be an input) instead of standard output.")
     var output: String?
 
-    @Option(name: .customShort("t"), help: "Field separator (one byte; '\\0' for NUL). Default: blanks begin a field.")
+    @Option(name: [.customShort("t", allowingJoined: true), .customLong("field-separator")], help: "Field separator (one byte; '\\0' for NUL). Default: blanks begin a field.")
     var separator: String?
 
-    @Option(name: .customShort("k"), help: "Sort key POS1[,POS2], e.g. 2,2n or 1.3,1.5 (repeatable).")
+    @Option(name: [.customShort("k", allowingJoined: true), .customLong("key")], help: "Sort key POS1[,POS2], e.g. 2,2n or 1.3,1.5 (repeatable).")
     var keys: [String] = []
 
-    @Flag(name: .customShort("n"), help: "Compare by numeric value.")
+    @Flag(name: [.customShort("n"), .customLong("numeric-sort")], help: "Compare by numeric value.")
     var numeric = false
 
-    @Flag(name: .customShort("r"), help: "Reverse the order.")
+    @Flag(name: [.customShort("r"), .customLong("reverse")], help: "Reverse the order.")
     var reverse = false
 
-    @Flag(name: .customShort("u"), help: "Output only the first of lines with equal keys.")
+    @Flag(name: [.customShort("u"), .customLong("unique")], help: "Output only the first of lines with equal keys.")
     var unique = false
 
-    @Flag(name: .customShort("s"), help: "Stable: keep input order of equal keys (no last-resort whole-line compare).")
+    @Flag(name: [.customShort("s"), .customLong("stable")], help: "Stable: keep input order of equal keys (no last-resort whole-line compare).")
     var stable = false
 
-    @Flag(name: .customShort("b"), help: "Ignore leading blanks in keys.")
+    @Flag(name: [.customShort("b"), .customLong("ignore-leading-blanks")], help: "Ignore leading blanks in keys.")
     var ignoreLeadingBlanks = false
 
-    @Flag(name: [.customShort("c"), .long], help: "Check that the input is sorted; report the first disorder.")
+    @Flag(name: [.customShort("c"), .long], help: "Check that the input is sorted; report the first disorder (--check=diagnose-first too).")
     var check = false
 
-    @Option(name: [.customShort("S"), .long], help: "Memory budget: 64M, 2G, 25% (default 25% of RAM).")
+    @Flag(name: .customShort("C"), help: "Check that the input is sorted, saying nothing: the exit status tells (--check=quiet, --check=silent).")
+    var checkQuietly = false
+
+    @Option(name: [.customShort("S", allowingJoined: true), .customLong("buffer-size"), .customLong("memory")], help: "Memory budget: 64M, 2G, 25%; a bare number is KiB, as in GNU sort (default 25% of RAM).")
     var memory: String?
 
     @Option(name: .long, help: "Threads sorting chunks (default: all cores).")
     var parallel: Int?
 
-    @Option(name: [.customShort("T"), .long], help: "Directory for temporary runs (default: $TMPDIR or /tmp).")
+    @Option(name: [.customShort("T", allowingJoined: true), .customLong("temporary-directory"), .customLong("tmp")], help: "Directory for temporary runs (default: $TMPDIR or /tmp).")
     var tmp: String?
 
     @Option(name: .customLong("batch-size"), help: "Runs merged at once (default 64).")
@@ -69,7 +72,7 @@ struct SortCommand: ParsableCommand {
         if checkpoint && (files.isEmpty || files.contains("-")) {
             throw ValidationError("--checkpoint needs input files: standard input cannot be read again; name the files")
         }
-        if check && files.count > 1 {
+        if (check || checkQuietly) && files.count > 1 {
             throw ValidationError("--check takes one input file, got \(files.count); check them one at a time")
         }
     }
@@ -79,11 +82,15 @@ struct SortCommand: ParsableCommand {
             let order = try SortOptions(
                 separator: separator.map(SortOptions.parseSeparator), keys: keys.map(SortKey.init(parsing:)),
                 numeric: numeric, reverse: reverse, skipBlanks: ignoreLeadingBlanks, stable: stable, unique: unique)
-            if check {
-                if let disorder = try SortChecker.check(input: files.first ?? "-", order: order) { throw disorder }
+            if check || checkQuietly {
+                if let disorder = try SortChecker.check(input: files.first ?? "-", order: order) {
+                    if checkQuietly { throw ExitCode(1) }  // GNU sort -C: the status alone says it
+                    throw disorder
+                }
                 return
             }
-            let budget = try memory.map { try ByteSize(parsing: $0, field: "--memory").bytes }
+            // GNU sort reads a bare number as KiB (`-S 1024` is 1 MiB).
+            let budget = try memory.map { try ByteSize(parsing: $0.allSatisfy(\.isNumber) ? $0 + "K" : $0, field: "--buffer-size").bytes }
             var configuration = SortConfiguration(
                 order: order, memory: budget, parallelism: parallel, temporaryDirectory: tmp, fanIn: batchSize)
             configuration.checkpoint = checkpoint

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// Command lines as they are found in shell scripts, run through GNU sort / bzip2 and through `fathom sort` /
+/// `fathom bzip2` on the same files: the same bytes out and the same exit status.
+@Suite struct GNUCommandLineTests {
+    /// Each case's arguments as a shell hands them over (`-t$'\t'` is `-t` and a tab). `{OUT}` is an output file of
+    /// each tool's own; `{TMP}` a directory for temporary runs; the input file comes last.
+    static let sortCases: [[String]] = [
+        [], ["-r"], ["-u"], ["-ru"], ["-n"], ["-nr"], ["-rn"],
+        ["-t,", "-k2,2n"], ["-t", ",", "-k", "2,2n"], ["-t,", "-k2,2nr"], ["-t,", "-k2,2", "-n"], ["-nr", "-t,", "-k2,2"],
+        ["-rn", "-t,", "-k2,2"], ["-t,", "-nru", "-k2,2"], ["-t,", "-k3,3", "-k1,1"], ["-t,", "-k1,1", "-u"], ["-t,", "-k1,1", "-s"],
+        ["-t,", "-k1,1r", "-k2,2n"], ["-t,", "-k1.2,1.4"], ["-t,", "-k1.3"], ["-t,", "-k4"],
+        ["--field-separator=,", "--key=2,2", "--numeric-sort"], ["--field-separator=,", "--key=2,2", "-n", "--reverse"],
+        ["--field-separator", ",", "--key", "1,1", "--unique"], ["--field-separator=,", "--key=1,1", "--stable"],
+        ["-t\t", "-k2,2n"], ["-t", "\t", "-k2,2"], ["-t\t", "-k1,1", "-k2,2nr"],
+        ["-S1M", "-t,", "-k2,2n"], ["-S", "50%", "-t,", "-k2,2"], ["--buffer-size=2M", "-t,", "-k3,3"], ["-S1024", "-r"],
+        ["-T{TMP}", "-S1M", "-t,", "-k2,2n"], ["--temporary-directory={TMP}", "-n"], ["-T", "{TMP}", "-u"],
+        ["-o{OUT}", "-t,", "-k2,2n"], ["--output={OUT}", "-r"], ["-o", "{OUT}", "-u"], ["--parallel=2", "-t,", "-k2,2n"],
+        ["-b", "-k2"], ["-k2"], ["-k2,2", "-b"], ["-nrk2"],
+    ]
+
+    /// Check modes: the case, and whether its input is sorted first.
+    static let checkCases: [([String], Bool)] = [
+        (["-c"], true), (["-c"], false), (["-C"], true), (["-C"], false), (["--check"], false), (["--check=quiet"], false),
+        (["--check=silent"], false), (["--check=diagnose-first"], false), (["-c", "-t,", "-k2,2n"], false),
+    ]
+
+    static func input(_ directory: TemporaryDirectory) throws -> String {
+        var generator = SeededGenerator(seed: 0x5EED)
+        var lines: [String] = []
+        for index in 0..<3_000 {
+            let name = "name\(generator.next() % 37)"
+            let number = Int(generator.next() % 2_001) - 1_000
+            let word = ["alpha", "Beta", "gamma", " delta", "épsilon", "zeta"][Int(generator.next() % 6)]
+            let padding = index % 5 == 0 ? "  " : ""
+            lines.append("\(padding)\(name),\(number),\(word),\(generator.next() % 100)\t\(generator.next() % 50)")
+        }
+        let path = directory.file("input.txt")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs `tool` (a shell word: `sort` or the fathom binary and `sort`) with `arguments` and `input`; returns its
+    /// exit status, standard output and what it wrote to `{OUT}`.
+    static func run(_ tool: [String], _ arguments: [String], input: String, in directory: TemporaryDirectory, tag: String)
+        async throws -> (status: Int32?, stdout: Data, file: Data?)
+    {
+        let out = directory.file("\(tag).out"), tmp = directory.file("\(tag).tmp"), captured = directory.file("\(tag).stdout")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: out)  // a fresh output for each case
+        let resolved = arguments.map { $0.replacingOccurrences(of: "{OUT}", with: out).replacingOccurrences(of: "{TMP}", with: tmp) }
+        let result = try await runCommand(
+            "/bin/sh", ["-c", "exec \"$@\" > '\(captured)'", "sh"] + tool + resolved + [input], environment: ["LC_ALL": "C"])
+        return (result.exit.exitCode, (try? Data(contentsOf: URL(fileURLWithPath: captured))) ?? Data(), FileManager.default.contents(atPath: out))
+    }
+
+    @Test func sortCommandLinesGiveGNUSortsBytes() async throws {
+        let directory = TemporaryDirectory("gnu-sort-lines")
+        let input = try Self.input(directory)
+        for arguments in Self.sortCases {
+            let gnu = try await Self.run(["/usr/bin/sort"], arguments, input: input, in: directory, tag: "gnu")
+            let ours = try await Self.run([TestPaths.fathom, "sort"], arguments, input: input, in: directory, tag: "fathom")
+            #expect(gnu.status == 0 && ours.status == 0, "\(arguments): GNU \(String(describing: gnu.status)), Fathom \(String(describing: ours.status))")
+            #expect(ours.stdout == gnu.stdout && ours.file == gnu.file, "\(arguments): the output differs from GNU sort's")
+        }
+    }
+
+    @Test func checkModesGiveGNUSortsStatusAndSilence() async throws {
+        let directory = TemporaryDirectory("gnu-sort-check")
+        let unsorted = try Self.input(directory)
+        let sorted = directory.file("sorted.txt")
+        _ = try await runCommand("/bin/sh", ["-c", "LC_ALL=C sort -t, -k2,2n '\(unsorted)' > '\(sorted)'"])
+        for (arguments, isSorted) in Self.checkCases {
+            let input = isSorted ? sorted : unsorted
+            let gnu = try await Self.run(["/usr/bin/sort"], arguments, input: input, in: directory, tag: "gnu")
+            let ours = try await Self.run([TestPaths.fathom, "sort"], arguments, input: input, in: directory, tag: "fathom")
+            #expect(ours.status == gnu.status, "\(arguments) on \(isSorted ? "sorted" : "unsorted") input: GNU \(String(describing: gnu.status)), Fathom \(String(describing: ours.status))")
+            #expect(ours.stdout.isEmpty && gnu.stdout.isEmpty)
+        }
+    }
+
+    /// bzip2 and pbzip2 spellings: what Fathom writes, stock bunzip2 reads back to the input; what it reads, it
+    /// reads as bunzip2 does.
+    @Test func bzip2CommandLinesAsBzip2AndPbzip2TakeThem() async throws {
+        let directory = TemporaryDirectory("gnu-bzip2-lines")
+        let input = try Self.input(directory)
+        let original = try Data(contentsOf: URL(fileURLWithPath: input))
+        for arguments in [["-9c"], ["-1c"], ["-c", "--fast"], ["-c", "--best"], ["-zc"], ["-cq"], ["-p2", "-c"], ["-p", "2", "-c"],
+                          ["-b5", "-c"], ["--stdout"], ["-c", "-v"], ["--compress", "--stdout", "-9"]] {
+            let ours = try await Self.run([TestPaths.fathom, "bzip2"], arguments, input: input, in: directory, tag: "fathom")
+            #expect(ours.status == 0, "\(arguments)")
+            let compressed = directory.file("ours.bz2")
+            try ours.stdout.write(to: URL(fileURLWithPath: compressed))
+            let back = try await Self.run(["/bin/bunzip2"], ["-c"], input: compressed, in: directory, tag: "check")
+            #expect(back.status == 0 && back.stdout == original, "\(arguments): bunzip2 does not give the input back")
+        }
+        // Decompression, against stock bzip2's file.
+        let reference = directory.file("reference.bz2")
+        _ = try await runCommand("/bin/sh", ["-c", "bzip2 -c '\(input)' > '\(reference)'"])
+        for (tool, arguments) in [(["bzip2"], ["-dc"]), (["bzip2"], ["-d", "-c"]), (["bunzip2"], ["-c"]), (["bzcat"], []),
+                                  (["bzip2"], ["--decompress", "--stdout"]), (["bunzip2"], ["-cp2"]), (["bunzip2"], ["-c", "-q"])] {
+            let ours = try await Self.run([TestPaths.fathom] + tool, arguments, input: reference, in: directory, tag: "fathom")
+            #expect(ours.status == 0 && ours.stdout == original, "\(tool) \(arguments)")
+        }
+        for arguments in [["-t"], ["-tv"], ["--test"], ["-tq"]] {
+            let ours = try await Self.run([TestPaths.fathom, "bzip2"], arguments, input: reference, in: directory, tag: "fathom")
+            #expect(ours.status == 0 && ours.stdout.isEmpty, "\(arguments)")
+        }
+        // -k and -f: FILE.bz2 next to FILE, FILE kept, an existing FILE.bz2 replaced only with -f.
+        let file = directory.file("kept.txt")
+        try original.write(to: URL(fileURLWithPath: file))
+        for arguments in [["-k"], ["-kf"], ["-k", "-f", "-9"]] {
+            let ours = try await runCommand(TestPaths.fathom, ["bzip2"] + arguments + [file])
+            #expect(ours.exit.exitCode == 0, "\(arguments): \(ours.output)")
+            #expect(FileManager.default.fileExists(atPath: file) && FileManager.default.fileExists(atPath: file + ".bz2"), "\(arguments)")
+        }
+        let again = try await runCommand(TestPaths.fathom, ["bzip2", "-k", file])
+        #expect(again.exit.exitCode != 0, "an existing kept.txt.bz2 is not replaced without -f")
+        // What is refused says so.
+        for (arguments, words) in [(["-b12", "-c"], "1-9"), (["--fast", "--best", "-c"], "pick one")] {
+            let refused = try await runCommand(TestPaths.fathom, ["bzip2"] + arguments + [input])
+            #expect(refused.exit.exitCode != 0 && refused.output.joined().contains(words), "\(arguments): \(refused.output)")
+        }
+    }
+}
