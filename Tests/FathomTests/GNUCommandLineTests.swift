@@ -80,6 +80,53 @@ import Testing
         }
     }
 
+    /// `-m` merges files sorted already (each sorted by GNU sort with the same keys); `--files0-from` reads the
+    /// names from a NUL-ended list.
+    @Test func mergeAndFileListsGiveGNUSortsBytes() async throws {
+        let directory = TemporaryDirectory("gnu-sort-merge")
+        let input = try Self.input(directory)
+        let lines = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n")
+        var parts: [String] = []
+        for part in 0..<3 {
+            let path = directory.file("part\(part).txt")
+            try (lines.enumerated().filter { $0.offset % 3 == part }.map(\.element).joined(separator: "\n") + "\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            parts.append(path)
+        }
+        for (keys, merge) in [([String](), ["-m"]), (["-t,", "-k2,2n"], ["-m", "-t,", "-k2,2n"]), (["-r"], ["--merge", "-r"]),
+                              (["-t,", "-k1,1"], ["-mu", "-t,", "-k1,1"]), (["-t,", "-k1,1"], ["-t,", "-k1,1", "-m", "-s"]), ([], ["-mo{OUT}"])] {
+            var sorted: [String] = []
+            for (index, part) in parts.enumerated() {
+                let path = directory.file("sorted\(index).txt")
+                _ = try await runCommand("/bin/sh", ["-c", "LC_ALL=C sort \"$@\" > '\(path)'", "sh"] + keys + [part])
+                sorted.append(path)
+            }
+            let out = directory.file("merge.out")
+            let resolved = merge.map { $0.replacingOccurrences(of: "{OUT}", with: out) }
+            let gnu = try await runCommand("/bin/sh", ["-c", "LC_ALL=C sort \"$@\" > '\(directory.file("gnu"))'; cp '\(out)' '\(directory.file("gnu.file"))' 2>/dev/null; rm -f '\(out)'", "sh"] + resolved + sorted)
+            let ours = try await runCommand("/bin/sh", ["-c", "\"$@\" > '\(directory.file("ours"))'; cp '\(out)' '\(directory.file("ours.file"))' 2>/dev/null; rm -f '\(out)'", "sh", TestPaths.fathom, "sort"] + resolved + sorted)
+            #expect(gnu.exit.exitCode == 0 && ours.exit.exitCode == 0, "\(merge): \(ours.output)")
+            #expect(FileManager.default.contents(atPath: directory.file("ours")) == FileManager.default.contents(atPath: directory.file("gnu")), "\(merge)")
+            #expect(FileManager.default.contents(atPath: directory.file("ours.file")) == FileManager.default.contents(atPath: directory.file("gnu.file")), "\(merge)")
+        }
+        // A list of names, each ended by NUL, as find -print0 writes it.
+        let list = directory.file("names")
+        try Data(parts.map { Array($0.utf8) + [0] }.joined()).write(to: URL(fileURLWithPath: list))
+        for arguments in [["--files0-from=\(list)"], ["--files0-from", list, "-t,", "-k2,2n"]] {
+            let gnu = try await runCommand("/bin/sh", ["-c", "LC_ALL=C sort \"$@\" > '\(directory.file("gnu")).list'", "sh"] + arguments)
+            let ours = try await runCommand("/bin/sh", ["-c", "\"$@\" > '\(directory.file("ours")).list'", "sh", TestPaths.fathom, "sort"] + arguments)
+            #expect(gnu.exit.exitCode == 0 && ours.exit.exitCode == 0, "\(arguments): \(ours.output)")
+            #expect(FileManager.default.contents(atPath: directory.file("ours") + ".list") == FileManager.default.contents(atPath: directory.file("gnu") + ".list"))
+        }
+        // Refused with the reason: -m with standard input, a list with an empty name, a list and operands.
+        try Data([0x61, 0, 0]).write(to: URL(fileURLWithPath: directory.file("empty-name")))
+        for (arguments, words) in [(["-m"], "-m merges files by name"), (["--files0-from=\(directory.file("empty-name"))"], "empty file name"),
+                                   (["--files0-from=\(list)", input], "extra operand")] {
+            let refused = try await runCommand(TestPaths.fathom, ["sort"] + arguments)
+            #expect(refused.exit.exitCode != 0 && refused.output.joined(separator: " ").contains(words), "\(arguments): \(refused.output)")
+        }
+    }
+
     /// bzip2 and pbzip2 spellings: what Fathom writes, stock bunzip2 reads back to the input; what it reads, it
     /// reads as bunzip2 does.
     @Test func bzip2CommandLinesAsBzip2AndPbzip2TakeThem() async throws {

@@ -319,6 +319,29 @@ public enum ExternalSort {
         return (passCount, written)
     }
 
+    /// Merges files that are each sorted by `configuration.order` already (GNU sort's `-m`), without sorting them
+    /// again: one pass of the loser tree, ties to the earlier file, `-u` keeping the first of equal keys.
+    public static func merge(
+        sortedInputs inputs: [String], output: String?, configuration: SortConfiguration, cancellation: CancellationFlag = CancellationFlag()
+    ) throws -> SortSummary {
+        let started = System.now()
+        let most = System.openFileLimit - 16
+        guard inputs.count <= most else {
+            throw ToolkitError.invalidOption(
+                "-m", "\(inputs.count) files are more than this process may open at once (\(most))", "merge them in groups, then merge the groups")
+        }
+        let merger = RunMerger(
+            comparator: LineComparator(order: configuration.order), unique: configuration.order.unique, bufferSize: 1 << 20,
+            cancellation: cancellation)
+        var read = 0
+        for input in inputs {
+            var info = stat()
+            if stat(input, &info) == 0 { read += Int(info.st_size) }
+        }
+        let written = try writeOutput(output, cancellation: cancellation) { try merger.merge(inputs, into: $0) }
+        return SortSummary(bytesRead: read, bytesWritten: written, runs: inputs.count, mergePasses: 1, seconds: System.now() - started)
+    }
+
     /// Merges `group` into a new run at `path`, closed (so complete on the volume) when this returns.
     private static func mergeGroup(_ group: [SortedRun], into path: String, merger: inout RunMerger) throws -> SortedRun {
         let writer = BufferedWriter(handle: try FileHandleFD.creating(path), sampleEvery: sampleSpacing)

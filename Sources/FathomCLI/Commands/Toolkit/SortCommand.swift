@@ -1,5 +1,6 @@
 import ArgumentParser
 import FathomToolkit
+import Foundation
 
 /// `fathom sort`: external merge sort with GNU sort's options, byte order (`LC_ALL=C`).
 struct SortCommand: ParsableCommand {
@@ -42,6 +43,12 @@ struct SortCommand: ParsableCommand {
     @Flag(name: [.customShort("c"), .long], help: "Check that the input is sorted; report the first disorder (--check=diagnose-first too).")
     var check = false
 
+    @Flag(name: [.customShort("m"), .customLong("merge")], help: "Merge files that are each sorted already; do not sort them again.")
+    var merge = false
+
+    @Option(name: .customLong("files0-from"), help: "Read the input files' names from this file, each ended by a NUL byte ('-': standard input).")
+    var files0From: String?
+
     @Flag(name: .customShort("C"), help: "Check that the input is sorted, saying nothing: the exit status tells (--check=quiet, --check=silent).")
     var checkQuietly = false
 
@@ -67,6 +74,13 @@ struct SortCommand: ParsableCommand {
     var checkpoint = false
 
     func validate() throws {
+        if files0From != nil && !files.isEmpty {
+            throw ValidationError("extra operand '\(files[0])': file operands cannot be combined with --files0-from; put every name in the list")
+        }
+        if merge && (files.contains("-") || (files.isEmpty && files0From == nil)) {
+            throw ValidationError("-m merges files by name: give the sorted files (standard input is not read with -m)")
+        }
+        if merge && checkpoint { throw ValidationError("--checkpoint keeps sorted runs; -m sorts nothing: drop one of them") }
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
         if batchSize < 2 { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
         if checkpoint && (files.isEmpty || files.contains("-")) {
@@ -77,11 +91,34 @@ struct SortCommand: ParsableCommand {
         }
     }
 
+    /// The names in a `--files0-from` list: NUL-ended, none empty.
+    static func names(listedIn list: String) throws -> [String] {
+        let data: [UInt8]
+        if list == "-" {
+            data = Array(FileHandle.standardInput.readDataToEndOfFile())
+        } else {
+            guard let contents = FileManager.default.contents(atPath: list) else {
+                throw ToolkitError.io("open", list, errno == 0 ? ENOENT : errno)
+            }
+            data = Array(contents)
+        }
+        var pieces = data.split(separator: 0, omittingEmptySubsequences: false)
+        if pieces.last?.isEmpty == true { pieces.removeLast() }
+        guard !pieces.contains(where: \.isEmpty) else {
+            throw ToolkitError.invalidOption("--files0-from", "\(list) holds an empty file name", "end each name with one NUL byte (find -print0 writes such a list)")
+        }
+        guard !pieces.isEmpty else {
+            throw ToolkitError.invalidOption("--files0-from", "\(list) names no file", "list at least one file")
+        }
+        return pieces.map { String(decoding: $0, as: UTF8.self) }
+    }
+
     func run() throws {
         try ToolkitRunner.run("sort") { cancellation in
             let order = try SortOptions(
                 separator: separator.map(SortOptions.parseSeparator), keys: keys.map(SortKey.init(parsing:)),
                 numeric: numeric, reverse: reverse, skipBlanks: ignoreLeadingBlanks, stable: stable, unique: unique)
+            let files = try files0From.map(Self.names(listedIn:)) ?? files
             if check || checkQuietly {
                 if let disorder = try SortChecker.check(input: files.first ?? "-", order: order) {
                     if checkQuietly { throw ExitCode(1) }  // GNU sort -C: the status alone says it
@@ -93,6 +130,10 @@ struct SortCommand: ParsableCommand {
             let budget = try memory.map { try ByteSize(parsing: $0.allSatisfy(\.isNumber) ? $0 + "K" : $0, field: "--buffer-size").bytes }
             var configuration = SortConfiguration(
                 order: order, memory: budget, parallelism: parallel, temporaryDirectory: tmp, fanIn: batchSize)
+            if merge {
+                _ = try ExternalSort.merge(sortedInputs: files, output: output, configuration: configuration, cancellation: cancellation)
+                return
+            }
             configuration.checkpoint = checkpoint
             let show = progress ?? ProgressLine.enabled
             let throttle = Throttle(interval: 0.25)
