@@ -104,7 +104,10 @@ struct FlowRunExecutor {
 
     /// Records how much its workspace takes on each volume (the run page and the flow's 30-day sum show it).
     func recordWorkspaceUsage(workspaceID: FlowRunID) async {
-        let usage = WorkspaceUsage.measure(volumes: volumes, workspaceID: workspaceID)
+        let (usage, unmeasured) = WorkspaceUsage.measure(volumes: volumes, workspaceID: workspaceID)
+        for volume in unmeasured {
+            stderr("the workspace on \(volume) has more than \(WorkspaceUsage.maxEntries) entries or took over \(WorkspaceUsage.timeLimit) to walk: its size is not recorded")
+        }
         guard !usage.isEmpty else { return }
         do {
             _ = try await withRetries { try await client.setInfrastructure(runID, [String: String](facts: [.workspaceBytes: WorkspaceUsage.fact(usage)])) }

@@ -75,7 +75,8 @@ struct FuzzTests {
         #expect(throws: (any Error).self) { _ = try RunConfigFile.parse(laughs) }
     }
 
-    @Test(.timeLimit(.minutes(3))) func queryStringsAgainstARealServer() async throws {
+    // 2,000 requests take about a minute alone; with every suite at once on two cores CI was seen past 3 minutes.
+    @Test(.timeLimit(.minutes(8))) func queryStringsAgainstARealServer() async throws {
         var generator = SeededGenerator(seed: 5)
         let pieces = Self.numbers + ["limit", "offset", "after", "wait", "active", "flow", "state", "agent", "=", "&", "%", "%zz", "%00", "%ff", "true", "null", "Running", "[]", ";", "+"]
         try await withCoordinator { coordinator, client in

@@ -3,6 +3,7 @@ import FathomAPI
 import FathomClient
 import FathomCore
 import FathomECS
+@testable import FathomSDK
 import Foundation
 import Testing
 
@@ -104,6 +105,14 @@ import Testing
             let listed = try await runCommand(TestPaths.fathom, ["runs", "--api-url", stack.coordinator.url, "--flow", "hello"])
             #expect(listed.output.contains { $0.contains(run.id) && $0.contains("$0.3253") }, "\(listed.output)")
         }
+    }
+
+    @Test func aWorkspaceTooLargeToWalkInTimeIsNotMeasuredRatherThanMeasuredWrong() throws {
+        let directory = TemporaryDirectory("workspace-walk")
+        for index in 0..<3 { try Data(count: 5_000).write(to: URL(fileURLWithPath: directory.file("f\(index)"))) }
+        #expect(WorkspaceUsage.bytes(under: directory.path, until: .now - .seconds(1)) == nil, "past its deadline: no figure")
+        let measured = try #require(WorkspaceUsage.bytes(under: directory.path, until: .now + .seconds(20)))
+        #expect(measured >= 3 * 5_000)
     }
 
     @Test func aRunRecordsItsWorkspaceBytesAsGNUDuCountsThem() async throws {
