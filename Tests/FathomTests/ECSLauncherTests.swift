@@ -117,8 +117,10 @@ struct ECSLauncherTests {
             _ = try? await task?.value
         }
 
+        /// Waits for `runID` to reach `state`: a liveness wait, at least two minutes (CI runs every suite at once on two
+        /// cores); bounds on speed are checked where a test measures them.
         func waitFor(_ runID: FlowRunID, _ state: FlowRunState, timeout: Duration = .seconds(30)) async -> Bool {
-            await eventually(timeout: timeout, every: .milliseconds(20)) { (try? await api.run(runID).state) == state }
+            await eventually(timeout: max(timeout, .seconds(120)), every: .milliseconds(20)) { (try? await api.run(runID).state) == state }
         }
 
         func stop() async {

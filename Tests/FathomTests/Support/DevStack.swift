@@ -45,7 +45,9 @@ final class DevStack: Sendable {
         return String(line.split(separator: " ")[2])
     }
 
+    /// Waits for `runID` to reach `state`. A liveness wait, not a speed check: it allows at least a minute, since CI
+    /// runs every suite at once on two cores and was seen to need several times a test's time alone.
     func waitFor(_ runID: FlowRunID, _ state: FlowRunState, timeout: Duration = .seconds(20)) async -> Bool {
-        await eventually(timeout: timeout, every: .milliseconds(10)) { (try? await client.run(runID).state) == state }
+        await eventually(timeout: max(timeout, .seconds(60)), every: .milliseconds(10)) { (try? await client.run(runID).state) == state }
     }
 }
