@@ -34,9 +34,12 @@ extension FlowRun {
     public var workspaceBytes: [String: Int64] { UsageFacts.workspaceBytes(infrastructure[.workspaceBytes]) }
 
     /// Seconds from its start to its end, when it has both.
-    public var durationSeconds: Double? {
-        guard let startedAt, let endedAt else { return nil }
-        return max(0, endedAt.timeIntervalSince(startedAt))
+    public var durationSeconds: Double? { Self.seconds(from: startedAt, to: endedAt) }
+
+    /// Seconds from `start` to `end` (never negative), when there are both.
+    public static func seconds(from start: Date?, to end: Date?) -> Double? {
+        guard let start, let end else { return nil }
+        return max(0, end.timeIntervalSince(start))
     }
 }
 
@@ -128,15 +131,7 @@ public enum UsageText {
     }
 
     /// `812 B`, `3.4 KiB`, `1.2 GiB`.
-    public static func bytes(_ value: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-        var scaled = Double(max(0, value)), unit = 0
-        while scaled >= 1024, unit < units.count - 1 {
-            scaled /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(max(0, value)) B" : String(format: "%.1f %@", scaled, units[unit])
-    }
+    public static func bytes(_ value: Int64) -> String { ByteCountText.describe(value) }
 
     /// `scratch 1.2 GiB, data 3 B`, volumes in name order.
     public static func volumes(_ usage: [String: Int64]) -> String {

@@ -151,7 +151,9 @@ public struct ECSCostEstimate: Sendable, Equatable {
         // Rounded up to the second, one minute at least; at most a year (a clock gone wrong is no bill).
         let seconds = max(60, min(366 * 86_400, Int(saturating: (until - from).rounded(.up))))
         let vcpu = Double(cpuUnits) / 1_024, gb = Double(memoryMiB) / 1_024
-        let extraStorage = Double(max(0, (task.ephemeralGiB ?? 20) - 20))
+        // ECS takes 21-200 GiB; anything else (a damaged answer) is read as the 20 GiB every task has.
+        let storageGiB = task.ephemeralGiB.flatMap { (21...200).contains($0) ? $0 : nil } ?? 20
+        let extraStorage = Double(storageGiB - 20)
         let hours = Double(seconds) / 3_600
         let usd = hours * (vcpu * rate.vcpuHour + gb * rate.gbHour + extraStorage * rate.storageGBHour)
         let storage = extraStorage > 0 ? " + \(Int(extraStorage)) GB storage × $\(rate.storageGBHour)/h" : ""

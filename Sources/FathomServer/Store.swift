@@ -167,10 +167,7 @@ public struct RunDigest: Sendable, Equatable {
 
     public var costUSD: Double? { UsageFacts.costUSD(costText) }
     public var workspaceBytes: [String: Int64] { UsageFacts.workspaceBytes(bytesText) }
-    public var durationSeconds: Double? {
-        guard let startedAt, let endedAt else { return nil }
-        return max(0, endedAt.timeIntervalSince(startedAt))
-    }
+    public var durationSeconds: Double? { FlowRun.seconds(from: startedAt, to: endedAt) }
     public var point: RunPoint { RunPoint(id: id, createdAt: createdAt, state: state, durationSeconds: durationSeconds) }
 }
 

@@ -1,3 +1,5 @@
+import FathomCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,16 +49,7 @@ public struct ByteSize: Sendable, Hashable, CustomStringConvertible {
 
     /// `1.5 GiB`, `300 MiB`, `12 KiB`, `17 B`.
     public static func format(_ bytes: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        if unit == 0 { return "\(bytes) B" }
-        let rounded = (value * 10).rounded() / 10
-        return rounded == rounded.rounded() ? "\(Int(rounded)) \(units[unit])" : "\(rounded) \(units[unit])"
+        ByteCountText.describe(Int64(bytes))
     }
 
     /// Physical memory of this machine (or the cgroup limit, when one is lower).
