@@ -159,6 +159,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `fathom infra`: the CloudFormation template, the IAM policies made from the operations Fathom sends, run configs from stacks.
+        .target(
+            name: "FathomInfra",
+            dependencies: [
+                "FathomCore", "AWS", "FathomAgent", "FathomStorage",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `fathom execute`: fetch, verify and start a flow run's bundle.
         .target(
             name: "FathomRunner",
@@ -169,7 +178,7 @@ let package = Package(
         .target(
             name: "FathomCLI",
             dependencies: [
-                "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomServer", "FathomAlerts", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
+                "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomServer", "FathomAlerts", "FathomAgent", "FathomRunner", "FathomProcess", "AWS", "FathomECS", "FathomToolkit", "FathomInfra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -203,7 +212,7 @@ let package = Package(
             name: "FathomTests",
             dependencies: [
                 "FathomCore", "FathomAPI", "FathomClient", "FathomStorage", "FathomSDK", "FathomToolkitTasks", "FathomServer",
-                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS", "FathomECS", "FathomToolkit",
+                "FathomAgent", "FathomRunner", "FathomCLI", "FathomProcess", "AWS", "FathomECS", "FathomToolkit", "FathomInfra",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

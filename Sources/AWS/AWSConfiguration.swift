@@ -2,7 +2,7 @@ import Foundation
 
 /// The AWS services Fathom talks to.
 public enum AWSService: String, Sendable, CaseIterable {
-    case ecs, efs, ec2, s3, logs, sts
+    case ecs, efs, ec2, s3, logs, sts, cloudformation
 
     /// The SigV4 signing name.
     public var signingName: String {

@@ -11,7 +11,20 @@ public struct CloudWatchLogsClient: Sendable {
 
     /// Any CloudWatch Logs action with AWS-shaped JSON in and out.
     public func call(_ action: String, _ input: JSONValue) async throws -> JSONValue {
-        try await caller.call(action, input)
+        try await caller.call(AWSOperation(.logs, action), input)
+    }
+
+    /// The names of the log groups whose names start with `prefix`, following `nextToken`.
+    public func describeLogGroups(prefix: String) async throws -> [String] {
+        var names: [String] = []
+        var token: String?
+        repeat {
+            let output: DescribeLogGroupsOutput = try await caller.call(
+                AWSOperation.Logs.describeLogGroups, DescribeLogGroupsInput(logGroupNamePrefix: prefix, nextToken: token))
+            names += (output.logGroups ?? []).compactMap(\.logGroupName)
+            token = output.nextToken
+        } while token != nil
+        return names
     }
 
     /// One page of a stream's events from `nextToken` (or the start). At the end, the returned
@@ -19,7 +32,7 @@ public struct CloudWatchLogsClient: Sendable {
     public func getLogEvents(
         group: String, stream: String, startTime: Int64? = nil, nextToken: String? = nil, limit: Int? = nil
     ) async throws -> LogEventsPage {
-        let output: GetLogEventsOutput = try await caller.call("GetLogEvents", GetLogEventsInput(
+        let output: GetLogEventsOutput = try await caller.call(AWSOperation.Logs.getLogEvents, GetLogEventsInput(
             logGroupName: group, logStreamName: stream, startTime: startTime, nextToken: nextToken, limit: limit,
             startFromHead: true))
         return LogEventsPage(
@@ -47,7 +60,7 @@ public struct CloudWatchLogsClient: Sendable {
         var events: [LogEvent] = []
         var token: String?
         repeat {
-            let output: FilterLogEventsOutput = try await caller.call("FilterLogEvents", FilterLogEventsInput(
+            let output: FilterLogEventsOutput = try await caller.call(AWSOperation.Logs.filterLogEvents, FilterLogEventsInput(
                 logGroupName: group, logStreamNames: streamNames, logStreamNamePrefix: streamPrefix, startTime: startTime,
                 endTime: endTime, nextToken: token, limit: pageSize))
             events += (output.events ?? []).map {
@@ -109,5 +122,16 @@ struct FilterLogEventsOutput: Decodable {
     }
 
     var events: [Event]?
+    var nextToken: String?
+}
+
+struct DescribeLogGroupsInput: Encodable {
+    var logGroupNamePrefix: String
+    var nextToken: String?
+}
+
+struct DescribeLogGroupsOutput: Decodable {
+    struct Group: Decodable { var logGroupName: String? }
+    var logGroups: [Group]?
     var nextToken: String?
 }

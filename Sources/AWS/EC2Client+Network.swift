@@ -3,7 +3,7 @@ import Foundation
 extension EC2Client {
     /// The route tables of a VPC, with their routes and subnet associations.
     public func describeRouteTables(vpcID: String) async throws -> [EC2RouteTable] {
-        try await paged("DescribeRouteTables", [("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpcID)], set: "routeTableSet").map { item in
+        try await paged(AWSOperation.EC2.describeRouteTables, [("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpcID)], set: "routeTableSet").map { item in
             EC2RouteTable(
                 routeTableID: item.string("routeTableId") ?? "",
                 routes: (item.child("routeSet")?.all("item") ?? []).map { route in
@@ -20,7 +20,7 @@ extension EC2Client {
 
     /// The VPC endpoints of a VPC.
     public func describeVpcEndpoints(vpcID: String) async throws -> [EC2VPCEndpoint] {
-        try await paged("DescribeVpcEndpoints", [("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpcID)], set: "vpcEndpointSet").map { item in
+        try await paged(AWSOperation.EC2.describeVpcEndpoints, [("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpcID)], set: "vpcEndpointSet").map { item in
             EC2VPCEndpoint(
                 endpointID: item.string("vpcEndpointId") ?? "", serviceName: item.string("serviceName") ?? "",
                 type: item.string("vpcEndpointType") ?? "", state: item.string("state"),
@@ -32,13 +32,13 @@ extension EC2Client {
 
     /// `enableDnsSupport` or `enableDnsHostnames` of a VPC.
     public func vpcAttribute(_ vpcID: String, _ attribute: String) async throws -> Bool {
-        let root = try await caller.call("DescribeVpcAttribute", [("VpcId", vpcID), ("Attribute", attribute)])
+        let root = try await caller.call(AWSOperation.EC2.describeVpcAttribute, [("VpcId", vpcID), ("Attribute", attribute)])
         return root.child(attribute)?.string("value") == "true"
     }
 
     /// The IPv4 range of a VPC.
     public func vpcCIDR(_ vpcID: String) async throws -> String? {
-        try await paged("DescribeVpcs", [("VpcId.1", vpcID)], set: "vpcSet").first?.string("cidrBlock")
+        try await paged(AWSOperation.EC2.describeVpcs, [("VpcId.1", vpcID)], set: "vpcSet").first?.string("cidrBlock")
     }
 }
 

@@ -10,11 +10,11 @@ public struct EC2Client: Sendable {
 
     /// Any EC2 action (query parameters in, XML out), for actions without a typed wrapper.
     public func call(_ action: String, _ parameters: [(String, String)]) async throws -> XMLElement {
-        try await caller.call(action, parameters)
+        try await caller.call(AWSOperation(.ec2, action), parameters)
     }
 
     public func describeSubnets(_ subnetIDs: [String]) async throws -> [EC2Subnet] {
-        try await paged("DescribeSubnets", subnetIDs.queryList("SubnetId"), set: "subnetSet").map { item in
+        try await paged(AWSOperation.EC2.describeSubnets, subnetIDs.queryList("SubnetId"), set: "subnetSet").map { item in
             EC2Subnet(
                 subnetID: item.string("subnetId") ?? "", vpcID: item.string("vpcId") ?? "",
                 availabilityZone: item.string("availabilityZone") ?? "", availabilityZoneID: item.string("availabilityZoneId"),
@@ -23,7 +23,7 @@ public struct EC2Client: Sendable {
     }
 
     public func describeSecurityGroups(_ groupIDs: [String]) async throws -> [EC2SecurityGroup] {
-        try await paged("DescribeSecurityGroups", groupIDs.queryList("GroupId"), set: "securityGroupInfo").map { item in
+        try await paged(AWSOperation.EC2.describeSecurityGroups, groupIDs.queryList("GroupId"), set: "securityGroupInfo").map { item in
             EC2SecurityGroup(
                 groupID: item.string("groupId") ?? "", groupName: item.string("groupName") ?? "", vpcID: item.string("vpcId"),
                 ingress: (item.child("ipPermissions")?.all("item") ?? []).map(EC2SecurityGroup.Permission.init),
@@ -32,13 +32,13 @@ public struct EC2Client: Sendable {
     }
 
     /// Every `item` of `set`, following `nextToken`.
-    func paged(_ action: String, _ parameters: [(String, String)], set: String) async throws -> [XMLElement] {
+    func paged(_ operation: AWSOperation, _ parameters: [(String, String)], set: String) async throws -> [XMLElement] {
         var items: [XMLElement] = []
         var token: String?
         repeat {
             var query = parameters
             if let token { query.append(("NextToken", token)) }
-            let root = try await caller.call(action, query)
+            let root = try await caller.call(operation, query)
             items += root.child(set)?.all("item") ?? []
             token = root.string("nextToken").flatMap { $0.isEmpty ? nil : $0 }
         } while token != nil

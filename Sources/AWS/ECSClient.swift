@@ -12,16 +12,16 @@ public struct ECSClient: Sendable {
 
     /// Any ECS action with AWS-shaped JSON in and out (for actions without a typed wrapper).
     public func call(_ action: String, _ input: JSONValue) async throws -> JSONValue {
-        try await caller.call(action, input)
+        try await caller.call(AWSOperation(.ecs, action), input)
     }
 
     /// Not idempotent: each call makes a new revision, so it is repeated only when throttled.
     public func registerTaskDefinition(_ input: JSONValue) async throws -> ECSTaskDefinitionOutput {
-        try await caller.call("RegisterTaskDefinition", input, idempotent: false)
+        try await caller.call(AWSOperation.ECS.registerTaskDefinition, input, idempotent: false)
     }
 
     public func describeTaskDefinition(_ taskDefinition: String, includeTags: Bool = true) async throws -> ECSTaskDefinitionOutput {
-        try await caller.call("DescribeTaskDefinition", DescribeTaskDefinitionInput(
+        try await caller.call(AWSOperation.ECS.describeTaskDefinition, DescribeTaskDefinitionInput(
             taskDefinition: taskDefinition, include: includeTags ? ["TAGS"] : nil))
     }
 
@@ -30,7 +30,7 @@ public struct ECSClient: Sendable {
         var arns: [String] = []
         var token: String?
         repeat {
-            let page: ListTaskDefinitionsOutput = try await caller.call("ListTaskDefinitions", ListTaskDefinitionsInput(
+            let page: ListTaskDefinitionsOutput = try await caller.call(AWSOperation.ECS.listTaskDefinitions, ListTaskDefinitionsInput(
                 familyPrefix: familyPrefix, status: status, sort: "DESC", nextToken: token, maxResults: pageSize))
             arns += page.taskDefinitionArns ?? []
             token = page.nextToken
@@ -39,11 +39,11 @@ public struct ECSClient: Sendable {
     }
 
     public func deregisterTaskDefinition(_ taskDefinition: String) async throws -> ECSTaskDefinitionOutput {
-        try await caller.call("DeregisterTaskDefinition", ["taskDefinition": taskDefinition])
+        try await caller.call(AWSOperation.ECS.deregisterTaskDefinition, ["taskDefinition": taskDefinition])
     }
 
     public func runTask(_ input: JSONValue) async throws -> RunTaskOutput {
-        try await caller.call("RunTask", input)
+        try await caller.call(AWSOperation.ECS.runTask, input)
     }
 
     /// Describes any number of tasks, 100 per call.
@@ -52,7 +52,7 @@ public struct ECSClient: Sendable {
         for start in stride(from: 0, to: tasks.count, by: 100) {
             let batch = Array(tasks[start..<min(start + 100, tasks.count)])
             let page: DescribeTasksOutput = try await caller.call(
-                "DescribeTasks", DescribeTasksInput(cluster: cluster, tasks: batch, include: ["TAGS"]))
+                AWSOperation.ECS.describeTasks, DescribeTasksInput(cluster: cluster, tasks: batch, include: ["TAGS"]))
             result.tasks = (result.tasks ?? []) + (page.tasks ?? [])
             result.failures = (result.failures ?? []) + (page.failures ?? [])
         }
@@ -60,7 +60,7 @@ public struct ECSClient: Sendable {
     }
 
     public func stopTask(cluster: String, task: String, reason: String) async throws -> ECSTask? {
-        let output: StopTaskOutput = try await caller.call("StopTask", ["cluster": cluster, "task": task, "reason": reason])
+        let output: StopTaskOutput = try await caller.call(AWSOperation.ECS.stopTask, ["cluster": cluster, "task": task, "reason": reason])
         return output.task
     }
 
@@ -69,7 +69,7 @@ public struct ECSClient: Sendable {
         var arns: [String] = []
         var token: String?
         repeat {
-            let page: ListTasksOutput = try await caller.call("ListTasks", ListTasksInput(
+            let page: ListTasksOutput = try await caller.call(AWSOperation.ECS.listTasks, ListTasksInput(
                 cluster: cluster, startedBy: startedBy, family: family, desiredStatus: desiredStatus, nextToken: token))
             arns += page.taskArns ?? []
             token = page.nextToken
@@ -78,7 +78,7 @@ public struct ECSClient: Sendable {
     }
 
     public func describeClusters(_ clusters: [String]) async throws -> DescribeClustersOutput {
-        try await caller.call("DescribeClusters", ["clusters": clusters])
+        try await caller.call(AWSOperation.ECS.describeClusters, ["clusters": clusters])
     }
 }
 

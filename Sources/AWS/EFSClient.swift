@@ -10,9 +10,9 @@ public struct EFSClient: Sendable {
         self.client = client
     }
 
-    func get<Output: Decodable>(_ operation: String, _ path: String, _ query: [(String, String)] = []) async throws -> Output {
+    func get<Output: Decodable>(_ operation: AWSOperation, _ path: String, _ query: [(String, String)] = []) async throws -> Output {
         let response = try await client.send(
-            AWSRequest(service: .efs, operation: "efs:\(operation)", method: .GET, path: path, query: query), errors: .restJSON)
+            AWSRequest(service: .efs, operation: "efs:\(operation.name)", method: .GET, path: path, query: query), errors: .restJSON)
         return try AWSJSON.decode(Output.self, from: response.body, service: "efs")
     }
 
@@ -34,7 +34,7 @@ public struct EFSClient: Sendable {
             var query: [(String, String)] = [("MaxItems", String(pageSize))]
             if let fileSystemID { query.append(("FileSystemId", fileSystemID)) }
             if let marker { query.append(("Marker", marker)) }
-            let page: DescribeFileSystemsOutput = try await get("DescribeFileSystems", "/2015-02-01/file-systems", query)
+            let page: DescribeFileSystemsOutput = try await get(AWSOperation.EFS.describeFileSystems, "/2015-02-01/file-systems", query)
             systems += page.FileSystems ?? []
             marker = page.NextMarker
         } while marker != nil
@@ -47,7 +47,7 @@ public struct EFSClient: Sendable {
         repeat {
             var query: [(String, String)] = [("FileSystemId", fileSystemID), ("MaxItems", "100")]
             if let marker { query.append(("Marker", marker)) }
-            let page: DescribeMountTargetsOutput = try await get("DescribeMountTargets", "/2015-02-01/mount-targets", query)
+            let page: DescribeMountTargetsOutput = try await get(AWSOperation.EFS.describeMountTargets, "/2015-02-01/mount-targets", query)
             targets += page.MountTargets ?? []
             marker = page.NextMarker
         } while marker != nil
@@ -56,7 +56,7 @@ public struct EFSClient: Sendable {
 
     public func describeMountTargetSecurityGroups(mountTargetID: String) async throws -> [String] {
         let output: MountTargetSecurityGroupsOutput = try await get(
-            "DescribeMountTargetSecurityGroups", "/2015-02-01/mount-targets/\(AWSURI.quote(mountTargetID))/security-groups")
+            AWSOperation.EFS.describeMountTargetSecurityGroups, "/2015-02-01/mount-targets/\(AWSURI.quote(mountTargetID))/security-groups")
         return output.SecurityGroups ?? []
     }
 
@@ -64,7 +64,7 @@ public struct EFSClient: Sendable {
     public func describeFileSystemPolicy(fileSystemID: String) async throws -> String? {
         do {
             let output: FileSystemPolicyOutput = try await get(
-                "DescribeFileSystemPolicy", "/2015-02-01/file-systems/\(AWSURI.quote(fileSystemID))/policy")
+                AWSOperation.EFS.describeFileSystemPolicy, "/2015-02-01/file-systems/\(AWSURI.quote(fileSystemID))/policy")
             return output.Policy
         } catch let error as AWSError where error.serviceError?.code == "PolicyNotFound" {
             return nil
@@ -79,7 +79,7 @@ public struct EFSClient: Sendable {
             if let fileSystemID { query.append(("FileSystemId", fileSystemID)) }
             if let accessPointID { query.append(("AccessPointId", accessPointID)) }
             if let token { query.append(("NextToken", token)) }
-            let page: DescribeAccessPointsOutput = try await get("DescribeAccessPoints", "/2015-02-01/access-points", query)
+            let page: DescribeAccessPointsOutput = try await get(AWSOperation.EFS.describeAccessPoints, "/2015-02-01/access-points", query)
             points += page.AccessPoints ?? []
             token = page.NextToken
         } while token != nil

@@ -24,10 +24,10 @@ struct JSONProtocolCaller: Sendable {
     let service: AWSService
     let targetPrefix: String
 
-    func call<Output: Decodable>(_ action: String, _ input: some Encodable, idempotent: Bool = true) async throws -> Output {
+    func call<Output: Decodable>(_ operation: AWSOperation, _ input: some Encodable, idempotent: Bool = true) async throws -> Output {
         var request = AWSRequest(
-            service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
-            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(action)")],
+            service: service, operation: "\(service.rawValue):\(operation.name)", method: .POST, path: "/",
+            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(operation.name)")],
             body: .data(try AWSJSON.encode(input)))
         request.isIdempotent = idempotent
         let response = try await client.send(request, errors: .json)
@@ -42,7 +42,8 @@ struct QueryProtocolCaller: Sendable {
     let version: String
 
     /// `signed: false` for the few calls that carry their own proof (STS AssumeRoleWithWebIdentity).
-    func call(_ action: String, _ parameters: [(String, String)], signed: Bool = true) async throws -> XMLElement {
+    func call(_ operation: AWSOperation, _ parameters: [(String, String)], signed: Bool = true) async throws -> XMLElement {
+        let action = operation.name
         // Spaces as '+', as botocore's urlencode writes them (a literal '+' is already %2B). AWS signs the raw
         // bytes either way; moto re-encodes the form when it checks a signature, and refuses %20.
         let form = AWSURI.canonicalQuery([("Action", action), ("Version", version)] + parameters).replacingOccurrences(of: "%20", with: "+")

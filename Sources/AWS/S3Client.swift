@@ -19,13 +19,13 @@ public struct S3Client: Sendable {
 
     /// Path-style on custom endpoints (moto, LocalStack) and for names that are not DNS-safe; virtual-hosted on AWS.
     func request(
-        _ operation: String, _ method: HTTPMethod, bucket: String, key: String? = nil, query: [(String, String)] = [],
+        _ operation: AWSOperation, _ method: HTTPMethod, bucket: String, key: String? = nil, query: [(String, String)] = [],
         headers: [(String, String)] = [], body: AWSBody = .empty
     ) -> AWSRequest {
         let keyPath = key.map { "/" + AWSURI.encodePath($0) } ?? ""
         let virtual = !client.configuration.hasCustomEndpoint(for: .s3) && Self.isDNSCompatible(bucket)
         var request = AWSRequest(
-            service: .s3, operation: "s3:\(operation)", method: method,
+            service: .s3, operation: "s3:\(operation.name)", method: method,
             path: virtual ? (keyPath.isEmpty ? "/" : keyPath) : "/\(AWSURI.quote(bucket))\(keyPath)", query: query,
             headers: headers, body: body)
         if virtual { request.hostPrefix = bucket + "." }
@@ -42,7 +42,7 @@ public struct S3Client: Sendable {
         if client.configuration.region != "us-east-1" {
             body = .data(Data("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(client.configuration.region)</LocationConstraint></CreateBucketConfiguration>".utf8))
         }
-        _ = try await client.send(request("CreateBucket", .PUT, bucket: bucket, body: body), errors: .xml)
+        _ = try await client.send(request(AWSOperation.S3.createBucket, .PUT, bucket: bucket, body: body), errors: .xml)
     }
 
     /// Uploads a file, as one PUT or (above ``multipartThreshold``) as a multipart upload.
@@ -57,13 +57,13 @@ public struct S3Client: Sendable {
             return try await multipartUpload(bucket: bucket, key: key, path: path, size: size, headers: headers)
         }
         let response = try await client.send(
-            request("PutObject", .PUT, bucket: bucket, key: key, headers: headers, body: .file(path: path, offset: 0, length: size)),
+            request(AWSOperation.S3.putObject, .PUT, bucket: bucket, key: key, headers: headers, body: .file(path: path, offset: 0, length: size)),
             errors: .xml)
         return response.headers.first(name: "ETag")
     }
 
     func multipartUpload(bucket: String, key: String, path: String, size: Int64, headers: [(String, String)]) async throws -> String? {
-        var create = request("CreateMultipartUpload", .POST, bucket: bucket, key: key, query: [("uploads", "")], headers: headers)
+        var create = request(AWSOperation.S3.createMultipartUpload, .POST, bucket: bucket, key: key, query: [("uploads", "")], headers: headers)
         create.isIdempotent = false  // a repeat leaves an upload behind that nobody completes
         let created = try await client.send(create, errors: .xml)
         guard let uploadID = XMLElement.parse(created.body)?.find("UploadId")?.text else {
@@ -76,7 +76,7 @@ public struct S3Client: Sendable {
                 + "</CompleteMultipartUpload>"
             let completed = try await client.send(
                 request(
-                    "CompleteMultipartUpload", .POST, bucket: bucket, key: key, query: [("uploadId", uploadID)],
+                    AWSOperation.S3.completeMultipartUpload, .POST, bucket: bucket, key: key, query: [("uploadId", uploadID)],
                     headers: [("Content-Type", "application/xml")], body: .data(Data(xml.utf8))),
                 errors: .xml)
             // S3 can answer 200 with an error document for CompleteMultipartUpload.
@@ -88,7 +88,7 @@ public struct S3Client: Sendable {
             return XMLElement.parse(completed.body)?.find("ETag")?.text
         } catch {
             _ = try? await client.send(  // cleanup after a failed upload; the upload's own error is rethrown below
-                request("AbortMultipartUpload", .DELETE, bucket: bucket, key: key, query: [("uploadId", uploadID)]), errors: .xml)
+                request(AWSOperation.S3.abortMultipartUpload, .DELETE, bucket: bucket, key: key, query: [("uploadId", uploadID)]), errors: .xml)
             throw error
         }
     }
@@ -103,7 +103,7 @@ public struct S3Client: Sendable {
                 let offset = Int64(number - 1) * partSize
                 let length = min(partSize, size - offset)
                 let part = request(
-                    "UploadPart", .PUT, bucket: bucket, key: key,
+                    AWSOperation.S3.uploadPart, .PUT, bucket: bucket, key: key,
                     query: [("partNumber", String(number)), ("uploadId", uploadID)],
                     body: .file(path: path, offset: offset, length: length))
                 group.addTask {
@@ -132,13 +132,13 @@ public struct S3Client: Sendable {
     /// Uploads `data` as one PUT (small objects: task results, markers).
     public func putObject(bucket: String, key: String, data: Data, contentType: String = "application/octet-stream") async throws {
         _ = try await client.send(
-            request("PutObject", .PUT, bucket: bucket, key: key, headers: [("Content-Type", contentType)], body: .data(data)),
+            request(AWSOperation.S3.putObject, .PUT, bucket: bucket, key: key, headers: [("Content-Type", contentType)], body: .data(data)),
             errors: .xml)
     }
 
     /// A whole object in memory (at most 256 MiB, the client's answer limit).
     public func getObjectData(bucket: String, key: String) async throws -> Data {
-        try await client.send(request("GetObject", .GET, bucket: bucket, key: key), errors: .xml).body
+        try await client.send(request(AWSOperation.S3.getObject, .GET, bucket: bucket, key: key), errors: .xml).body
     }
 
     /// Streams an object into `path` through a temporary name: a failed download leaves nothing there.
@@ -146,7 +146,7 @@ public struct S3Client: Sendable {
     public func getObject(bucket: String, key: String, toFile path: String) async throws -> Int64 {
         let temporary = path + ".partial-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: temporary) }
-        let written = try await client.stream(request("GetObject", .GET, bucket: bucket, key: key), errors: .xml) { response in
+        let written = try await client.stream(request(AWSOperation.S3.getObject, .GET, bucket: bucket, key: key), errors: .xml) { response in
             guard FileManager.default.createFile(atPath: temporary, contents: nil),
                   let handle = FileHandle(forWritingAtPath: temporary)
             else { throw AWSError.malformedResponse(service: "s3", detail: "cannot write \(temporary)") }
@@ -170,7 +170,7 @@ public struct S3Client: Sendable {
     /// The object's size, ETag and metadata, or nil if there is no such key.
     public func headObject(bucket: String, key: String) async throws -> S3ObjectInfo? {
         do {
-            let response = try await client.send(request("HeadObject", .HEAD, bucket: bucket, key: key), errors: .xml)
+            let response = try await client.send(request(AWSOperation.S3.headObject, .HEAD, bucket: bucket, key: key), errors: .xml)
             var metadata: [String: String] = [:]
             for header in response.headers where header.name.lowercased().hasPrefix("x-amz-meta-") {
                 metadata[String(header.name.lowercased().dropFirst("x-amz-meta-".count))] = header.value
@@ -190,7 +190,7 @@ public struct S3Client: Sendable {
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", String(pageSize))]
             if let token { query.append(("continuation-token", token)) }
-            let response = try await client.send(request("ListObjectsV2", .GET, bucket: bucket, query: query), errors: .xml)
+            let response = try await client.send(request(AWSOperation.S3.listObjectsV2, .GET, bucket: bucket, query: query), errors: .xml)
             guard let root = XMLElement.parse(response.body) else {
                 throw AWSError.malformedResponse(service: "s3", detail: "ListObjectsV2 answer is not XML")
             }
@@ -203,7 +203,7 @@ public struct S3Client: Sendable {
     }
 
     public func deleteObject(bucket: String, key: String) async throws {
-        _ = try await client.send(request("DeleteObject", .DELETE, bucket: bucket, key: key), errors: .xml)
+        _ = try await client.send(request(AWSOperation.S3.deleteObject, .DELETE, bucket: bucket, key: key), errors: .xml)
     }
 
     static func fileSize(_ path: String) throws -> Int64 {

@@ -10,7 +10,7 @@ public struct STSClient: Sendable {
 
     /// Who the credentials belong to.
     public func getCallerIdentity() async throws -> CallerIdentity {
-        let root = try await caller.call("GetCallerIdentity", [])
+        let root = try await caller.call(AWSOperation(.sts, "GetCallerIdentity"), [])
         guard let result = root.find("GetCallerIdentityResult") else {
             throw AWSError.malformedResponse(service: "sts", detail: "no GetCallerIdentityResult")
         }
@@ -57,13 +57,13 @@ public struct RoleRequest: Sendable, Equatable {
 extension STSClient {
     /// Temporary credentials for a role, signed with the client's credentials.
     public func assumeRole(_ role: RoleRequest, source: String) async throws -> AWSCredentials {
-        let root = try await caller.call("AssumeRole", role.parameters)
+        let root = try await caller.call(AWSOperation(.sts, "AssumeRole"), role.parameters)
         return try Self.credentials(in: root, result: "AssumeRoleResult", source: source)
     }
 
     /// Temporary credentials for a role, from an OIDC token; the call is not signed.
     public func assumeRoleWithWebIdentity(_ role: RoleRequest, token: String, source: String) async throws -> AWSCredentials {
-        let root = try await caller.call("AssumeRoleWithWebIdentity", role.parameters + [("WebIdentityToken", token)], signed: false)
+        let root = try await caller.call(AWSOperation(.sts, "AssumeRoleWithWebIdentity"), role.parameters + [("WebIdentityToken", token)], signed: false)
         return try Self.credentials(in: root, result: "AssumeRoleWithWebIdentityResult", source: source)
     }
 

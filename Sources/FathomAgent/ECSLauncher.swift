@@ -180,3 +180,14 @@ public final class ECSLauncher: Launcher {
         logger.error("could not record the run's infrastructure", metadata: ["run": "\(runID)"])
     }
 }
+
+extension ECSLauncher {
+    /// Every AWS operation the ECS launcher sends: task definitions (reused by hash), tasks, re-attaching after a
+    /// restart (ListTasks), and the flow container's CloudWatch logs. The agent's IAM policy (`fathom infra`) is
+    /// made from this list, and a test checks it against what the agent sends to moto.
+    public static let awsOperations: Set<AWSOperation> = [
+        AWSOperation.ECS.registerTaskDefinition, AWSOperation.ECS.describeTaskDefinition, AWSOperation.ECS.listTaskDefinitions,
+        AWSOperation.ECS.runTask, AWSOperation.ECS.describeTasks, AWSOperation.ECS.stopTask, AWSOperation.ECS.listTasks,
+        AWSOperation.Logs.getLogEvents,
+    ]
+}

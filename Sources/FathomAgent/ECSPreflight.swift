@@ -116,9 +116,9 @@ public struct ECSPreflight: Sendable {
         let cloudWatch = CloudWatchLogsClient(client: client)
         guard let answer = await lookup(
             "log group \(logs.group)", fix: "Check logs.region and the credentials.", into: &checks,
-            { try await cloudWatch.call("DescribeLogGroups", ["logGroupNamePrefix": .string(logs.group)]) })
+            { try await cloudWatch.describeLogGroups(prefix: logs.group) })
         else { return }
-        if (answer["logGroups"].arrayValue ?? []).contains(where: { $0["logGroupName"].stringValue == logs.group }) {
+        if answer.contains(logs.group) {
             checks.append(Check(.ok, "log group \(logs.group) exists"))
         } else if logs.createGroup {
             checks.append(Check(.ok, "log group \(logs.group) will be created by awslogs (the execution role needs logs:CreateLogGroup)"))
@@ -128,4 +128,15 @@ public struct ECSPreflight: Sendable {
                 fix: "Create it ('aws logs create-log-group --log-group-name \(logs.group)') or set logs.createGroup: true."))
         }
     }
+}
+
+extension ECSPreflight {
+    /// Every AWS operation `fathom ecs check` sends (all reads). The agent's IAM policy includes them.
+    public static let awsOperations: Set<AWSOperation> = [
+        AWSOperation.ECS.describeClusters, AWSOperation.Logs.describeLogGroups,
+        AWSOperation.EFS.describeFileSystems, AWSOperation.EFS.describeAccessPoints, AWSOperation.EFS.describeMountTargets,
+        AWSOperation.EFS.describeMountTargetSecurityGroups, AWSOperation.EFS.describeFileSystemPolicy,
+        AWSOperation.EC2.describeSubnets, AWSOperation.EC2.describeSecurityGroups, AWSOperation.EC2.describeRouteTables,
+        AWSOperation.EC2.describeVpcEndpoints, AWSOperation.EC2.describeVpcAttribute, AWSOperation.EC2.describeVpcs,
+    ]
 }

@@ -66,3 +66,15 @@ public struct S3FlowStorage: FlowStorage {
         try AtomicFile.publishVerified(temporary, to: destination, sha256: sha256, source: "s3://\(bucket)/\(key)")
     }
 }
+
+extension S3FlowStorage {
+    /// What storing and serving bundles sends (a coordinator with `--storage s3://…`, `fathom register --storage`):
+    /// the IAM policies `fathom infra` writes are made from this list.
+    public static let storingOperations: Set<AWSOperation> = [
+        AWSOperation.S3.headObject, AWSOperation.S3.putObject, AWSOperation.S3.createMultipartUpload, AWSOperation.S3.uploadPart,
+        AWSOperation.S3.completeMultipartUpload, AWSOperation.S3.abortMultipartUpload, AWSOperation.S3.getObject,
+    ]
+
+    /// What fetching a bundle sends (`fathom execute` in a flow's task).
+    public static let fetchingOperations: Set<AWSOperation> = [AWSOperation.S3.getObject]
+}

@@ -19,7 +19,8 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: """
         A PostgreSQL database that several coordinators share: postgres://USER:PASSWORD@HOST:5432/DB?sslmode=require \
-        (env: FATHOM_DATABASE_URL, which keeps the password out of the process list). Default: SQLite in --data-dir.
+        (env: FATHOM_DATABASE_URL, which keeps the password out of the process list; or the password alone in \
+        FATHOM_DATABASE_PASSWORD, e.g. from an ECS secret). Default: SQLite in --data-dir.
         """)
     var database: String?
 
@@ -28,7 +29,9 @@ struct ServerCommand: AsyncParsableCommand {
         let logger = Logger(label: "fathom.server")
         let directory = dataDirectory ?? (NSHomeDirectory() as NSString).appendingPathComponent(".fathom")
         var configuration = try serve.serverConfiguration(dataDirectory: directory)
-        configuration.databaseURL = database ?? ProcessInfo.processInfo.environment["FATHOM_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let environment = ProcessInfo.processInfo.environment
+        configuration.databaseURL = (database ?? environment["FATHOM_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 })
+            .map { Self.url($0, password: environment["FATHOM_DATABASE_PASSWORD"]) }
         var location = "data: \(directory)"
         if let url = configuration.databaseURL {
             do {
@@ -43,6 +46,13 @@ struct ServerCommand: AsyncParsableCommand {
         let coordinator = try await EmbeddedCoordinator.start(configuration: configuration, logger: logger, handleSignals: true)
         print("fathom coordinator listening on \(coordinator.url) (\(location)); web UI at \(coordinator.url)/")
         try await coordinator.wait()
+    }
+
+    /// The database URL with `password` in it, when it has none (the password percent-encoded, whatever it holds).
+    static func url(_ text: String, password: String?) -> String {
+        guard let password, !password.isEmpty, var components = URLComponents(string: text), components.password == nil else { return text }
+        components.percentEncodedPassword = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return components.string ?? text
     }
 }
 
