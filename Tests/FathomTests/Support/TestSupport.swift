@@ -23,6 +23,11 @@ enum TestPaths {
     static var fathom: String { buildDirectory + "/fathom" }
     static var examples: String { buildDirectory + "/fathom-examples" }
     static var testFlows: String { buildDirectory + "/fathom-test-flows" }
+    /// The package's own directory (docs, examples).
+    static var repository: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
 }
 
 /// A fresh directory under /tmp, removed when the value is released.
