@@ -93,7 +93,7 @@ public struct InfraTemplate: Sendable {
             output("TaskSecurityGroup", .getAtt("TaskSecurityGroup", "GroupId"), "The flow tasks' security group (run config: network.securityGroups)."),
             output("AssignPublicIp", options.publicIP ? "ENABLED" : "DISABLED", "Whether flow tasks get a public IP (run config: network.assignPublicIp)."),
             output("FileSystem", .ref("FileSystem"), "The EFS file system (run config: efs[].fileSystemId)."),
-            output("AccessPoint", .getAtt("AccessPoint", "AccessPointId"), "The access point flows mount (run config: efs[].accessPointId)."),
+            output("AccessPoint", .ref("AccessPoint"), "The access point flows mount (run config: efs[].accessPointId)."),
             output("LogGroup", .ref("LogGroup"), "The log group of flows, the agent and the coordinator (run config: logs.group)."),
             output("TaskExecutionRoleArn", .getAtt("TaskExecutionRole", "Arn"), "The task execution role (run config: executionRoleArn)."),
             output("FlowTaskRoleArn", .getAtt("FlowTaskRole", "Arn"), "The flow tasks' role (run config: taskRoleArn)."),

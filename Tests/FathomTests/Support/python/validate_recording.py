@@ -5,7 +5,7 @@ Reads moto's recording (one JSON object per line) from the file named on the com
 For each request it finds the operation (X-Amz-Target, Action=, or the REST path template),
 rebuilds the input parameters the way the protocol serialized them, and checks them with
 botocore's ParamValidator plus an enum walk (ParamValidator skips enums).
-Prints a JSON report: {"checked": N, "operations": {...}, "invalid": [...]} and exits 1 if any is invalid.
+Prints a JSON report: {"checked": N, "operations": {...}, "operations_by_key": {access key: {...}}, "invalid": [...]} and exits 1 if any is invalid.
 """
 import base64, json, re, sys
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -144,7 +144,7 @@ def rest_params(op, labels, query, headers, body):
 
 
 def main():
-    report = {"checked": 0, "operations": {}, "invalid": [], "unidentified": []}
+    report = {"checked": 0, "operations": {}, "operations_by_key": {}, "invalid": [], "unidentified": []}
     validator = ParamValidator()
     for line in open(sys.argv[1]):
         if not line.strip():
@@ -199,6 +199,9 @@ def main():
         report["checked"] += 1
         name = f"{service}:{op.name}"
         report["operations"][name] = report["operations"].get(name, 0) + 1
+        key = re.search(r"Credential=([^/]+)/", headers.get("authorization", ""))
+        by_key = report["operations_by_key"].setdefault(key.group(1) if key else "", {})
+        by_key[name] = by_key.get(name, 0) + 1
         problems = []
         if op.input_shape is not None:
             result = validator.validate(params, op.input_shape)
