@@ -2,7 +2,7 @@ import Foundation
 
 /// The AWS services Fathom talks to.
 public enum AWSService: String, Sendable, CaseIterable {
-    case ecs, efs, ec2, s3, logs, sts, cloudformation
+    case ecs, efs, ec2, s3, logs, sts, cloudformation, secretsmanager
 
     /// The SigV4 signing name.
     public var signingName: String {
@@ -24,6 +24,7 @@ public enum AWSService: String, Sendable, CaseIterable {
     public var endpointEnvironmentKey: String {
         switch self {
         case .logs: return "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"
+        case .secretsmanager: return "AWS_ENDPOINT_URL_SECRETS_MANAGER"
         default: return "AWS_ENDPOINT_URL_\(rawValue.uppercased())"
         }
     }

@@ -95,6 +95,11 @@ extension AWSOperation {
         public static let deleteObject = AWSOperation(.s3, "DeleteObject")
     }
 
+    /// The Secrets Manager operations ``SecretsManagerClient`` sends.
+    public enum SecretsManager {
+        public static let getSecretValue = AWSOperation(.secretsmanager, "GetSecretValue")
+    }
+
     /// The CloudFormation operations ``CloudFormationClient`` sends.
     public enum CloudFormation {
         public static let describeStacks = AWSOperation(.cloudformation, "DescribeStacks")

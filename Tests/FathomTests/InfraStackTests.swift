@@ -177,8 +177,10 @@ import Testing
         try await account.moto.startRecording()
         var userEnvironment = account.environment(Self.userKey)
         userEnvironment["AWS_ENDPOINT_URL_CLOUDFORMATION"] = proxy.url
-        let written = try await runCommand(TestPaths.fathom, ["infra", "run-config", "fathom", "--output", work.path + "/ecs.yaml"], environment: userEnvironment)
+        let written = try await runCommand(
+            TestPaths.fathom, ["infra", "run-config", "fathom", "--output", work.path + "/ecs.yaml", "--env"], environment: userEnvironment)
         #expect(written.exit.exitCode == 0, "\(written.output) \(written.exit.stderrTail)")
+        #expect(written.output.filter { !$0.hasPrefix("wrote ") } == ["export FATHOM_API_URL='\(runnerURL)'", "export FATHOM_TOKEN='\(String(repeating: "t", count: 48))'"], "for eval: the coordinator and its token")
         let validated = try await runCommand(TestPaths.fathom, ["ecs", "validate", work.path + "/ecs.yaml"])
         #expect(validated.output == ["ok"], "\(validated.output)")
         let agentEnvironment = account.environment(Self.agentKey)
@@ -292,6 +294,6 @@ import Testing
         // (anAgentThatDiedBeforeRecordingItsTaskFindsItByTagAndTheRunCompletes) runs that path.
         let onlyAfterARestart: Set<String> = ["ecs:ListTasks"]
         #expect(allowed.subtracting(sent) == onlyAfterARestart, "declared but never sent: \(allowed.subtracting(sent).sorted())")
-        #expect(Set((byKey[Self.userKey] ?? [:]).keys) == ["cloudformation:DescribeStacks"], "run-config reads the stack only")
+        #expect(Set((byKey[Self.userKey] ?? [:]).keys) == ["cloudformation:DescribeStacks", "secretsmanager:GetSecretValue"], "run-config reads the stack and, with --env, the token")
     }
 }

@@ -116,7 +116,14 @@ struct InfraRunConfigCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Write the run config to this file (atomically) instead of standard output.")
     var output: String?
 
+    @Flag(help: """
+        With --output: print 'export FATHOM_API_URL=… FATHOM_TOKEN=…' for the stack's coordinator (the token read from its \
+        secret: secretsmanager:GetSecretValue), for eval "$(fathom infra run-config STACK --output ecs.yaml --env)".
+        """)
+    var env = false
+
     func run() async throws {
+        if env && output == nil { throw CLIError("--env prints shell exports on standard output: give --output FILE for the run config") }
         let client = AWSClient(configuration: try AWSConfiguration(region: region), credentials: CredentialChain.standard())
         guard let found = try await CloudFormationClient(client: client).describeStack(stack) else {
             throw CLIError("stack \(stack) does not exist in \(client.configuration.region); check the name and --region")
@@ -133,10 +140,24 @@ struct InfraRunConfigCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(error)")
         }
+        let exports = env ? try await Self.exports(found, client: client) : ""
         try InfraOutput.write(text, to: output)
-        if let output, let url = found.outputs["CoordinatorURL"] {
-            FileHandle.standardError.write(Data("wrote \(output); the coordinator: \(url) (runner URL \(found.outputs["RunnerURL"] ?? "?"))\n".utf8))
+        if let output {
+            FileHandle.standardError.write(Data("wrote \(output) from stack \(found.name); the coordinator: \(found.outputs["CoordinatorURL"] ?? "?")\n".utf8))
         }
+        if env { print(exports, terminator: "") }
+    }
+
+    /// `export` lines for the stack's coordinator URL and its token, single-quoted for any shell.
+    static func exports(_ stack: CloudFormationStack, client: AWSClient) async throws -> String {
+        guard let url = stack.outputs["CoordinatorURL"], let secret = stack.outputs["TokenSecretArn"] else {
+            throw CLIError("stack \(stack.name) has no CoordinatorURL or TokenSecretArn output; name a stack from 'fathom infra template'")
+        }
+        guard let token = try await SecretsManagerClient(client: client).secretString(secret), !token.isEmpty else {
+            throw CLIError("the token secret \(secret) holds no string value")
+        }
+        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        return "export FATHOM_API_URL=\(quoted(url))\nexport FATHOM_TOKEN=\(quoted(token))\n"
     }
 }
 
