@@ -91,6 +91,13 @@ struct InfraTemplateCommand: ParsableCommand {
         } catch {
             throw CLIError(error.description)
         }
+        if internetFacing && certificateARN == nil {
+            FileHandle.standardError.write(Data("""
+                warning: the coordinator's load balancer faces the internet over plain HTTP: the token crosses the internet in \
+                clear to \(allowFrom.joined(separator: ", ")). Give --certificate-arn for HTTPS, or leave out --internet-facing.
+
+                """.utf8))
+        }
         try InfraOutput.write(try template.yaml(), to: output)
     }
 }
