@@ -19,7 +19,7 @@ import Yams
             ("three-subnets", .init(vpcID: "vpc-0123456789abcdef0", subnetIDs: ["subnet-0a1b2c3d", "subnet-4e5f6a7b", "subnet-8c9d0e1f"])),
         ]
         for (networkName, network) in networks {
-            for coordinator in ["none", "internal", "internet-https"] {
+            for coordinator in ["none", "internal", "internet-http", "internet-https"] {
                 for secret in [false, true] {
                     for publicIP in network == nil ? [false] : [false, true] {
                         var options = InfraOptions()
@@ -27,6 +27,10 @@ import Yams
                         options.assignPublicIP = publicIP
                         options.coordinator = coordinator != "none"
                         if network != nil && coordinator != "none" { options.loadBalancerCIDRs = ["10.20.0.0/16"] }
+                        if coordinator == "internet-http" {
+                            options.internetFacing = true
+                            options.loadBalancerCIDRs = ["203.0.113.7/32"]
+                        }
                         if coordinator == "internet-https" {
                             options.internetFacing = true
                             options.loadBalancerCIDRs = ["0.0.0.0/0"]
@@ -50,7 +54,7 @@ import Yams
             try Data(try InfraTemplate(options: options).yaml().utf8).write(to: URL(fileURLWithPath: path))
             paths.append(path)
         }
-        #expect(paths.count == 30)
+        #expect(paths.count == 40)
         let lint = try await runCommand("/usr/bin/env", ["cfn-lint", "--format", "parseable"] + paths)
         #expect(lint.exit.exitCode == 0, "\(lint.output.joined(separator: "\n"))")
         #expect(lint.output.isEmpty, "\(lint.output.joined(separator: "\n"))")
