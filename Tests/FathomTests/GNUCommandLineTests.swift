@@ -80,6 +80,62 @@ import Testing
         }
     }
 
+    /// The ordering modes and their long spellings, on text made to tell them apart: sizes as `du -h` prints them,
+    /// month names, versions and file names, floats with exponents, `inf`, case and punctuation, control bytes.
+    static let modeCases: [[String]] = [
+        ["-f"], ["-d"], ["-i"], ["-fd"], ["-fi"], ["-g"], ["-h"], ["-M"], ["-V"], ["-fr"], ["-gr"], ["-hr"], ["-Mr"], ["-Vr"],
+        ["-k2,2h"], ["-k2,2g"], ["-k3,3M"], ["-k1,1V"], ["-k1,1f", "-k2,2h"], ["-b", "-k2,2d"], ["-k1,1fi", "-r"], ["-s", "-k1,1f"],
+        ["-u", "-f"], ["-u", "-k2,2h"], ["-u", "-k1,1V"], ["-bV"], ["-k2", "-g"], ["-hk2,2"], ["-fk1,1"], ["-s", "-V"],
+        ["--ignore-case"], ["--dictionary-order"], ["--ignore-nonprinting"], ["--general-numeric-sort"], ["--human-numeric-sort"],
+        ["--month-sort"], ["--version-sort"], ["--sort=human-numeric"], ["--sort=version", "-r"], ["--sort=month"],
+        ["--sort=general-numeric", "-k2,2"], ["--sort=numeric", "-k2,2"], ["-S64K", "-k2,2h"], ["-S64K", "-V"],
+    ]
+
+    static func modeInput(_ directory: TemporaryDirectory) throws -> String {
+        var generator = SeededGenerator(seed: 0x0DE5)
+        let names = ["file10.tar.gz", "file9.tar.gz", "file2.txt", "v1.10", "v1.9", "v1.9~rc1", "a~b", ".hidden", "..", ".", "x.P", "x.G-",
+                     "README", "readme", "Read-Me", "read_me", "\u{1}ctl", "tab\there", "Zeta", "alpha"]
+        let sizes = ["1.5K", "2M", "-3G", "0K", "10k", "999", "1.0T", "512", "0.5M", "7E", "-1K", "abc", "3e2", "-inf", "inf", "1e-3", "0x10"]
+        let months = ["jan", "FEB", "Mar", "apr", "May", "JUNE", "jul", "AUG", "sep", "Oct", "nov", "DEC", "foo"]
+        var lines: [String] = []
+        for _ in 0..<2_000 {
+            let name = names[Int(generator.next() % UInt64(names.count))] + (generator.next() % 3 == 0 ? "\(generator.next() % 20)" : "")
+            let size = sizes[Int(generator.next() % UInt64(sizes.count))]
+            let month = months[Int(generator.next() % UInt64(months.count))]
+            lines.append("\(name) \(size) \(month) \(generator.next() % 1000)")
+        }
+        let path = directory.file("modes.txt")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func orderingModesGiveGNUSortsBytes() async throws {
+        let directory = TemporaryDirectory("gnu-sort-modes")
+        let input = try Self.modeInput(directory)
+        for arguments in Self.modeCases {
+            let gnu = try await Self.run(["/usr/bin/sort"], arguments, input: input, in: directory, tag: "gnu")
+            let ours = try await Self.run([TestPaths.fathom, "sort"], arguments, input: input, in: directory, tag: "fathom")
+            #expect(gnu.status == 0 && ours.status == 0, "\(arguments): GNU \(String(describing: gnu.status)), Fathom \(String(describing: ours.status))")
+            #expect(ours.stdout == gnu.stdout, "\(arguments): the output differs from GNU sort's")
+        }
+        // -z: NUL-ended lines (which may hold newlines), in one chunk and spilled to runs and merged.
+        let zero = directory.file("zero.bin")
+        let text = try String(contentsOfFile: input, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "\n", with: "\u{0}").replacingOccurrences(of: " 7", with: "\n7").utf8)
+            .write(to: URL(fileURLWithPath: zero))
+        for arguments in [["-z"], ["-zr"], ["-z", "-k2,2h"], ["-zu", "-k1,1"], ["--zero-terminated", "-V"], ["-z", "-S64K", "-f"]] {
+            let gnu = try await Self.run(["/usr/bin/sort"], arguments, input: zero, in: directory, tag: "gnu")
+            let ours = try await Self.run([TestPaths.fathom, "sort"], arguments, input: zero, in: directory, tag: "fathom")
+            #expect(gnu.status == 0 && ours.status == 0 && ours.stdout == gnu.stdout, "\(arguments)")
+        }
+        // What GNU sort refuses, and random order, refused with the reason.
+        for (arguments, words) in [(["-dn"], "incompatible"), (["-gn"], "incompatible"), (["-k1,1di"], "incompatible"), (["-k1,1hV"], "incompatible"),
+                                   (["-R"], "random order"), (["--sort=random"], "random order"), (["-k1,1R"], "random order"), (["--sort=alpha"], "not a sort order")] {
+            let refused = try await runCommand(TestPaths.fathom, ["sort"] + arguments + [input])
+            #expect(refused.exit.exitCode != 0 && refused.output.joined(separator: " ").contains(words), "\(arguments): \(refused.output)")
+        }
+    }
+
     /// `-m` merges files sorted already (each sorted by GNU sort with the same keys); `--files0-from` reads the
     /// names from a NUL-ended list.
     @Test func mergeAndFileListsGiveGNUSortsBytes() async throws {

@@ -13,7 +13,7 @@ public enum GNUSpellings {
 
     static let commands: [String: Letters] = {
         let bzip2 = Letters(flags: Set("dztckfvq123456789"), valued: Set("pb"))
-        return ["sort": Letters(flags: Set("nrusbcCm"), valued: Set("otkST")), "bzip2": bzip2, "bunzip2": bzip2, "bzcat": bzip2]
+        return ["sort": Letters(flags: Set("nrusbcCmfdighMVzR"), valued: Set("otkST")), "bzip2": bzip2, "bunzip2": bzip2, "bzcat": bzip2]
     }()
 
     public static func rewrite(_ arguments: [String]) -> [String] {

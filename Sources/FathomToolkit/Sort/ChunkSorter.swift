@@ -80,7 +80,7 @@ final class ChunkSorter {
         var lines = 0
         var position = 0
         let base = UnsafeMutableRawPointer(data)
-        while position < length, let found = memchr(base + position, 0x0A, length - position) {
+        while position < length, let found = memchr(base + position, Int32(comparator.lineEnd), length - position) {
             lines += 1
             position = base.distance(to: found) + 1
         }
@@ -95,7 +95,7 @@ final class ChunkSorter {
         let base = UnsafeMutableRawPointer(data)
         let limit = min(limit, entryCapacity)
         while position < length, entryCount < limit {
-            guard let found = memchr(base + position, 0x0A, length - position) else { break }
+            guard let found = memchr(base + position, Int32(comparator.lineEnd), length - position) else { break }
             let end = base.distance(to: found)
             let count = end - position
             let start = data + position
@@ -170,6 +170,7 @@ final class ChunkSorter {
     }
 
     private func write(parts selected: Range<Int>, to writer: BufferedWriter, unique: Bool) throws {
+        writer.lineEnd = comparator.lineEnd
         let parts = Array(self.parts[selected])
         var cursors = parts.map { $0.lowerBound }
         var previous: LineEntry?

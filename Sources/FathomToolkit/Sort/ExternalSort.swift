@@ -121,7 +121,7 @@ public enum ExternalSort {
         scratch: inout ScratchDirectory?, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
         state: inout SortProgress, progress: (SortProgress) -> Void
     ) throws -> (runs: [SortedRun], bytesWritten: Int) {
-        let input = LineInput(paths: inputs)
+        let input = LineInput(paths: inputs, lineEnd: comparator.lineEnd)
         if let checkpoint, checkpoint.manifest.consumed > 0 {
             try input.seek(to: checkpoint.manifest.consumed, lengths: checkpoint.inputs.map(\.sortedLength))
         }

@@ -17,6 +17,8 @@ struct LineComparator: Sendable {
     /// The prefix is taken from the first key (or the whole line), stored complemented when that key is reversed.
     let prefixKey: SortKey?
     let prefixReversed: Bool
+    /// The byte that ends a line: newline, or NUL with `-z`.
+    let lineEnd: UInt8
 
     init(order: SortOptions) {
         keys = order.effectiveKeys
@@ -25,13 +27,15 @@ struct LineComparator: Sendable {
         reverseLastResort = order.reverse
         prefixKey = keys.first
         prefixReversed = keys.first?.reverse ?? order.reverse
+        lineEnd = order.lineEnd
     }
 
     // MARK: Fields
 
+    /// GNU sort's blanks: space, tab, and newline (which only a `-z` line can hold).
     @inline(__always)
     static func isBlank(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x09
+        byte == 0x20 || byte == 0x09 || byte == 0x0A
     }
 
     /// GNU sort's `begfield`: where the key starts in the line.
@@ -111,17 +115,27 @@ struct LineComparator: Sendable {
         for key in keys {
             let (aStart, aEnd) = keyRange(a, aCount, key)
             let (bStart, bEnd) = keyRange(b, bCount, key)
-            var diff: Int
-            if key.numeric {
-                diff = NumericKey.compare(a + aStart, aEnd - aStart, b + bStart, bEnd - bStart)
-            } else {
-                diff = Self.compareBytes(a + aStart, aEnd - aStart, b + bStart, bEnd - bStart)
-            }
+            let diff = Self.compareKey(key, a + aStart, aEnd - aStart, b + bStart, bEnd - bStart)
             if diff != 0 { return key.reverse ? -diff : diff }
         }
         guard lastResort else { return 0 }
         let diff = Self.compareBytes(a, aCount, b, bCount)
         return reverseLastResort ? -diff : diff
+    }
+
+    /// Two keys' texts compared as `key` orders them.
+    @inline(__always)
+    static func compareKey(_ key: SortKey, _ a: UnsafePointer<UInt8>, _ aCount: Int, _ b: UnsafePointer<UInt8>, _ bCount: Int) -> Int {
+        switch key.mode {
+        case .bytes:
+            return key.comparesBytes
+                ? compareBytes(a, aCount, b, bCount) : TextKey.compare(a, aCount, b, bCount, fold: key.foldCase, ignore: key.ignore)
+        case .numeric: return NumericKey.compare(a, aCount, b, bCount)
+        case .generalNumeric: return GeneralNumericKey.compare(a, aCount, b, bCount)
+        case .humanNumeric: return HumanNumericKey.compare(a, aCount, b, bCount)
+        case .month: return MonthKey.compare(a, aCount, b, bCount)
+        case .version: return VersionKey.compare(a, aCount, b, bCount)
+        }
     }
 
     /// The 64-bit order-preserving summary of the line's first key (see the type's documentation).
@@ -130,7 +144,13 @@ struct LineComparator: Sendable {
         var value: UInt64
         if let key = prefixKey {
             let (start, end) = keyRange(line, count, key)
-            value = key.numeric ? NumericKey.prefix(line + start, end - start) : Self.bytePrefix(line + start, end - start)
+            if key.comparesBytes {
+                value = Self.bytePrefix(line + start, end - start)
+            } else if key.mode == .numeric {
+                value = NumericKey.prefix(line + start, end - start)
+            } else {
+                value = 0  // one summary for every line: the comparison decides (order-preserving trivially)
+            }
         } else {
             value = Self.bytePrefix(line, count)
         }

@@ -2,17 +2,20 @@
 import Glibc
 #endif
 
-/// The bytes of one or more input files in order, with a newline supplied after a file whose last line has none
-/// (as GNU sort does), so every line that reaches the sorter ends in `\n`.
+/// The bytes of one or more input files in order, with a line end supplied after a file whose last line has none
+/// (as GNU sort does), so every line that reaches the sorter ends in `\n` (NUL with `-z`).
 final class LineInput {
     private let paths: [String]
     private var next = 0
     private var handle: FileHandleFD?
-    private var lastByte: UInt8 = 0x0A
+    private let lineEnd: UInt8
+    private var lastByte: UInt8
     private(set) var currentName = ""
 
-    init(paths: [String]) {
+    init(paths: [String], lineEnd: UInt8 = 0x0A) {
         self.paths = paths.isEmpty ? ["-"] : paths
+        self.lineEnd = lineEnd
+        lastByte = lineEnd
     }
 
     /// The total size of the inputs when all are regular files.
@@ -35,7 +38,7 @@ final class LineInput {
             if offset < start + length {
                 let opened = try FileHandleFD.reading(paths[index])
                 guard lseek(opened.fd, off_t(offset - start), SEEK_SET) >= 0 else { throw ToolkitError.io("seek in", paths[index], errno) }
-                (handle, currentName, next, lastByte) = (opened, paths[index], index + 1, 0x0A)
+                (handle, currentName, next, lastByte) = (opened, paths[index], index + 1, lineEnd)
                 return
             }
             start += length
@@ -52,7 +55,7 @@ final class LineInput {
                 handle = try FileHandleFD.reading(paths[next])
                 currentName = paths[next]
                 next += 1
-                lastByte = 0x0A
+                lastByte = lineEnd
             }
             let got = try handle!.readFully(into: UnsafeMutableRawPointer(buffer), count: count)
             if got > 0 {
@@ -60,9 +63,9 @@ final class LineInput {
                 return got
             }
             handle = nil
-            if lastByte != 0x0A {
-                lastByte = 0x0A
-                buffer[0] = 0x0A
+            if lastByte != lineEnd {
+                lastByte = lineEnd
+                buffer[0] = lineEnd
                 return 1
             }
         }

@@ -127,7 +127,7 @@ struct ParallelMerge {
             let handle = try FileHandleFD.reading(run.path)
             for (index, offset) in run.samples.enumerated() {
                 let next = index + 1 < run.samples.count ? run.samples[index + 1] : run.size
-                samples.append((try Self.line(at: offset, in: handle), next - offset))
+                samples.append((try Self.line(at: offset, in: handle, end: comparator.lineEnd), next - offset))
             }
         }
         samples.sort { a, b in
@@ -155,7 +155,7 @@ struct ParallelMerge {
         let handle = try FileHandleFD.reading(run.path)
         var start = 0
         for offset in run.samples {
-            let line = try Self.line(at: offset, in: handle)
+            let line = try Self.line(at: offset, in: handle, end: comparator.lineEnd)
             guard precedes(line, splitter) else { break }
             start = offset
         }
@@ -182,15 +182,15 @@ struct ParallelMerge {
     /// Stands in for an empty line's bytes: with a count of 0 it is never read.
     private static var empty: UnsafePointer<UInt8> { UnsafePointer(bitPattern: 1)! }
 
-    /// The line that starts at `offset` (without its newline).
-    private static func line(at offset: Int, in handle: FileHandleFD) throws -> [UInt8] {
+    /// The line that starts at `offset` (without its end byte).
+    private static func line(at offset: Int, in handle: FileHandleFD, end: UInt8) throws -> [UInt8] {
         var bytes: [UInt8] = []
         var position = offset
         var chunk = [UInt8](repeating: 0, count: 512)
         while true {
             let got = try chunk.withUnsafeMutableBytes { try handle.readFully(into: $0.baseAddress!, count: $0.count, at: position) }
             if got == 0 { return bytes }
-            if let newline = chunk[0..<got].firstIndex(of: 0x0A) {
+            if let newline = chunk[0..<got].firstIndex(of: end) {
                 bytes += chunk[0..<newline]
                 return bytes
             }

@@ -67,7 +67,7 @@ final class RunReader {
     /// Moves to the next line; false (and ``exhausted``) at the end of the run.
     func advance(using comparator: LineComparator) throws -> Bool {
         while true {
-            if start < end, let found = memchr(buffer + start, 0x0A, end - start) {
+            if start < end, let found = memchr(buffer + start, Int32(comparator.lineEnd), end - start) {
                 let newline = UnsafeMutableRawPointer(buffer).distance(to: found)
                 line = UnsafePointer(buffer + start)
                 count = newline - start
@@ -135,6 +135,7 @@ struct RunMerger {
     }
 
     func merge(readers: [RunReader], into writer: BufferedWriter) throws {
+        writer.lineEnd = comparator.lineEnd
         for reader in readers { _ = try reader.advance(using: comparator) }
         let players = readers.count
         guard players > 0 else { return }

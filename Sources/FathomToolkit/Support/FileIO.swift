@@ -130,7 +130,10 @@ final class BufferedWriter {
         bytesWritten += count
     }
 
-    /// Appends a line and its newline.
+    /// The byte `appendLine` ends a line with (NUL for `sort -z`).
+    var lineEnd: UInt8 = 0x0A
+
+    /// Appends a line and its end byte.
     @inline(__always)
     func appendLine(_ bytes: UnsafeRawPointer, count: Int) throws {
         if bytesWritten >= nextSample {
@@ -139,14 +142,14 @@ final class BufferedWriter {
         }
         if used + count + 1 <= capacity {
             (buffer + used).copyMemory(from: bytes, byteCount: count)
-            buffer.storeBytes(of: 0x0A, toByteOffset: used + count, as: UInt8.self)
+            buffer.storeBytes(of: lineEnd, toByteOffset: used + count, as: UInt8.self)
             used += count + 1
             bytesWritten += count + 1
             return
         }
         try append(bytes, count: count)
-        var newline: UInt8 = 0x0A
-        try append(&newline, count: 1)
+        var end = lineEnd
+        try append(&end, count: 1)
     }
 
     func flush() throws {

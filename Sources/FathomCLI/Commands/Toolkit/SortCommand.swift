@@ -28,6 +28,36 @@ struct SortCommand: ParsableCommand {
     @Flag(name: [.customShort("n"), .customLong("numeric-sort")], help: "Compare by numeric value.")
     var numeric = false
 
+    @Flag(name: [.customShort("g"), .customLong("general-numeric-sort")], help: "Compare as strtold reads numbers (exponents, inf, nan).")
+    var generalNumeric = false
+
+    @Flag(name: [.customShort("h"), .customLong("human-numeric-sort")], help: "Compare human-readable sizes (2K < 1G).")
+    var humanNumeric = false
+
+    @Flag(name: [.customShort("M"), .customLong("month-sort")], help: "Compare month names (unknown < JAN < … < DEC).")
+    var month = false
+
+    @Flag(name: [.customShort("V"), .customLong("version-sort")], help: "Natural sort of version numbers within text.")
+    var version = false
+
+    @Flag(name: [.customShort("R"), .customLong("random-sort")], help: .hidden)
+    var random = false
+
+    @Option(name: .customLong("sort"), help: "Sort by WORD: general-numeric (-g), human-numeric (-h), month (-M), numeric (-n), version (-V).")
+    var sortWord: String?
+
+    @Flag(name: [.customShort("f"), .customLong("ignore-case")], help: "Fold lowercase to uppercase when comparing.")
+    var ignoreCase = false
+
+    @Flag(name: [.customShort("d"), .customLong("dictionary-order")], help: "Consider only blanks, letters and digits.")
+    var dictionaryOrder = false
+
+    @Flag(name: [.customShort("i"), .customLong("ignore-nonprinting")], help: "Consider only printable characters.")
+    var ignoreNonprinting = false
+
+    @Flag(name: [.customShort("z"), .customLong("zero-terminated")], help: "Lines end with a NUL byte, not a newline.")
+    var zeroTerminated = false
+
     @Flag(name: [.customShort("r"), .customLong("reverse")], help: "Reverse the order.")
     var reverse = false
 
@@ -73,6 +103,46 @@ struct SortCommand: ParsableCommand {
         """)
     var checkpoint = false
 
+    /// The global ordering the flags name; more than one is refused, as GNU sort refuses it.
+    func globalOrder() throws -> SortOptions {
+        if random || sortWord == "random" {
+            throw ToolkitError.invalidOption("-R", "random order is not supported: Fathom's sort is deterministic", "shuffle with 'shuf', or drop -R")
+        }
+        var modes: [SortMode] = []
+        if numeric { modes.append(.numeric) }
+        if generalNumeric { modes.append(.generalNumeric) }
+        if humanNumeric { modes.append(.humanNumeric) }
+        if month { modes.append(.month) }
+        if version { modes.append(.version) }
+        if let sortWord {
+            let words: [String: SortMode] = [
+                "general-numeric": .generalNumeric, "human-numeric": .humanNumeric, "month": .month, "numeric": .numeric, "version": .version,
+            ]
+            guard let mode = words[sortWord] else {
+                throw ToolkitError.invalidOption(
+                    "--sort", "'\(sortWord)' is not a sort order", "use general-numeric, human-numeric, month, numeric or version")
+            }
+            modes.append(mode)
+        }
+        var order = try SortOptions(
+            separator: separator.map(SortOptions.parseSeparator), keys: keys.map(SortKey.init(parsing:)),
+            reverse: reverse, skipBlanks: ignoreLeadingBlanks, stable: stable, unique: unique)
+        if Set(modes).count > 1 {
+            throw ToolkitError.invalidOption(
+                "-\(modes.compactMap(\.letter).joined())", "these orderings are incompatible (GNU sort refuses them too)",
+                "keep one of -g, -h, -M, -n, -V")
+        }
+        order.mode = modes.first ?? .bytes
+        order.foldCase = ignoreCase
+        order.ignore = dictionaryOrder ? .nonDictionary : (ignoreNonprinting ? .nonPrinting : .none)
+        if dictionaryOrder && ignoreNonprinting {
+            throw ToolkitError.invalidOption("-di", "options '-di' are incompatible (GNU sort refuses them too)", "keep -d or -i")
+        }
+        order.zeroTerminated = zeroTerminated
+        try order.checkCompatible()
+        return order
+    }
+
     func validate() throws {
         if files0From != nil && !files.isEmpty {
             throw ValidationError("extra operand '\(files[0])': file operands cannot be combined with --files0-from; put every name in the list")
@@ -115,9 +185,7 @@ struct SortCommand: ParsableCommand {
 
     func run() throws {
         try ToolkitRunner.run("sort") { cancellation in
-            let order = try SortOptions(
-                separator: separator.map(SortOptions.parseSeparator), keys: keys.map(SortKey.init(parsing:)),
-                numeric: numeric, reverse: reverse, skipBlanks: ignoreLeadingBlanks, stable: stable, unique: unique)
+            let order = try globalOrder()
             let files = try files0From.map(Self.names(listedIn:)) ?? files
             if check || checkQuietly {
                 if let disorder = try SortChecker.check(input: files.first ?? "-", order: order) {
