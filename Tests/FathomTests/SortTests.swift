@@ -1,3 +1,4 @@
+import FathomCLI
 import FathomProcess
 import FathomToolkit
 import Foundation
@@ -36,6 +37,8 @@ struct SortTests {
             for _ in 0..<lines {
                 if random.chance(0.15) {
                     bytes += numberLike(&random)
+                } else if random.chance(0.05) {
+                    bytes += Array(random.pick(["JAN", "feb", " Mar", "1K", "2M", "-3G", "0.5k", "v1.10", "v1.9", "file9.txt", "file10.txt", "inf", "1e3", ".x", "a~b"]).utf8)
                 } else if random.chance(large ? 0.0005 : 0.01) {
                     bytes += (0..<Int.random(in: 40_000...90_000, using: &random)).map { _ in random.pick(alphabet) }
                 } else {
@@ -46,40 +49,62 @@ struct SortTests {
             if !bytes.isEmpty, random.chance(0.4) { bytes.removeLast() }
             files.append(bytes)
         }
-        var arguments: [String] = []
         var keys: [String] = []
         for _ in 0..<(random.chance(0.6) ? Int.random(in: 1...2, using: &random) : 0) {
+            var exclusive = random.chance(0.3) ? random.pick(["d", "g", "h", "i", "M", "n", "V"]) : ""
             var key = "\(Int.random(in: 1...4, using: &random))"
             if random.chance(0.3) { key += ".\(Int.random(in: 1...3, using: &random))" }
-            key += randomFlags(&random)
+            key += randomFlags(&random, exclusive: &exclusive)
             if random.chance(0.6) {
                 key += ",\(Int.random(in: 1...4, using: &random))"
                 if random.chance(0.3) { key += ".\(Int.random(in: 0...3, using: &random))" }
-                key += randomFlags(&random)
+                key += randomFlags(&random, exclusive: &exclusive)
             }
-            keys.append(key)
+            keys.append(key + exclusive)
         }
-        if let separator { arguments += ["-t", separator] }
-        for key in keys { arguments += ["-k", key] }
-        let numeric = random.chance(0.3)
-        let reverse = random.chance(0.3)
-        let unique = random.chance(0.25)
-        let stable = random.chance(0.25)
-        let blanks = random.chance(0.2)
-        for (flag, on) in [("-n", numeric), ("-r", reverse), ("-u", unique), ("-s", stable), ("-b", blanks)] where on {
-            arguments.append(flag)
-        }
-        let order = SortOptions(
-            separator: try separator.map(SortOptions.parseSeparator), keys: try keys.map(SortKey.init(parsing:)),
-            numeric: numeric, reverse: reverse, skipBlanks: blanks, stable: stable, unique: unique)
+        var global = ["r", "u", "s", "b", "f"].filter { _ in random.chance(0.25) }
+        if random.chance(0.4) { global.append(random.pick(["n", "n", "g", "h", "M", "V", "d", "i"])) }
+        let arguments = spelled(separator: separator, keys: keys, flags: global.shuffled(using: &random), &random)
+        let order = try SortCommandLine.order(fromArguments: arguments)
         return Case(
             seed: seed, files: files, arguments: arguments, order: order, memory: large ? 1 : 1 << 30,
             fanIn: Int.random(in: 2...5, using: &random), threads: Int.random(in: 1...4, using: &random))
     }
 
-    static func randomFlags(_ random: inout SeededGenerator) -> String {
+    /// A key position's letters; the one exclusive ordering letter (`d g h i M n V`) goes on one position only.
+    static func randomFlags(_ random: inout SeededGenerator, exclusive: inout String) -> String {
         guard random.chance(0.4) else { return "" }
-        return String(["b", "n", "r"].filter { _ in random.chance(0.5) }.joined())
+        var letters = ["b", "r", "f"].filter { _ in random.chance(0.4) }
+        if !exclusive.isEmpty, random.chance(0.5) {
+            letters.append(exclusive)
+            exclusive = ""
+        }
+        return letters.shuffled(using: &random).joined()
+    }
+
+    /// The options as a script might spell them: values joined or apart, short or long, flags in clusters (one
+    /// ending in `-k`), each drawn at random. GNU sort and `fathom sort` both read the same spelling.
+    static func spelled(separator: String?, keys: [String], flags: [String], _ random: inout SeededGenerator) -> [String] {
+        let long = ["n": "--numeric-sort", "r": "--reverse", "u": "--unique", "s": "--stable", "b": "--ignore-leading-blanks",
+                    "f": "--ignore-case", "d": "--dictionary-order", "i": "--ignore-nonprinting", "g": "--general-numeric-sort",
+                    "h": "--human-numeric-sort", "M": "--month-sort", "V": "--version-sort"]
+        var arguments: [String] = []
+        if let separator {
+            arguments += random.pick([["-t", separator], ["-t" + separator], ["--field-separator=" + separator], ["--field-separator", separator]])
+        }
+        var remaining = keys
+        if let first = remaining.first, !flags.isEmpty, random.chance(0.3) {
+            arguments.append("-" + flags.joined() + "k" + first)  // -nrk2,2
+            remaining.removeFirst()
+        } else if !flags.isEmpty && random.chance(0.4) {
+            arguments.append("-" + flags.joined())  // -nru
+        } else {
+            for flag in flags { arguments.append(random.chance(0.5) ? "-" + flag : long[flag]!) }
+        }
+        for key in remaining {
+            arguments += random.pick([["-k", key], ["-k" + key], ["--key=" + key], ["--key", key]])
+        }
+        return arguments
     }
 
     /// Numbers with signs, leading zeros, blanks, fractions and junk after them.
@@ -205,7 +230,7 @@ struct SortTests {
         #expect(piped.output == ["c,1", "b,2", "a,10"])
         for (arguments, needle) in [
             (["-k", "0"], "-k 0: field number is zero"), (["-k", "2.0"], "character offset is zero"),
-            (["-k", "1f"], "ordering option 'f' is not supported"), (["-t", "ab"], "exactly one byte"),
+            (["-k", "1x"], "ordering option 'x' is not one of"), (["-t", "ab"], "exactly one byte"),
             (["-S", "lots"], "--buffer-size: 'lots' has an unknown unit"),
         ] {
             let result = try await runCommand(TestPaths.fathom, ["sort"] + arguments + [directory.path + "/none"])

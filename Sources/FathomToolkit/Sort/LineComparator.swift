@@ -123,13 +123,29 @@ struct LineComparator: Sendable {
         return reverseLastResort ? -diff : diff
     }
 
-    /// Two keys' texts compared as `key` orders them.
+    /// Two keys' texts compared as `key` orders them. With `-f` and an ordering mode, GNU sort folds copies of both
+    /// keys first (`-Vf` compares `A1` and `a1` as equal), and so does this.
     @inline(__always)
     static func compareKey(_ key: SortKey, _ a: UnsafePointer<UInt8>, _ aCount: Int, _ b: UnsafePointer<UInt8>, _ bCount: Int) -> Int {
-        switch key.mode {
+        if key.foldCase && key.mode != .bytes {
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: aCount + bCount) { buffer in
+                let base = buffer.baseAddress!
+                for index in 0..<aCount { base[index] = TextKey.upper(a[index]) }
+                for index in 0..<bCount { base[aCount + index] = TextKey.upper(b[index]) }
+                return compareMode(key.mode, UnsafePointer(base), aCount, UnsafePointer(base + aCount), bCount)
+            }
+        }
+        return compareMode(key.mode, a, aCount, b, bCount, fold: key.foldCase, ignore: key.ignore, bytes: key.comparesBytes)
+    }
+
+    @inline(__always)
+    static func compareMode(
+        _ mode: SortMode, _ a: UnsafePointer<UInt8>, _ aCount: Int, _ b: UnsafePointer<UInt8>, _ bCount: Int,
+        fold: Bool = false, ignore: IgnoredBytes = .none, bytes: Bool = false
+    ) -> Int {
+        switch mode {
         case .bytes:
-            return key.comparesBytes
-                ? compareBytes(a, aCount, b, bCount) : TextKey.compare(a, aCount, b, bCount, fold: key.foldCase, ignore: key.ignore)
+            return bytes ? compareBytes(a, aCount, b, bCount) : TextKey.compare(a, aCount, b, bCount, fold: fold, ignore: ignore)
         case .numeric: return NumericKey.compare(a, aCount, b, bCount)
         case .generalNumeric: return GeneralNumericKey.compare(a, aCount, b, bCount)
         case .humanNumeric: return HumanNumericKey.compare(a, aCount, b, bCount)

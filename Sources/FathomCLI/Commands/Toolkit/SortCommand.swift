@@ -219,3 +219,13 @@ struct SortCommand: ParsableCommand {
         }
     }
 }
+
+/// `fathom sort`'s command line read as the command reads it.
+public enum SortCommandLine {
+    /// The sort options the arguments name (GNU spellings rewritten, then parsed): what the property tests compare
+    /// with GNU sort given the same spelling.
+    public static func order(fromArguments arguments: [String]) throws -> SortOptions {
+        let command = try SortCommand.parse(Array(GNUSpellings.rewrite(["sort"] + arguments).dropFirst()))
+        return try command.globalOrder()
+    }
+}
