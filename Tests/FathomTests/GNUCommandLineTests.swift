@@ -190,7 +190,8 @@ import Testing
         let input = try Self.input(directory)
         let original = try Data(contentsOf: URL(fileURLWithPath: input))
         for arguments in [["-9c"], ["-1c"], ["-c", "--fast"], ["-c", "--best"], ["-zc"], ["-cq"], ["-p2", "-c"], ["-p", "2", "-c"],
-                          ["-b5", "-c"], ["--stdout"], ["-c", "-v"], ["--compress", "--stdout", "-9"]] {
+                          ["-b5", "-c"], ["--stdout"], ["-c", "-v"], ["--compress", "--stdout", "-9"], ["-m500", "-c"], ["-c", "-m", "20"],
+                          ["-p2", "-m15", "-c"], ["-1", "-m3", "-c"], ["-cm100"]] {
             let ours = try await Self.run([TestPaths.fathom, "bzip2"], arguments, input: input, in: directory, tag: "fathom")
             #expect(ours.status == 0, "\(arguments)")
             let compressed = directory.file("ours.bz2")
@@ -202,7 +203,8 @@ import Testing
         let reference = directory.file("reference.bz2")
         _ = try await runCommand("/bin/sh", ["-c", "bzip2 -c '\(input)' > '\(reference)'"])
         for (tool, arguments) in [(["bzip2"], ["-dc"]), (["bzip2"], ["-d", "-c"]), (["bunzip2"], ["-c"]), (["bzcat"], []),
-                                  (["bzip2"], ["--decompress", "--stdout"]), (["bunzip2"], ["-cp2"]), (["bunzip2"], ["-c", "-q"])] {
+                                  (["bzip2"], ["--decompress", "--stdout"]), (["bunzip2"], ["-cp2"]), (["bunzip2"], ["-c", "-q"]),
+                                  (["bunzip2"], ["-c", "-m20"]), (["bzcat"], ["-m", "8"])] {
             let ours = try await Self.run([TestPaths.fathom] + tool, arguments, input: reference, in: directory, tag: "fathom")
             #expect(ours.status == 0 && ours.stdout == original, "\(tool) \(arguments)")
         }
@@ -221,7 +223,8 @@ import Testing
         let again = try await runCommand(TestPaths.fathom, ["bzip2", "-k", file])
         #expect(again.exit.exitCode != 0, "an existing kept.txt.bz2 is not replaced without -f")
         // What is refused says so.
-        for (arguments, words) in [(["-b12", "-c"], "1-9"), (["--fast", "--best", "-c"], "pick one")] {
+        for (arguments, words) in [(["-b12", "-c"], "1-9"), (["--fast", "--best", "-c"], "pick one"), (["-9", "-m5", "-c"], "give -m 12 or more"),
+                                   (["-m0", "-c"], "1 or more")] {
             let refused = try await runCommand(TestPaths.fathom, ["bzip2"] + arguments + [input])
             #expect(refused.exit.exitCode != 0 && refused.output.joined().contains(words), "\(arguments): \(refused.output)")
         }

@@ -12,7 +12,7 @@ public enum GNUSpellings {
     }
 
     static let commands: [String: Letters] = {
-        let bzip2 = Letters(flags: Set("dztckfvq123456789"), valued: Set("pb"))
+        let bzip2 = Letters(flags: Set("dztckfvq123456789"), valued: Set("pbm"))
         return ["sort": Letters(flags: Set("nrusbcCmfdighMVzR"), valued: Set("otkST")), "bzip2": bzip2, "bunzip2": bzip2, "bzcat": bzip2]
     }()
 

@@ -27,13 +27,13 @@ public struct BZip2Summary: Sendable, Codable {
 /// bzip2 decode as fast as pbzip2's. Memory is bounded by a window of blocks.
 public enum ParallelBZip2 {
     public static func compress(
-        input: FileHandleFD, output: FileHandleFD, level: Int = 9, parallelism: Int? = nil,
+        input: FileHandleFD, output: FileHandleFD, level: Int = 9, parallelism: Int? = nil, memoryLimit: Int? = nil,
         cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
     ) throws -> BZip2Summary {
         let started = System.now()
         let writer = BufferedWriter(handle: output, capacity: 4 << 20)
         let counts = try compressStreams(
-            input: input, writer: writer, level: level, parallelism: parallelism, cancellation: cancellation,
+            input: input, writer: writer, level: level, parallelism: parallelism, memoryLimit: memoryLimit, cancellation: cancellation,
             progress: progress)
         try writer.flush()
         return BZip2Summary(bytesIn: counts.bytesIn, bytesOut: writer.bytesWritten, seconds: System.now() - started, streams: counts.streams)
@@ -44,16 +44,16 @@ public enum ParallelBZip2 {
     /// input is known to hold more than what those streams covered, so an input that ends right there writes no
     /// empty stream.
     static func compressStreams(
-        input: FileHandleFD, writer: BufferedWriter, level: Int, parallelism: Int?, cancellation: CancellationFlag,
+        input: FileHandleFD, writer: BufferedWriter, level: Int, parallelism: Int?, memoryLimit: Int? = nil, cancellation: CancellationFlag,
         resumedStreams: Int = 0, progress: (Int) -> Void, afterStream: (_ streams: Int, _ bytesIn: Int) throws -> Void = { _, _ in }
     ) throws -> (bytesIn: Int, streams: Int) {
         guard (1...9).contains(level) else {
             throw ToolkitError.invalidOption("level", "\(level) is out of range", "use 1 (fastest) to 9 (smallest), as bzip2 does")
         }
         System.returnLargeBlocksToSystem()
-        let workers = parallelism ?? System.activeProcessorCount
+        let window = try BZip2Window.plan(parallelism: parallelism, memoryLimit: memoryLimit, level: level, compressing: true)
         let blockSize = BZip2Codec.blockSize(level: level)
-        let pipeline = OrderedPipeline<[UInt8], [UInt8]>(workers: workers, window: workers * 2 + 2) { block in
+        let pipeline = OrderedPipeline<[UInt8], [UInt8]>(workers: window.workers, window: window.blocks) { block in
             try block.withUnsafeBytes { try BZip2Codec.compress($0, level: level) }
         }
         var bytesIn = 0
@@ -86,15 +86,16 @@ public enum ParallelBZip2 {
     /// Blocks are decoded in parallel whatever wrote the file: pbzip2's many streams and plain bzip2's one alike.
     /// - Parameter name: the input's name in error messages.
     public static func decompress(
-        input: FileHandleFD, output: FileHandleFD?, name: String, parallelism: Int? = nil,
+        input: FileHandleFD, output: FileHandleFD?, name: String, parallelism: Int? = nil, memoryLimit: Int? = nil,
         cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
     ) throws -> BZip2Summary {
         let started = System.now()
         System.returnLargeBlocksToSystem()
-        let workers = parallelism ?? System.activeProcessorCount
+        // Blocks of any file may be 900k: the window is planned for the largest.
+        let window = try BZip2Window.plan(parallelism: parallelism, memoryLimit: memoryLimit, level: 9, compressing: false)
         let splitter = BlockSplitter(input: input, name: name)
         let pipeline = OrderedPipeline<BZip2Piece, (BZip2Piece, Result<[UInt8], any Error>?)>(
-            workers: workers, window: workers * 2 + 2
+            workers: window.workers, window: window.blocks
         ) { piece in
             switch piece {
             case .block(let block): return (piece, Result { try BlockAssembler.decode(block) })

@@ -33,7 +33,7 @@ public enum ResumableBZip2 {
 
     /// Compresses the file `input` into `output`, resuming from a checkpoint of the same input and level.
     public static func compress(
-        input: String, output: String, level: Int = 9, parallelism: Int? = nil,
+        input: String, output: String, level: Int = 9, parallelism: Int? = nil, memoryLimit: Int? = nil,
         cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
     ) throws -> BZip2Summary {
         let started = System.now()
@@ -65,8 +65,8 @@ public enum ResumableBZip2 {
         let counts: (bytesIn: Int, streams: Int)
         do {
             counts = try ParallelBZip2.compressStreams(
-                input: source, writer: writer, level: level, parallelism: parallelism, cancellation: cancellation,
-                resumedStreams: base.streams, progress: { progress(base.streams * blockSize + $0) }
+                input: source, writer: writer, level: level, parallelism: parallelism, memoryLimit: memoryLimit,
+                cancellation: cancellation, resumedStreams: base.streams, progress: { progress(base.streams * blockSize + $0) }
             ) { streams, _ in
                 counted = (streams, writer.bytesWritten)
                 if streams % checkpointEvery == 0 { try save() }

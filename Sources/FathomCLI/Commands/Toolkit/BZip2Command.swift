@@ -46,6 +46,12 @@ struct BZip2Arguments: ParsableArguments {
     @Option(name: [.customShort("p", allowingJoined: true), .long], help: "Worker threads (default: all cores).")
     var parallel: Int?
 
+    @Option(name: [.customShort("m", allowingJoined: true), .customLong("max-memory")], help: "pbzip2's maximum memory in MB: fewer blocks in flight, then fewer workers, to stay within it.")
+    var memoryMB: Int?
+
+    /// `-m` in bytes.
+    var memoryLimit: Int? { memoryMB.map { $0 * 1_000_000 } }
+
     @Flag(help: """
         Compress FILE into FILE.bz2 through a partial file with a checkpoint (.FILE.bz2.fathom-partial), kept when \
         interrupted: run the same command again and it continues from the last whole stream. Byte-identical output.
@@ -78,6 +84,9 @@ struct BZip2Arguments: ParsableArguments {
         }
         if fast && best { throw ValidationError("--fast and --best both given; pick one (--fast is -1, --best is -9)") }
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
+        if let memoryMB, !(1...1_000_000).contains(memoryMB) {
+            throw ValidationError("-m\(memoryMB): pbzip2's memory limit is in MB, 1 or more (e.g. -m500)")
+        }
         if resume && (decompress || test || stdout || files.isEmpty || files.contains("-")) {
             throw ValidationError("--resume compresses files into files: drop -d, -t and -c, and name the files (not standard input)")
         }
@@ -174,7 +183,8 @@ struct BZip2Job {
         let summary: BZip2Summary
         if arguments.resume, !decompressing, let target {
             summary = try ResumableBZip2.compress(
-                input: file, output: target, level: arguments.level, parallelism: arguments.parallel, cancellation: cancellation)
+                input: file, output: target, level: arguments.level, parallelism: arguments.parallel,
+                memoryLimit: arguments.memoryLimit, cancellation: cancellation)
             if let note = summary.checkpointNote, arguments.talkative { ToolkitRunner.writeError("fathom bzip2: \(note)") }
             try finish(file, target: target, summary: summary)
             return
@@ -183,11 +193,11 @@ struct BZip2Job {
         if decompressing {
             summary = try ParallelBZip2.decompress(
                 input: input, output: output?.handle, name: file == "-" ? "standard input" : file,
-                parallelism: arguments.parallel, cancellation: cancellation)
+                parallelism: arguments.parallel, memoryLimit: arguments.memoryLimit, cancellation: cancellation)
         } else {
             summary = try ParallelBZip2.compress(
                 input: input, output: output!.handle, level: arguments.level, parallelism: arguments.parallel,
-                cancellation: cancellation)
+                memoryLimit: arguments.memoryLimit, cancellation: cancellation)
         }
         try output?.commit()
         try finish(file, target: target, summary: summary)
