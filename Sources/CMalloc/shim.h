@@ -1,2 +1,4 @@
-// glibc's malloc tuning (mallopt), which the Glibc module does not export.
+// glibc calls the Glibc module does not export: malloc tuning (mallopt), and pipe2, which glibc declares only
+// under _GNU_SOURCE (close-on-exec pipes made in one call, so no child spawned meanwhile inherits them).
 #include <malloc.h>
+int pipe2(int pipefd[2], int flags);

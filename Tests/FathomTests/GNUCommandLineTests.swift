@@ -89,6 +89,7 @@ import Testing
         ["--ignore-case"], ["--dictionary-order"], ["--ignore-nonprinting"], ["--general-numeric-sort"], ["--human-numeric-sort"],
         ["--month-sort"], ["--version-sort"], ["--sort=human-numeric"], ["--sort=version", "-r"], ["--sort=month"],
         ["--sort=general-numeric", "-k2,2"], ["--sort=numeric", "-k2,2"], ["-S64K", "-k2,2h"], ["-S64K", "-V"],
+        ["--compress-program=gzip", "-S64K"], ["--compress-program", "bzip2", "-S64K", "-k2,2h"], ["--compress-program=gzip", "-S64K", "-u", "-f"],
     ]
 
     static func modeInput(_ directory: TemporaryDirectory) throws -> String {
@@ -130,7 +131,9 @@ import Testing
         }
         // What GNU sort refuses, and random order, refused with the reason.
         for (arguments, words) in [(["-dn"], "incompatible"), (["-gn"], "incompatible"), (["-k1,1di"], "incompatible"), (["-k1,1hV"], "incompatible"),
-                                   (["-R"], "random order"), (["--sort=random"], "random order"), (["-k1,1R"], "random order"), (["--sort=alpha"], "not a sort order")] {
+                                   (["-R"], "random order"), (["--sort=random"], "random order"), (["-k1,1R"], "random order"), (["--sort=alpha"], "not a sort order"),
+                                   (["--compress-program=no-such-program", "-S64K"], "not found on PATH"), (["--compress-program=false", "-S64K"], "exited with status 1"),
+                                   (["--compress-program=gzip", "--checkpoint"], "drop --checkpoint or --compress-program")] {
             let refused = try await runCommand(TestPaths.fathom, ["sort"] + arguments + [input])
             #expect(refused.exit.exitCode != 0 && refused.output.joined(separator: " ").contains(words), "\(arguments): \(refused.output)")
         }

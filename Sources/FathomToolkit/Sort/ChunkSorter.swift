@@ -145,15 +145,16 @@ final class ChunkSorter {
     }
 
     /// Writes each sorted part as its own run file, all parts at once; returns the runs in input order.
-    func writeRuns(to paths: (Int) -> String, unique: Bool, sampleEvery: Int) throws -> [SortedRun] {
+    func writeRuns(to paths: (Int) -> String, unique: Bool, sampleEvery: Int, storage: RunStorage = .plain) throws -> [SortedRun] {
         let runs = (0..<parts.count).map { SortedRun(path: paths($0)) }
         let failures = FirstError()
         let sorter = UncheckedBox(self)
         let targets = runs
         WorkerThreads.parallelFor(parts.count) { part in
             do {
-                let writer = BufferedWriter(handle: try FileHandleFD.creating(targets[part].path), sampleEvery: sampleEvery)
-                try sorter.value.write(parts: part..<(part + 1), to: writer, unique: unique)
+                let file = try storage.create(targets[part].path)
+                let writer = BufferedWriter(handle: file.handle, sampleEvery: sampleEvery)
+                try file.finishing { try sorter.value.write(parts: part..<(part + 1), to: writer, unique: unique) }
                 targets[part].samples = writer.samples
                 targets[part].size = writer.bytesWritten
             } catch {

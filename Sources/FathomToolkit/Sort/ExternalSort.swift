@@ -18,6 +18,9 @@ public struct SortConfiguration: Sendable {
     public var checkpoint = false
     /// With a checkpoint, the final merge records its progress in ranges of about this many bytes of output.
     public var mergeRangeBytes = 16 << 20
+    /// GNU sort's `--compress-program`: temporary runs written through this program and read back through it with
+    /// `-d` (the final merge then runs on one thread: a compressed run cannot be cut at byte offsets).
+    public var compressProgram: String?
 
     public init(order: SortOptions, memory: Int? = nil, parallelism: Int? = nil, temporaryDirectory: String? = nil, fanIn: Int = 64) {
         self.order = order
@@ -77,6 +80,11 @@ public enum ExternalSort {
     ) throws -> SortSummary {
         let started = System.now()
         let comparator = LineComparator(order: configuration.order)
+        if configuration.checkpoint && configuration.compressProgram != nil {
+            throw ToolkitError.invalidOption(
+                "--compress-program", "a checkpoint keeps runs Fathom can cut and check; compressed runs cannot be", "drop --checkpoint or --compress-program")
+        }
+        let storage = try configuration.compressProgram.map(RunStorage.compressing(with:)) ?? .plain
         // The budget covers the whole process, as RSS: what this process already holds is not available.
         System.returnLargeBlocksToSystem(budget: configuration.memory)
         let usable = max(64 << 10, configuration.memory - System.residentBytes() - (3 << 20))
@@ -90,13 +98,14 @@ public enum ExternalSort {
                 ? (runs: checkpoint!.runs, bytesWritten: 0)
                 : spill(
                     inputs: inputs, output: output, comparator: comparator, configuration: configuration, usable: usable,
-                    scratch: &scratch, checkpoint: checkpoint, cancellation: cancellation, state: &state, progress: progress)
+                    storage: storage, scratch: &scratch, checkpoint: checkpoint, cancellation: cancellation, state: &state,
+                    progress: progress)
             var bytesWritten = spilled.bytesWritten
             var passes = 0
             if !spilled.runs.isEmpty {
                 let result = try mergeRuns(
                     spilled.runs, output: output, comparator: comparator, configuration: configuration, budget: usable,
-                    scratch: scratch!, checkpoint: checkpoint, cancellation: cancellation, state: &state, progress: progress)
+                    storage: storage, scratch: scratch!, checkpoint: checkpoint, cancellation: cancellation, state: &state, progress: progress)
                 passes = result.passes
                 bytesWritten = result.bytesWritten
             }
@@ -118,7 +127,7 @@ public enum ExternalSort {
     /// every chunk as sorted runs (one per thread). The chunk buffers are released before the merge starts.
     private static func spill(
         inputs: [String], output: String?, comparator: LineComparator, configuration: SortConfiguration, usable: Int,
-        scratch: inout ScratchDirectory?, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
+        storage: RunStorage, scratch: inout ScratchDirectory?, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
         state: inout SortProgress, progress: (SortProgress) -> Void
     ) throws -> (runs: [SortedRun], bytesWritten: Int) {
         let input = LineInput(paths: inputs, lineEnd: comparator.lineEnd)
@@ -215,7 +224,7 @@ public enum ExternalSort {
             let chunkNumber = chunk
             let written = try sorter.writeRuns(
                 to: { checkpoint?.chunkRunPath(part: $0) ?? "\(directory)/run-\(chunkNumber)-\($0)" },
-                unique: configuration.order.unique, sampleEvery: sampleSpacing)
+                unique: configuration.order.unique, sampleEvery: sampleSpacing, storage: storage)
             try checkpoint?.recordChunk(written, consumed: consumed, inputDone: finished)
             runs += written
             chunk += 1
@@ -230,7 +239,7 @@ public enum ExternalSort {
 
     private static func mergeRuns(
         _ initial: [SortedRun], output: String?, comparator: LineComparator, configuration: SortConfiguration,
-        budget: Int, scratch: ScratchDirectory, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
+        budget: Int, storage: RunStorage, scratch: ScratchDirectory, checkpoint: SortCheckpoint?, cancellation: CancellationFlag,
         state: inout SortProgress, progress: @escaping @Sendable (SortProgress) -> Void
     ) throws -> (passes: Int, bytesWritten: Int) {
         try cancellation.check()
@@ -248,6 +257,7 @@ public enum ExternalSort {
         var merger = RunMerger(
             comparator: comparator, unique: configuration.order.unique, bufferSize: bufferSize,
             cancellation: cancellation)
+        merger.storage = storage
         while level.count > fanIn {
             var next: [SortedRun] = []
             var reportState = snapshot
@@ -295,7 +305,8 @@ public enum ExternalSort {
             }
         }
         let written: Int
-        if let path = seekable, parallel.isWorthwhile(runs), let checkpoint {
+        let cut = storage.program == nil && parallel.isWorthwhile(runs)
+        if let path = seekable, cut, let checkpoint {
             // Checkpointed: a partial output beside the output, each range recorded when complete, so a merge started
             // again writes only the ranges that were not.
             let partial = SortCheckpoint.partialOutputPath(for: path)
@@ -307,7 +318,7 @@ public enum ExternalSort {
             guard ftruncate(handle.fd, off_t(written)) == 0 else { throw ToolkitError.io("truncate", partial, errno) }
             try handle.sync()
             guard rename(partial, path) == 0 else { throw ToolkitError.io("rename to", path, errno) }
-        } else if let path = seekable, parallel.isWorthwhile(runs) {
+        } else if let path = seekable, cut {
             let target = try AtomicOutput(path: path)
             written = try mergeInParallel(into: target.handle)
             try cancellation.check()
@@ -344,8 +355,11 @@ public enum ExternalSort {
 
     /// Merges `group` into a new run at `path`, closed (so complete on the volume) when this returns.
     private static func mergeGroup(_ group: [SortedRun], into path: String, merger: inout RunMerger) throws -> SortedRun {
-        let writer = BufferedWriter(handle: try FileHandleFD.creating(path), sampleEvery: sampleSpacing)
-        try merger.merge(group.map(\.path), into: writer)
+        let file = try merger.storage.create(path)
+        let writer = BufferedWriter(handle: file.handle, sampleEvery: sampleSpacing)
+        let paths = group.map(\.path)
+        let merging = merger
+        try file.finishing { try merging.merge(paths, into: writer) }
         return SortedRun(path: path, size: writer.bytesWritten, samples: writer.samples)
     }
 

@@ -51,8 +51,17 @@ final class RunReader {
     private(set) var prefix: UInt64 = 0
     private(set) var exhausted = false
 
-    init(path: String, bufferSize: Int, range: Range<Int>? = nil) throws {
-        handle = try FileHandleFD.reading(path)
+    /// Reads `handle` from where it is to its end (a pipe from a compress program, too).
+    convenience init(handle: FileHandleFD, bufferSize: Int) {
+        self.init(opened: handle, bufferSize: bufferSize, range: nil)
+    }
+
+    convenience init(path: String, bufferSize: Int, range: Range<Int>? = nil) throws {
+        self.init(opened: try FileHandleFD.reading(path), bufferSize: bufferSize, range: range)
+    }
+
+    private init(opened: FileHandleFD, bufferSize: Int, range: Range<Int>?) {
+        handle = opened
         fileOffset = range?.lowerBound ?? 0
         limit = range?.upperBound ?? .max
         capacity = bufferSize
@@ -127,11 +136,20 @@ struct RunMerger {
     let unique: Bool
     let bufferSize: Int
     let cancellation: CancellationFlag
+    /// Where the runs are (plain files, or through a compress program).
+    var storage = RunStorage.plain
     /// Called with the bytes written so far, about every 64 MiB.
     var onProgress: (Int) -> Void = { _ in }
 
     func merge(_ paths: [String], into writer: BufferedWriter) throws {
-        try merge(readers: paths.map { try RunReader(path: $0, bufferSize: bufferSize) }, into: writer)
+        let files = try paths.map { try storage.open($0) }
+        do {
+            try merge(readers: files.map { RunReader(handle: $0.handle, bufferSize: bufferSize) }, into: writer)
+        } catch {
+            for file in files { try file.finish(early: true) }  // a program that failed says so first
+            throw error
+        }
+        for file in files { try file.finish() }
     }
 
     func merge(readers: [RunReader], into writer: BufferedWriter) throws {

@@ -6,7 +6,7 @@ import Glibc
 public final class FileHandleFD: @unchecked Sendable {
     public let fd: Int32
     public let path: String
-    private let ownsDescriptor: Bool
+    private(set) var ownsDescriptor: Bool
 
     init(fd: Int32, path: String, owns: Bool = true) {
         self.fd = fd
@@ -16,6 +16,11 @@ public final class FileHandleFD: @unchecked Sendable {
 
     deinit {
         if ownsDescriptor { close(fd) }
+    }
+
+    /// Leaves the descriptor open on deinit (it was closed or handed on elsewhere).
+    func disown() {
+        ownsDescriptor = false
     }
 
     /// Opens `path` for reading; `-` is standard input.

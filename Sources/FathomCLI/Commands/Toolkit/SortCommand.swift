@@ -91,6 +91,9 @@ struct SortCommand: ParsableCommand {
     @Option(name: [.customShort("T", allowingJoined: true), .customLong("temporary-directory"), .customLong("tmp")], help: "Directory for temporary runs (default: $TMPDIR or /tmp).")
     var tmp: String?
 
+    @Option(name: .customLong("compress-program"), help: "Write temporary runs through PROG and read them back with PROG -d (e.g. zstd, lz4, gzip, bzip2), for a volume where bytes cost more than cores.")
+    var compressProgram: String?
+
     @Option(name: .customLong("batch-size"), help: "Runs merged at once (default 64).")
     var batchSize = 64
 
@@ -203,6 +206,10 @@ struct SortCommand: ParsableCommand {
                 return
             }
             configuration.checkpoint = checkpoint
+            configuration.compressProgram = compressProgram
+            // A compress program that dies leaves a closed pipe: its write must fail with EPIPE (and the program's
+            // status be reported), not kill this process.
+            if compressProgram != nil { signal(SIGPIPE, SIG_IGN) }
             let show = progress ?? ProgressLine.enabled
             let throttle = Throttle(interval: 0.25)
             let summary = try ExternalSort.sort(
