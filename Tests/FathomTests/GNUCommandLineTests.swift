@@ -226,7 +226,13 @@ import Testing
         let again = try await runCommand(TestPaths.fathom, ["bzip2", "-k", file])
         #expect(again.exit.exitCode != 0, "an existing kept.txt.bz2 is not replaced without -f")
         // What is refused says so.
-        for (arguments, words) in [(["-b12", "-c"], "1-9"), (["--fast", "--best", "-c"], "pick one"), (["-9", "-m5", "-c"], "give -m 12 or more"),
+        // pbzip2's -b sets the input per stream (N × 100k) apart from the block size: the same bytes as pbzip2 writes.
+        for arguments in [["-b15", "-c"], ["-b5", "-1", "-c"], ["-b1", "-c"], ["-cb3", "-5"]] {
+            let pbzip2 = try await Self.run(["/usr/bin/pbzip2"], arguments, input: input, in: directory, tag: "pbzip2")
+            let ours = try await Self.run([TestPaths.fathom, "bzip2"], arguments, input: input, in: directory, tag: "fathom")
+            #expect(pbzip2.status == 0 && ours.status == 0 && ours.stdout == pbzip2.stdout, "\(arguments): not pbzip2's bytes")
+        }
+        for (arguments, words) in [(["-b0", "-c"], "1-10000"), (["-b10001", "-c"], "1-10000"), (["-b5", "--resume"], "drop -b"), (["--fast", "--best", "-c"], "pick one"), (["-9", "-m5", "-c"], "give -m 12 or more"),
                                    (["-m0", "-c"], "1 or more")] {
             let refused = try await runCommand(TestPaths.fathom, ["bzip2"] + arguments + [input])
             #expect(refused.exit.exitCode != 0 && refused.output.joined().contains(words), "\(arguments): \(refused.output)")

@@ -28,13 +28,13 @@ public struct BZip2Summary: Sendable, Codable {
 public enum ParallelBZip2 {
     public static func compress(
         input: FileHandleFD, output: FileHandleFD, level: Int = 9, parallelism: Int? = nil, memoryLimit: Int? = nil,
-        cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
+        streamBytes: Int? = nil, cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
     ) throws -> BZip2Summary {
         let started = System.now()
         let writer = BufferedWriter(handle: output, capacity: 4 << 20)
         let counts = try compressStreams(
-            input: input, writer: writer, level: level, parallelism: parallelism, memoryLimit: memoryLimit, cancellation: cancellation,
-            progress: progress)
+            input: input, writer: writer, level: level, parallelism: parallelism, memoryLimit: memoryLimit, streamBytes: streamBytes,
+            cancellation: cancellation, progress: progress)
         try writer.flush()
         return BZip2Summary(bytesIn: counts.bytesIn, bytesOut: writer.bytesWritten, seconds: System.now() - started, streams: counts.streams)
     }
@@ -44,15 +44,18 @@ public enum ParallelBZip2 {
     /// input is known to hold more than what those streams covered, so an input that ends right there writes no
     /// empty stream.
     static func compressStreams(
-        input: FileHandleFD, writer: BufferedWriter, level: Int, parallelism: Int?, memoryLimit: Int? = nil, cancellation: CancellationFlag,
+        input: FileHandleFD, writer: BufferedWriter, level: Int, parallelism: Int?, memoryLimit: Int? = nil, streamBytes: Int? = nil,
+        cancellation: CancellationFlag,
         resumedStreams: Int = 0, progress: (Int) -> Void, afterStream: (_ streams: Int, _ bytesIn: Int) throws -> Void = { _, _ in }
     ) throws -> (bytesIn: Int, streams: Int) {
         guard (1...9).contains(level) else {
             throw ToolkitError.invalidOption("level", "\(level) is out of range", "use 1 (fastest) to 9 (smallest), as bzip2 does")
         }
         System.returnLargeBlocksToSystem()
-        let window = try BZip2Window.plan(parallelism: parallelism, memoryLimit: memoryLimit, level: level, compressing: true)
-        let blockSize = BZip2Codec.blockSize(level: level)
+        // Input per stream: one bzip2 block's worth at the level, or pbzip2's -b (N × 100k, several blocks a stream).
+        let blockSize = streamBytes ?? BZip2Codec.blockSize(level: level)
+        let window = try BZip2Window.plan(
+            parallelism: parallelism, memoryLimit: memoryLimit, level: level, compressing: true, streamBytes: blockSize)
         let pipeline = OrderedPipeline<[UInt8], [UInt8]>(workers: window.workers, window: window.blocks) { block in
             try block.withUnsafeBytes { try BZip2Codec.compress($0, level: level) }
         }

@@ -40,7 +40,7 @@ struct BZip2Arguments: ParsableArguments {
     @Flag(help: "Block size 900k, as -9 (the default).")
     var best = false
 
-    @Option(name: .customShort("b", allowingJoined: true), help: "pbzip2's block size in 100k steps, 1-9: -b9 is -9.")
+    @Option(name: .customShort("b", allowingJoined: true), help: "pbzip2's input per stream in 100k steps, 1-10000 (-b15: 1.5 MB a stream); the block size stays -1…-9.")
     var blockSteps: Int?
 
     @Option(name: [.customShort("p", allowingJoined: true), .long], help: "Worker threads (default: all cores).")
@@ -69,18 +69,21 @@ struct BZip2Arguments: ParsableArguments {
         }
     }
 
-    /// The block size in 100k: the last of -1…-9 given, else -b, --fast (1) or --best (9); 9 by default.
+    /// The block size in 100k: the last of -1…-9 given, else --fast (1) or --best (9); 9 by default (pbzip2's -b sets the input per stream, not this).
     var level: Int {
         if let last = levels.last { return LevelFlag.allCases.firstIndex(of: last)! + 1 }
-        return blockSteps ?? (fast ? 1 : 9)
+        return fast ? 1 : 9
     }
 
     /// Whether to print per-file sizes: -v, unless -q came too.
     var talkative: Bool { verbose && !quiet }
 
     func validate() throws {
-        if let blockSteps, !(1...9).contains(blockSteps) {
-            throw ValidationError("-b\(blockSteps): pbzip2's block size is 1-9 (100k steps); use e.g. -b9 for 900k blocks")
+        if let blockSteps, !(1...10_000).contains(blockSteps) {
+            throw ValidationError("-b\(blockSteps): pbzip2's input per stream is 1-10000 (100k steps, 100k to 1000000k); use e.g. -b9 for 900k")
+        }
+        if blockSteps != nil && resume {
+            throw ValidationError("--resume cuts streams by the block size (-1…-9): drop -b")
         }
         if fast && best { throw ValidationError("--fast and --best both given; pick one (--fast is -1, --best is -9)") }
         if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
@@ -197,7 +200,7 @@ struct BZip2Job {
         } else {
             summary = try ParallelBZip2.compress(
                 input: input, output: output!.handle, level: arguments.level, parallelism: arguments.parallel,
-                memoryLimit: arguments.memoryLimit, cancellation: cancellation)
+                memoryLimit: arguments.memoryLimit, streamBytes: arguments.blockSteps.map { $0 * 100_000 }, cancellation: cancellation)
         }
         try output?.commit()
         try finish(file, target: target, summary: summary)
