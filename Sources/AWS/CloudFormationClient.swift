@@ -8,9 +8,12 @@ public struct CloudFormationClient: Sendable {
         caller = QueryProtocolCaller(client: client, service: .cloudformation, version: "2010-05-15")
     }
 
-    /// Any CloudFormation action (query parameters in, XML out), for actions without a typed wrapper.
-    public func call(_ action: String, _ parameters: [(String, String)]) async throws -> XMLElement {
-        try await caller.call(AWSOperation(.cloudformation, action), parameters)
+    /// Any CloudFormation action (query parameters in, XML out), for actions without a typed wrapper. A call that
+    /// makes something (CreateStack) passes `idempotent: false`, so a lost answer is not followed by a second call.
+    public func call(
+        _ action: String, _ parameters: [(String, String)], idempotent: Bool = true, timeout: Duration? = nil
+    ) async throws -> XMLElement {
+        try await caller.call(AWSOperation(.cloudformation, action), parameters, idempotent: idempotent, timeout: timeout)
     }
 
     /// One stack by name or id: its status and outputs. Nil when CloudFormation says it does not exist.

@@ -41,8 +41,12 @@ struct QueryProtocolCaller: Sendable {
     let service: AWSService
     let version: String
 
-    /// `signed: false` for the few calls that carry their own proof (STS AssumeRoleWithWebIdentity).
-    func call(_ operation: AWSOperation, _ parameters: [(String, String)], signed: Bool = true) async throws -> XMLElement {
+    /// `signed: false` for the few calls that carry their own proof (STS AssumeRoleWithWebIdentity); `idempotent:
+    /// false` for a call that must not be sent twice (CloudFormation CreateStack); `timeout` for a call that may take
+    /// longer than the client's usual limit.
+    func call(
+        _ operation: AWSOperation, _ parameters: [(String, String)], signed: Bool = true, idempotent: Bool = true, timeout: Duration? = nil
+    ) async throws -> XMLElement {
         let action = operation.name
         // Spaces as '+', as botocore's urlencode writes them (a literal '+' is already %2B). AWS signs the raw
         // bytes either way; moto re-encodes the form when it checks a signature, and refuses %20.
@@ -51,6 +55,8 @@ struct QueryProtocolCaller: Sendable {
             service: service, operation: "\(service.rawValue):\(action)", method: .POST, path: "/",
             headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: .data(Data(form.utf8)))
         request.isSigned = signed
+        request.isIdempotent = idempotent
+        request.timeout = timeout
         let response = try await client.send(request, errors: .xml)
         guard let root = XMLElement.parse(response.body) else {
             throw AWSError.malformedResponse(service: service.rawValue, detail: "not XML: \(String(decoding: response.body.prefix(200), as: UTF8.self))")

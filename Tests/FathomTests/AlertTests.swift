@@ -395,7 +395,7 @@ import Testing
     @Test func slackGetsBlocksWithEscapedText() async throws {
         let receiver = try await WebhookReceiver()
         defer { Task { await receiver.stop() } }
-        let sender = HTTPAlertSender()
+        let sender = HTTPAlertSender(timeout: .seconds(120))  // what is checked is the text; CI load once took over 10 s
         let message = AlertMessage(
             id: "dlv-1", event: "run:r1:Failed", rule: "r", flow: "sort-compress", runID: "r1", state: "Failed",
             reason: "<script> & <@channel>", hint: "raise the memory", attempt: 2, durationSeconds: 61, link: "https://f.example/runs/r1",
@@ -403,7 +403,7 @@ import Testing
             lastLines: ["[error] <b>bad</b>"], at: Date())
         let result = await sender.send(
             id: "dlv-1", payload: "{}", message: message, to: StoredAlertTarget(kind: .slack, url: receiver.url, secret: nil))
-        #expect(result.error == nil && result.status == 200)
+        #expect(result.error == nil && result.status == 200, "\(result.error ?? "")")
         let body = try #require(receiver.requests.first?.body)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         let blocks = try #require(json["blocks"] as? [[String: Any]])

@@ -62,9 +62,10 @@ import Testing
             for (index, (key, value)) in parameters.sorted(by: { $0.key < $1.key }).enumerated() {
                 query += [("Parameters.member.\(index + 1).ParameterKey", key), ("Parameters.member.\(index + 1).ParameterValue", value)]
             }
-            _ = try await cloudFormation.call("CreateStack", query)
+            // moto makes every resource inside the CreateStack call: minutes with every suite at once on two cores.
+            _ = try await cloudFormation.call("CreateStack", query, idempotent: false, timeout: .seconds(600))
             var stack: CloudFormationStack?
-            _ = await eventually(timeout: .seconds(60), every: .milliseconds(200)) {
+            _ = await eventually(timeout: .seconds(300), every: .milliseconds(200)) {
                 stack = try? await cloudFormation.describeStack(name)
                 return stack.map { !$0.status.hasSuffix("_IN_PROGRESS") } ?? false
             }
