@@ -31,7 +31,14 @@ struct RunStorage: Sendable {
         let file = try FileHandleFD.creating(path)
         guard let program else { return RunFile(handle: file, child: nil, program: nil) }
         let (readEnd, writeEnd) = try Self.makePipe(path)
-        let child = try Self.spawn(program, [], input: readEnd, output: file.fd, path: path)
+        let child: pid_t
+        do {
+            child = try Self.spawn(program, [], input: readEnd, output: file.fd, path: path)
+        } catch {
+            close(readEnd)
+            close(writeEnd)
+            throw error
+        }
         close(readEnd)
         return RunFile(handle: FileHandleFD(fd: writeEnd, path: path), child: child, program: program)
     }
@@ -41,7 +48,14 @@ struct RunStorage: Sendable {
         let file = try FileHandleFD.reading(path)
         guard let program else { return RunFile(handle: file, child: nil, program: nil) }
         let (readEnd, writeEnd) = try Self.makePipe(path)
-        let child = try Self.spawn(program, ["-d"], input: file.fd, output: writeEnd, path: path)
+        let child: pid_t
+        do {
+            child = try Self.spawn(program, ["-d"], input: file.fd, output: writeEnd, path: path)
+        } catch {
+            close(readEnd)
+            close(writeEnd)
+            throw error
+        }
         close(writeEnd)
         return RunFile(handle: FileHandleFD(fd: readEnd, path: path), child: child, program: program)
     }
