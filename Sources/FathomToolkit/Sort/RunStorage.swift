@@ -30,34 +30,32 @@ struct RunStorage: Sendable {
     func create(_ path: String) throws -> RunFile {
         let file = try FileHandleFD.creating(path)
         guard let program else { return RunFile(handle: file, child: nil, program: nil) }
-        let (readEnd, writeEnd) = try Self.makePipe(path)
-        let child: pid_t
-        do {
-            child = try Self.spawn(program, [], input: readEnd, output: file.fd, path: path)
-        } catch {
-            close(readEnd)
-            close(writeEnd)
-            throw error
-        }
-        close(readEnd)
-        return RunFile(handle: FileHandleFD(fd: writeEnd, path: path), child: child, program: program)
+        return try piped(program, [], file: file, path: path, writing: true)
     }
 
     /// The run at `path` to read, from its start.
     func open(_ path: String) throws -> RunFile {
         let file = try FileHandleFD.reading(path)
         guard let program else { return RunFile(handle: file, child: nil, program: nil) }
+        return try piped(program, ["-d"], file: file, path: path, writing: false)
+    }
+
+    /// `program` between a pipe and `file`: writing, the pipe feeds it and it writes the file; reading, it reads the
+    /// file and feeds the pipe. Our end of the pipe is the run's handle; both ends are closed if it cannot start.
+    private func piped(_ program: String, _ arguments: [String], file: FileHandleFD, path: String, writing: Bool) throws -> RunFile {
         let (readEnd, writeEnd) = try Self.makePipe(path)
+        let (theirs, ours) = writing ? (readEnd, writeEnd) : (writeEnd, readEnd)
         let child: pid_t
         do {
-            child = try Self.spawn(program, ["-d"], input: file.fd, output: writeEnd, path: path)
+            child = try Self.spawn(
+                program, arguments, input: writing ? theirs : file.fd, output: writing ? file.fd : theirs, path: path)
         } catch {
             close(readEnd)
             close(writeEnd)
             throw error
         }
-        close(writeEnd)
-        return RunFile(handle: FileHandleFD(fd: readEnd, path: path), child: child, program: program)
+        close(theirs)
+        return RunFile(handle: FileHandleFD(fd: ours, path: path), child: child, program: program)
     }
 
     private static func makePipe(_ path: String) throws -> (read: Int32, write: Int32) {
