@@ -1,6 +1,7 @@
 import CBZip2
 
-/// libbz2 calls on whole buffers: one stream per call, as pbzip2 and Fathom write them.
+/// bzip2 on whole buffers, one stream per call, as pbzip2 and Fathom write them: Fathom's own codec, or libbz2 when
+/// ``BZip2Engine/current`` says so.
 enum BZip2Codec {
     /// Input bytes per block at a level: one libbz2 block holds `level × 100,000 − 19` bytes after its first
     /// run-length pass, so a block of this size is one bzip2 block unless it has many runs.
@@ -10,6 +11,13 @@ enum BZip2Codec {
 
     /// Compresses `bytes` into one complete bzip2 stream.
     static func compress(_ bytes: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
+        switch BZip2Engine.current {
+        case .fathom: BZip2Encoder.compress(bytes, level: level)
+        case .libbz2: try compressWithLibbz2(bytes, level: level)
+        }
+    }
+
+    static func compressWithLibbz2(_ bytes: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
         var stream = bz_stream()
         BZip2Memory.shared.install(in: &stream)
         guard BZ2_bzCompressInit(&stream, Int32(level), 0, 30) == BZ_OK else {
@@ -47,6 +55,13 @@ enum BZip2Codec {
     /// Decodes one stream from the start of `input`. Stops at the stream's end (``Decoded/streamLength``) or at the
     /// end of `input` with the stream still open (`streamLength` nil).
     static func decodeStream(_ input: UnsafeRawBufferPointer, expectedOutput: Int = 0) throws -> Decoded {
+        switch BZip2Engine.current {
+        case .fathom: try SwiftBZip2.decodeStream(input, expectedOutput: expectedOutput)
+        case .libbz2: try decodeStreamWithLibbz2(input, expectedOutput: expectedOutput)
+        }
+    }
+
+    static func decodeStreamWithLibbz2(_ input: UnsafeRawBufferPointer, expectedOutput: Int = 0) throws -> Decoded {
         var stream = bz_stream()
         BZip2Memory.shared.install(in: &stream)
         guard BZ2_bzDecompressInit(&stream, 0, 0) == BZ_OK else { throw ToolkitError.refused("libbz2 could not start a decoder") }

@@ -7,5 +7,6 @@ public enum BZip2Report {
         let ratio = summary.bytesIn > 0 && summary.bytesOut > 0
             ? (Double(decompressing ? summary.bytesOut : summary.bytesIn) / Double(decompressing ? summary.bytesIn : summary.bytesOut) * 100).rounded() / 100 : 0
         return "\(file): \(ByteSize.format(summary.bytesIn)) -> \(ByteSize.format(summary.bytesOut)) (\(ratio):1) in \(seconds) s, \(rate)/s"
+            + (BZip2Engine.current == .libbz2 ? " (libbz2)" : "")
     }
 }

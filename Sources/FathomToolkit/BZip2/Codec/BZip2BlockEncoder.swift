@@ -1,0 +1,168 @@
+/// Compresses one bzip2 stream in Swift: runs of 4–255 equal bytes shortened (the first run-length pass), the
+/// Burrows–Wheeler transform (``BurrowsWheeler``), move-to-front with zero runs in bijective base 2, and Huffman
+/// coding with up to six tables chosen per 50 symbols, as libbz2 chooses them.
+struct BZip2Encoder: ~Copyable {
+    static let blockMagic: UInt64 = 0x3141_5926_5359
+    static let endMagic: UInt64 = 0x1772_4538_5090
+    /// Symbols coded with one table.
+    static let groupSize = 50
+    /// Rounds of choosing tables per group and rebuilding the tables from the groups that chose them.
+    static let selectionRounds = 4
+    static let maxCodeLength = 17
+
+    private let level: Int
+    /// Bytes a block holds after the first run-length pass; libbz2 stops 19 short of the level's size.
+    private let blockLimit: Int
+    private let block: UnsafeMutablePointer<UInt8>
+    private let rotated: UnsafeMutablePointer<UInt8>
+    private let last: UnsafeMutablePointer<UInt8>
+    private let suffixes: UnsafeMutablePointer<Int32>
+    private let symbols: UnsafeMutablePointer<UInt16>
+
+    init(level: Int) {
+        self.level = level
+        blockLimit = level * 100_000 - 19
+        let capacity = level * 100_000
+        block = .allocate(capacity: capacity)
+        rotated = .allocate(capacity: capacity)
+        last = .allocate(capacity: capacity)
+        suffixes = .allocate(capacity: capacity)
+        symbols = .allocate(capacity: capacity + 1)
+    }
+
+    deinit {
+        block.deallocate()
+        rotated.deallocate()
+        last.deallocate()
+        suffixes.deallocate()
+        symbols.deallocate()
+    }
+
+    /// `input` as one complete bzip2 stream (several blocks when the first pass leaves more than a block).
+    static func compress(_ input: UnsafeRawBufferPointer, level: Int) -> [UInt8] {
+        let encoder = BZip2Encoder(level: level)
+        var sink = BitSink(capacity: input.count + input.count / 50 + 1024)
+        sink.write(0x425A_6830 | UInt32(level), bits: 32)  // "BZh" and the level digit
+        var streamCRC: UInt32 = 0
+        var offset = 0
+        while offset < input.count {
+            let consumed = encoder.fillBlock(from: input, at: offset)
+            var crc = BZip2CRC()
+            crc.add(UnsafeRawBufferPointer(rebasing: input[offset..<(offset + consumed.input)]))
+            encoder.writeBlock(count: consumed.block, crc: crc.value, inUse: consumed.inUse, to: &sink)
+            streamCRC = BZip2CRC.combine(streamCRC, crc.value)
+            offset += consumed.input
+        }
+        sink.reserve(16)
+        sink.write48(endMagic)
+        sink.write(streamCRC, bits: 32)
+        return sink.finish()
+    }
+
+    /// The first pass: copies input from `start` into the block, a run of 4–255 equal bytes as 4 bytes and a count
+    /// of the rest, until the block is full or the input ends.
+    private func fillBlock(from input: UnsafeRawBufferPointer, at start: Int) -> (input: Int, block: Int, inUse: [Bool]) {
+        var inUse = [Bool](repeating: false, count: 256)
+        let bytes = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let end = input.count
+        var read = start
+        var written = 0
+        while read < end && written < blockLimit {
+            let byte = bytes[read]
+            var run = 1
+            let runEnd = min(end, read + 255)
+            while read + run < runEnd && bytes[read + run] == byte { run += 1 }
+            inUse[Int(byte)] = true
+            if run < 4 {
+                for offset in 0..<run { block[written + offset] = byte }
+                written += run
+            } else {
+                block[written] = byte
+                block[written + 1] = byte
+                block[written + 2] = byte
+                block[written + 3] = byte
+                block[written + 4] = UInt8(run - 4)
+                inUse[run - 4] = true
+                written += 5
+            }
+            read += run
+        }
+        return (read - start, written, inUse)
+    }
+
+    private func writeBlock(count: Int, crc: UInt32, inUse: [Bool], to sink: inout BitSink) {
+        let row = BurrowsWheeler.transform(UnsafePointer(block), count: count, suffixes: suffixes, rotated: rotated, into: last)
+        // Byte values in use, renumbered densely for move-to-front.
+        var dense = [UInt8](repeating: 0, count: 256)
+        var used = 0
+        for value in 0..<256 where inUse[value] {
+            dense[value] = UInt8(used)
+            used += 1
+        }
+        let symbolCount = moveToFront(count: count, dense: dense, used: used)
+        let alphabet = used + 2
+        sink.reserve(64 + 32 + 256 * 2)
+        sink.write48(Self.blockMagic)
+        sink.write(crc, bits: 32)
+        sink.write(0, bits: 1)  // not randomised
+        sink.write(UInt32(row), bits: 24)
+        var ranges: UInt32 = 0
+        for range in 0..<16 where inUse[(range * 16)..<(range * 16 + 16)].contains(true) { ranges |= 1 << UInt32(15 - range) }
+        sink.write(ranges, bits: 16)
+        for range in 0..<16 where ranges & (1 << UInt32(15 - range)) != 0 {
+            var bits: UInt32 = 0
+            for value in 0..<16 where inUse[range * 16 + value] { bits |= 1 << UInt32(15 - value) }
+            sink.write(bits, bits: 16)
+        }
+        let tables = HuffmanTables(symbols: UnsafePointer(symbols), count: symbolCount, alphabet: alphabet)
+        tables.write(to: &sink)
+    }
+
+    /// Move-to-front over the last column, zero runs as RUNA/RUNB digits (bijective base 2), other positions p as
+    /// symbol p + 1, and the end-of-block symbol; returns how many symbols.
+    private func moveToFront(count: Int, dense: [UInt8], used: Int) -> Int {
+        var order = [UInt8](repeating: 0, count: 256)
+        for index in 0..<256 { order[index] = UInt8(truncatingIfNeeded: index) }
+        var written = 0
+        var zeros = 0
+        @inline(__always) func flushZeros() {
+            guard zeros > 0 else { return }
+            var run = zeros - 1
+            while true {
+                symbols[written] = UInt16(run & 1)  // RUNA = 0, RUNB = 1
+                written += 1
+                if run < 2 { break }
+                run = (run - 2) >> 1
+            }
+            zeros = 0
+        }
+        order.withUnsafeMutableBufferPointer { order in
+            let list = order.baseAddress!
+            dense.withUnsafeBufferPointer { dense in
+                for index in 0..<count {
+                    let value = dense[Int(last[index])]
+                    if list[0] == value {
+                        zeros += 1
+                        continue
+                    }
+                    flushZeros()
+                    var previous = list[0]
+                    var position = 1
+                    while true {
+                        let here = list[position]
+                        list[position] = previous
+                        if here == value { break }
+                        previous = here
+                        position += 1
+                    }
+                    list[0] = value
+                    symbols[written] = UInt16(position + 1)
+                    written += 1
+                }
+            }
+        }
+        flushZeros()
+        symbols[written] = UInt16(used + 1)
+        return written + 1
+    }
+}

@@ -1,0 +1,66 @@
+/// bzip2's Burrows–Wheeler transform: the last column of the block's rotations in sorted order, and the row where
+/// the block itself ends up (bzip2's `origPtr`).
+///
+/// Rotations are sorted through suffixes: the block is first turned to its least rotation (Duval's algorithm). That
+/// rotation is a Lyndon word when the block is not a repetition, and the rotations of a Lyndon word sort exactly as
+/// its suffixes do, with a suffix that is a prefix of another first (``SuffixSorter``). A block that is a repetition
+/// (`u` repeated `m` times: one byte, or a period) sorts `u`'s rotations and repeats each row `m` times; equal
+/// rotations are ordered by their start, as bzip2 orders them, so the block's own row is the first of its group.
+enum BurrowsWheeler {
+    /// Writes the last column of `block[0..<count]` to `last` and returns the block's row.
+    /// - Parameter suffixes: room for `count` positions.
+    static func transform(
+        _ block: UnsafePointer<UInt8>, count n: Int, suffixes: UnsafeMutablePointer<Int32>, rotated: UnsafeMutablePointer<UInt8>,
+        into last: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        precondition(n > 0)
+        let (start, period) = leastRotation(block, count: n)
+        // The Lyndon root of the least rotation: the whole block unless the block repeats.
+        let root = n % period == 0 ? period : n
+        let copies = n / root
+        for index in 0..<root {
+            let source = start + index
+            rotated[index] = block[source < n ? source : source - n]
+        }
+        SuffixSorter.sort(UnsafePointer(rotated), count: root, into: suffixes)
+        // The block itself starts at `n - start` of the least rotation; its group is that position within the root.
+        let own = (n - start) % n % root
+        var ownRow = 0
+        var row = 0
+        for rank in 0..<root {
+            let position = Int(suffixes[rank])
+            if position == own { ownRow = row }
+            let symbol = rotated[position == 0 ? root - 1 : position - 1]
+            if copies == 1 {
+                last[row] = symbol
+            } else {
+                (last + row).update(repeating: symbol, count: copies)
+            }
+            row += copies
+        }
+        return ownRow
+    }
+
+    /// The start of the least rotation of `text` and the length of its Lyndon factor (Duval's algorithm run over the
+    /// text twice): that length divides `count` exactly when the text is a repetition.
+    static func leastRotation(_ text: UnsafePointer<UInt8>, count n: Int) -> (start: Int, period: Int) {
+        var index = 0
+        var answer = 0
+        var period = n
+        while index < n {
+            answer = index
+            var ahead = index + 1
+            var compared = index
+            while ahead < 2 * n {
+                let left = text[compared < n ? compared : compared - n]
+                let right = text[ahead < n ? ahead : ahead - n]
+                if left > right { break }
+                compared = left < right ? index : compared + 1
+                ahead += 1
+            }
+            period = ahead - compared
+            while index <= compared { index += ahead - compared }
+        }
+        return (answer, period)
+    }
+}
