@@ -3,11 +3,73 @@
 ///
 /// Suffixes compare as strings with a virtual end smaller than every symbol: a suffix that is a prefix of another
 /// sorts first. ``BurrowsWheeler`` turns this order into bzip2's order of rotations.
+///
+/// The induced passes read no type array: each entry carries, in its sign, whether the suffix before it is still to
+/// be induced, decided from two adjacent text symbols when the entry is written. Types are kept as bits (a block's
+/// 900,000 fit in 113 KB) for finding and naming the LMS substrings.
 enum SuffixSorter {
     /// Sorts the suffixes of `text[0..<count]` into `suffixes[0..<count]` (starting positions, ascending order).
     static func sort(_ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>) {
         precondition(count < Int(Int32.max), "a block is at most 900,000 bytes")
         sais(text, suffixes, count, 256)
+    }
+
+    /// S-type flags and LMS flags (an S-type position after an L-type one), one bit per position each.
+    private struct TypeBits {
+        let words: UnsafeMutablePointer<UInt64>
+        let lms: UnsafeMutablePointer<UInt64>
+        let wordCount: Int
+
+        init<Symbol: FixedWidthInteger>(_ text: UnsafePointer<Symbol>, _ n: Int) {
+            wordCount = n / 64 + 1
+            words = .allocate(capacity: wordCount)
+            words.initialize(repeating: 0, count: wordCount)
+            lms = .allocate(capacity: wordCount)
+            // The last position is L (the end is smaller); then right to left, a word of bits at a time.
+            var nextIsS: UInt64 = 0
+            var word: UInt64 = 0
+            var index = n - 2
+            while index >= 0 {
+                let here = text[index], next = text[index + 1]
+                nextIsS = (here < next ? 1 : 0) | (here == next ? nextIsS : 0)
+                word |= nextIsS << UInt64(index & 63)
+                if index & 63 == 0 {
+                    words[index >> 6] = word
+                    word = 0
+                }
+                index -= 1
+            }
+            // LMS: S here, L just before (position 0 never is).
+            var carry: UInt64 = 1
+            for index in 0..<wordCount {
+                let types = words[index]
+                lms[index] = types & ~(types << 1 | carry)
+                carry = types >> 63
+            }
+        }
+
+        func release() {
+            words.deallocate()
+            lms.deallocate()
+        }
+
+        @inline(__always) func isLMS(_ position: Int) -> Bool {
+            position > 0 && lms[position >> 6] >> UInt64(position & 63) & 1 != 0
+        }
+
+        /// Calls `body` with every LMS position, from the last to the first.
+        @inline(__always) func forEachLMSDescending(_ body: (Int) -> Void) {
+            var index = wordCount - 1
+            while index >= 0 {
+                var bits = lms[index]
+                while bits != 0 {
+                    let high = 63 - bits.leadingZeroBitCount
+                    body(index << 6 | high)
+                    bits &= ~(1 << UInt64(high))
+                }
+                index -= 1
+            }
+        }
     }
 
     private static func sais<Symbol: FixedWidthInteger>(_ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int, _ k: Int) {
@@ -16,95 +78,55 @@ enum SuffixSorter {
             sa[0] = 0
             return
         }
-        // Types: S when the suffix is smaller than the next one, L otherwise; the last suffix is L (the end is smaller).
-        let isS = UnsafeMutablePointer<Bool>.allocate(capacity: n)
-        defer { isS.deallocate() }
-        isS[n - 1] = false
-        var index = n - 2
-        while index >= 0 {
-            let here = text[index], next = text[index + 1]
-            isS[index] = here < next || (here == next && isS[index + 1])
-            index -= 1
-        }
-        @inline(__always) func isLMS(_ position: Int) -> Bool { position > 0 && isS[position] && !isS[position - 1] }
-
+        let types = TypeBits(text, n)
         let counts = UnsafeMutablePointer<Int32>.allocate(capacity: k)
         let bucket = UnsafeMutablePointer<Int32>.allocate(capacity: k)
         defer {
+            types.release()
             counts.deallocate()
             bucket.deallocate()
         }
         counts.initialize(repeating: 0, count: k)
-        for position in 0..<n { counts[Int(text[position])] += 1 }
-        @inline(__always) func bucketEnds() {
-            var sum: Int32 = 0
-            for symbol in 0..<k {
-                sum += counts[symbol]
-                bucket[symbol] = sum
-            }
-        }
-        @inline(__always) func bucketStarts() {
-            var sum: Int32 = 0
-            for symbol in 0..<k {
-                bucket[symbol] = sum
-                sum += counts[symbol]
-            }
-        }
-        func induce() {
-            bucketStarts()
-            let lastSymbol = Int(text[n - 1])
-            sa[Int(bucket[lastSymbol])] = Int32(n - 1)
-            bucket[lastSymbol] += 1
-            for slot in 0..<n {
-                let before = Int(sa[slot]) - 1
-                if before >= 0 && !isS[before] {
-                    let symbol = Int(text[before])
-                    sa[Int(bucket[symbol])] = Int32(before)
-                    bucket[symbol] += 1
-                }
-            }
-            bucketEnds()
-            var slot = n - 1
-            while slot >= 0 {
-                let before = Int(sa[slot]) - 1
-                if before >= 0 && isS[before] {
-                    let symbol = Int(text[before])
-                    bucket[symbol] -= 1
-                    sa[Int(bucket[symbol])] = Int32(before)
-                }
-                slot -= 1
-            }
-        }
+        for position in 0..<n { counts[Int(truncatingIfNeeded: text[position])] &+= 1 }
 
         // 1. Sort the LMS substrings: LMS positions at their buckets' ends, then induce.
-        sa.update(repeating: -1, count: n)
-        bucketEnds()
-        for position in 1..<n where isLMS(position) {
-            let symbol = Int(text[position])
-            bucket[symbol] -= 1
-            sa[Int(bucket[symbol])] = Int32(position)
+        sa.update(repeating: 0, count: n)
+        bucketEnds(counts, bucket, k)
+        types.forEachLMSDescending { position in
+            let symbol = Int(truncatingIfNeeded: text[position])
+            bucket[symbol] &-= 1
+            sa[Int(truncatingIfNeeded: bucket[symbol])] = Int32(truncatingIfNeeded: position)
         }
-        induce()
+        induce(text, sa, n, counts, bucket, k)
 
         // 2. Name the sorted LMS substrings; equal substrings share a name.
         var lmsCount = 0
         for slot in 0..<n {
             let position = Int(sa[slot])
-            if isLMS(position) {
+            if types.isLMS(position) {
                 sa[lmsCount] = Int32(position)
                 lmsCount += 1
             }
         }
+        // Each LMS substring's length (to the next LMS position) where its name will go: position / 2 is a slot of
+        // its own, as LMS positions are at least two apart.
         (sa + lmsCount).update(repeating: -1, count: n - lmsCount)
+        var nextLMS = n
+        types.forEachLMSDescending { position in
+            sa[lmsCount + position / 2] = Int32(truncatingIfNeeded: nextLMS - position)
+            nextLMS = position
+        }
         var names = 0
         var previous = -1
+        var previousLength = 0
         for slot in 0..<lmsCount {
             let position = Int(sa[slot])
-            if previous < 0 || !equalLMSSubstrings(text, isS, n, position, previous) {
+            let length = Int(sa[lmsCount + position / 2])
+            if previous < 0 || length != previousLength || !equalLMSSubstrings(text, n, position, previous, length) {
                 names += 1
                 previous = position
+                previousLength = length
             }
-            // LMS positions are at least two apart, so position / 2 is a free slot of its own.
             sa[lmsCount + position / 2] = Int32(names - 1)
         }
         var write = n - 1
@@ -125,48 +147,111 @@ enum SuffixSorter {
             for rank in 0..<lmsCount { sa[Int(reduced[rank])] = Int32(rank) }
         }
         var next = lmsCount - 1
-        var position = n - 1
-        while position >= 1 {
-            if isLMS(position) {
-                reduced[next] = Int32(position)
-                next -= 1
-            }
-            position -= 1
+        types.forEachLMSDescending { position in
+            reduced[next] = Int32(truncatingIfNeeded: position)
+            next -= 1
         }
         for slot in 0..<lmsCount { sa[slot] = reduced[Int(sa[slot])] }
 
         // 4. The LMS suffixes in their final order at their buckets' ends, then induce every suffix from them.
-        (sa + lmsCount).update(repeating: -1, count: n - lmsCount)
-        bucketEnds()
+        (sa + lmsCount).update(repeating: 0, count: n - lmsCount)
+        bucketEnds(counts, bucket, k)
         var slot = lmsCount - 1
         while slot >= 0 {
             let position = Int(sa[slot])
-            sa[slot] = -1
+            sa[slot] = 0
             let symbol = Int(text[position])
             bucket[symbol] -= 1
             sa[Int(bucket[symbol])] = Int32(position)
             slot -= 1
         }
-        induce()
+        induce(text, sa, n, counts, bucket, k)
     }
 
-    /// Whether the LMS substrings at `first` and `second` are equal: the same symbols and types up to and including
-    /// the next LMS position of each. One reaching the end of the text differs from every other.
+    @inline(__always)
+    private static func bucketEnds(_ counts: UnsafeMutablePointer<Int32>, _ bucket: UnsafeMutablePointer<Int32>, _ k: Int) {
+        var sum: Int32 = 0
+        for symbol in 0..<k {
+            sum &+= counts[symbol]
+            bucket[symbol] = sum
+        }
+    }
+
+    @inline(__always)
+    private static func bucketStarts(_ counts: UnsafeMutablePointer<Int32>, _ bucket: UnsafeMutablePointer<Int32>, _ k: Int) {
+        var sum: Int32 = 0
+        for symbol in 0..<k {
+            bucket[symbol] = sum
+            sum &+= counts[symbol]
+        }
+    }
+
+    /// The two induced passes from LMS suffixes at their buckets' ends (empty slots hold 0).
+    ///
+    /// Left to right, a positive entry p means suffix p − 1 is L-type and is placed next in its bucket; each entry is
+    /// written negative when the suffix before it is S-type (one comparison of two adjacent symbols), and every
+    /// entry's sign is flipped once passed. Right to left, a positive entry p then means p − 1 is S-type; entries
+    /// are written positive when the suffix before them is S-type too, and negatives are made positions again.
+    @inline(__always)
+    private static func induce<Symbol: FixedWidthInteger>(
+        _ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int,
+        _ counts: UnsafeMutablePointer<Int32>, _ bucket: UnsafeMutablePointer<Int32>, _ k: Int
+    ) {
+        // Wrapping arithmetic throughout: every value is a position below n < 2³¹ or its complement.
+        @inline(__always) func symbolAt(_ position: Int) -> Int { Int(truncatingIfNeeded: text[position]) }
+        /// `position`, complemented when `flag`.
+        @inline(__always) func entry(_ position: Int, complementedIf flag: Bool) -> Int32 {
+            Int32(truncatingIfNeeded: position) ^ (0 &- Int32(truncatingIfNeeded: flag ? 1 : 0))
+        }
+        bucketStarts(counts, bucket, k)
+        var induced = n &- 1
+        var symbol = symbolAt(induced)
+        // Position 0 has no suffix before it: either sign means "nothing to induce" for it.
+        sa[Int(truncatingIfNeeded: bucket[symbol])] = entry(induced, complementedIf: symbolAt(max(induced &- 1, 0)) < symbol)
+        bucket[symbol] &+= 1
+        var slot = 0
+        while slot < n {
+            let value = sa[slot]
+            if value > 0 {
+                induced = Int(truncatingIfNeeded: value) &- 1
+                symbol = symbolAt(induced)
+                let target = Int(truncatingIfNeeded: bucket[symbol])
+                bucket[symbol] = Int32(truncatingIfNeeded: target &+ 1)
+                sa[target] = entry(induced, complementedIf: symbolAt(max(induced &- 1, 0)) < symbol)
+            }
+            sa[slot] = ~value
+            slot &+= 1
+        }
+        bucketEnds(counts, bucket, k)
+        slot = n &- 1
+        while slot >= 0 {
+            let value = sa[slot]
+            if value > 0 {
+                induced = Int(truncatingIfNeeded: value) &- 1
+                symbol = symbolAt(induced)
+                let target = Int(truncatingIfNeeded: bucket[symbol]) &- 1
+                bucket[symbol] = Int32(truncatingIfNeeded: target)
+                sa[target] = entry(induced, complementedIf: symbolAt(max(induced &- 1, 0)) > symbol)
+            } else if value < 0 {
+                sa[slot] = ~value
+            }
+            slot &-= 1
+        }
+    }
+
+    /// Whether the LMS substrings at `first` and `second`, both `length` long to their next LMS position, are equal:
+    /// the same symbols through that position (equal symbols ending at an S-type position have equal types). One
+    /// ending at the end of the text differs from every other.
     @inline(__always)
     private static func equalLMSSubstrings<Symbol: FixedWidthInteger>(
-        _ text: UnsafePointer<Symbol>, _ isS: UnsafeMutablePointer<Bool>, _ n: Int, _ first: Int, _ second: Int
+        _ text: UnsafePointer<Symbol>, _ n: Int, _ first: Int, _ second: Int, _ length: Int
     ) -> Bool {
+        if first + length == n || second + length == n { return false }
         var offset = 0
-        while true {
-            let a = first + offset, b = second + offset
-            if a == n || b == n { return false }
-            if text[a] != text[b] || isS[a] != isS[b] { return false }
-            if offset > 0 {
-                let aIsLMS = isS[a] && !isS[a - 1]
-                let bIsLMS = isS[b] && !isS[b - 1]
-                if aIsLMS || bIsLMS { return aIsLMS && bIsLMS }
-            }
+        while offset <= length {
+            if text[first + offset] != text[second + offset] { return false }
             offset += 1
         }
+        return true
     }
 }
