@@ -65,27 +65,38 @@ struct BZip2Encoder: ~Copyable {
         var inUse = [Bool](repeating: false, count: 256)
         let bytes = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let end = input.count
+        let block = self.block
+        let limit = blockLimit
         var read = start
         var written = 0
-        while read < end && written < blockLimit {
-            let byte = bytes[read]
-            var run = 1
-            let runEnd = min(end, read + 255)
-            while read + run < runEnd && bytes[read + run] == byte { run += 1 }
-            inUse[Int(byte)] = true
-            if run < 4 {
-                for offset in 0..<run { block[written + offset] = byte }
-                written += run
-            } else {
-                block[written] = byte
-                block[written + 1] = byte
-                block[written + 2] = byte
-                block[written + 3] = byte
-                block[written + 4] = UInt8(run - 4)
-                inUse[run - 4] = true
-                written += 5
+        inUse.withUnsafeMutableBufferPointer { inUse in
+            while read < end && written < limit {
+                let byte = bytes[read]
+                inUse[Int(truncatingIfNeeded: byte)] = true
+                // Most bytes differ from the next one.
+                if read &+ 1 < end && bytes[read &+ 1] != byte {
+                    block[written] = byte
+                    written &+= 1
+                    read &+= 1
+                    continue
+                }
+                var run = 1
+                let runEnd = min(end, read &+ 255)
+                while read &+ run < runEnd && bytes[read &+ run] == byte { run &+= 1 }
+                if run < 4 {
+                    for offset in 0..<run { block[written &+ offset] = byte }
+                    written &+= run
+                } else {
+                    block[written] = byte
+                    block[written &+ 1] = byte
+                    block[written &+ 2] = byte
+                    block[written &+ 3] = byte
+                    block[written &+ 4] = UInt8(truncatingIfNeeded: run &- 4)
+                    inUse[run &- 4] = true
+                    written &+= 5
+                }
+                read &+= run
             }
-            read += run
         }
         return (read - start, written, inUse)
     }
@@ -120,45 +131,70 @@ struct BZip2Encoder: ~Copyable {
 
     /// Move-to-front over the last column, zero runs as RUNA/RUNB digits (bijective base 2), other positions p as
     /// symbol p + 1, and the end-of-block symbol; returns how many symbols.
+    ///
+    /// The list's first 8 entries live in one register (`head`, entry i in byte i): most positions are below 8, and
+    /// are found and moved there without touching memory.
     private func moveToFront(count: Int, dense: [UInt8], used: Int) -> Int {
-        var order = [UInt8](repeating: 0, count: 256)
-        for index in 0..<256 { order[index] = UInt8(truncatingIfNeeded: index) }
+        // Entries 8…255, with room past the end for 8-byte reads.
+        let list = UnsafeMutablePointer<UInt8>.allocate(capacity: 256 + 8)
+        defer { list.deallocate() }
+        for index in 0..<(256 + 8) { list[index] = UInt8(truncatingIfNeeded: index) }
+        var head: UInt64 = 0x0706_0504_0302_0100
+        let raw = UnsafeRawPointer(list)
         var written = 0
         var zeros = 0
         @inline(__always) func flushZeros() {
             guard zeros > 0 else { return }
-            var run = zeros - 1
+            var run = zeros &- 1
             while true {
-                symbols[written] = UInt16(run & 1)  // RUNA = 0, RUNB = 1
-                written += 1
+                symbols[written] = UInt16(truncatingIfNeeded: run & 1)  // RUNA = 0, RUNB = 1
+                written &+= 1
                 if run < 2 { break }
-                run = (run - 2) >> 1
+                run = (run &- 2) >> 1
             }
             zeros = 0
         }
-        order.withUnsafeMutableBufferPointer { order in
-            let list = order.baseAddress!
-            dense.withUnsafeBufferPointer { dense in
-                for index in 0..<count {
-                    let value = dense[Int(last[index])]
-                    if list[0] == value {
-                        zeros += 1
-                        continue
-                    }
-                    flushZeros()
-                    var previous = list[0]
-                    var position = 1
-                    while true {
-                        let here = list[position]
-                        list[position] = previous
-                        if here == value { break }
-                        previous = here
-                        position += 1
-                    }
-                    list[0] = value
-                    symbols[written] = UInt16(position + 1)
-                    written += 1
+        /// The first byte of `word` equal to `pattern`'s bytes, as a bit mask's trailing zeros ÷ 8 (0 when none).
+        @inline(__always) func matches(_ word: UInt64, _ pattern: UInt64) -> UInt64 {
+            let difference = word ^ pattern
+            return (difference &- 0x0101_0101_0101_0101) & ~difference & 0x8080_8080_8080_8080
+        }
+        dense.withUnsafeBufferPointer { dense in
+            for index in 0..<count {
+                let value = dense[Int(truncatingIfNeeded: last[index])]
+                if UInt8(truncatingIfNeeded: head) == value {
+                    zeros &+= 1
+                    continue
                 }
+                flushZeros()
+                let pattern = UInt64(value) &* 0x0101_0101_0101_0101
+                var position: Int
+                let inHead = matches(head, pattern)
+                if inHead != 0 {
+                    position = inHead.trailingZeroBitCount >> 3
+                    // Entries 0…position-1 move up one byte; the value goes to byte 0.
+                    let moved = UInt64.max >> UInt64(56 &- 8 &* position)
+                    head = (head & ~moved) | ((head << 8) & moved) | UInt64(value)
+                } else {
+                    position = 8
+                    while true {
+                        let found = matches(raw.loadUnaligned(fromByteOffset: position, as: UInt64.self).littleEndian, pattern)
+                        if found != 0 {
+                            position &+= found.trailingZeroBitCount >> 3
+                            break
+                        }
+                        position &+= 8
+                    }
+                    var shift = position
+                    while shift > 8 {
+                        list[shift] = list[shift &- 1]
+                        shift &-= 1
+                    }
+                    list[8] = UInt8(truncatingIfNeeded: head >> 56)
+                    head = head << 8 | UInt64(value)
+                }
+                symbols[written] = UInt16(truncatingIfNeeded: position &+ 1)
+                written &+= 1
             }
         }
         flushZeros()
