@@ -8,9 +8,8 @@ final class BZip2BlockDecoder {
     /// One word per block byte: the byte (low 8 bits) and, after ``inverseTransform``, the next row (the rest).
     private let region: HugePageRegion
     private let vector: UnsafeMutablePointer<UInt32>
-    /// Per row: the previous row (above the byte), to walk the block from its end.
-    private let backward: UnsafeMutablePointer<UInt32>
-    /// The block after the transform, before the first run-length pass is undone.
+    /// The walk's chunks, and the block after the transform (before the first run-length pass is undone).
+    private let pool: UnsafeMutablePointer<UInt8>
     private let walked: UnsafeMutablePointer<UInt8>
 
     /// A block with the old randomised flag: only bzip2 before 0.9.5 wrote them; libbz2 decodes those streams.
@@ -18,10 +17,11 @@ final class BZip2BlockDecoder {
 
     init(level: Int) {
         blockLimit = level * 100_000
-        region = HugePageRegion(bytes: blockLimit * 9)
+        let poolBytes = InverseWalk.poolBytes(blockLimit: blockLimit)
+        region = HugePageRegion(bytes: blockLimit * 5 + poolBytes)
         vector = region.base.bindMemory(to: UInt32.self, capacity: blockLimit)
-        backward = (region.base + blockLimit * 4).bindMemory(to: UInt32.self, capacity: blockLimit)
-        walked = (region.base + blockLimit * 8).bindMemory(to: UInt8.self, capacity: blockLimit)
+        pool = (region.base + blockLimit * 4).bindMemory(to: UInt8.self, capacity: poolBytes)
+        walked = (region.base + blockLimit * 4 + poolBytes).bindMemory(to: UInt8.self, capacity: blockLimit)
     }
 
     deinit {
@@ -168,42 +168,22 @@ final class BZip2BlockDecoder {
         return (sink.written, rows)
     }
 
-    /// The inverse Burrows–Wheeler transform, walked from both ends at once: every row linked to the next one
-    /// (the block read forwards, as bzip2 keeps it: the next row above the byte in one word) and to the previous
-    /// one (the block read backwards), built in one pass. The two walks from the block's own row are independent
-    /// chains of memory reads, so the processor overlaps them: each covers half the block. Then the first
-    /// run-length pass is undone in order: after 4 equal bytes, the next byte counts more of them.
+    /// The inverse Burrows–Wheeler transform: every row linked to the next one (as bzip2 keeps it: the next row
+    /// above the byte in one word), then the links walked (``InverseWalk``) and the first run-length pass undone in
+    /// order: after 4 equal bytes, the next byte counts more of them.
     private func inverseTransform(count: Int, origin: Int, rows: [Int], into output: inout ByteAccumulator) {
-        let vector = self.vector, backward = self.backward, walked = self.walked
+        let vector = self.vector
         var next = rows
         next.withUnsafeMutableBufferPointer { next in
             let next = next.baseAddress!
             for index in 0..<count {
-                let word = vector[index]
-                let byte = Int(word & 0xFF)
+                let byte = Int(truncatingIfNeeded: vector[index] & 0xFF)
                 let row = next[byte]
-                vector[row] |= UInt32(index) << 8
-                backward[index] = UInt32(row) << 8 | (word & 0xFF)
-                next[byte] = row + 1
+                vector[row] |= UInt32(truncatingIfNeeded: index) << 8
+                next[byte] = row &+ 1
             }
         }
-        // Forwards: the byte of each row after the first; backwards: the byte of each row, from the block's end.
-        var ahead = Int(vector[origin] >> 8)
-        var behind = origin
-        let half = count / 2
-        var front = 0
-        var back = count - 1
-        while front < half {
-            let forwardWord = vector[ahead]
-            let backwardWord = backward[behind]
-            walked[front] = UInt8(truncatingIfNeeded: forwardWord)
-            walked[back] = UInt8(truncatingIfNeeded: backwardWord)
-            ahead = Int(forwardWord >> 8)
-            behind = Int(backwardWord >> 8)
-            front += 1
-            back -= 1
-        }
-        if front == back { walked[front] = UInt8(truncatingIfNeeded: vector[ahead]) }
+        InverseWalk.walk(vector, count: count, origin: origin, pool: pool, into: walked)
         undoRuns(count: count, into: &output)
     }
 
