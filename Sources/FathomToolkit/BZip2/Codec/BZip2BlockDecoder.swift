@@ -1,10 +1,29 @@
+import Synchronization
+
 /// Decodes bzip2 blocks in Swift: the header, selectors and tables read with every value checked, the symbols
 /// through table-driven Huffman decoding (``HuffmanDecoder``, two symbols per lookup when they fit), move-to-front
 /// and zero runs undone straight into the inverse transform's vector, then one walk of that vector and the first
 /// run-length pass undone with the block's CRC. Anything malformed is refused with the byte where it was found.
-final class BZip2BlockDecoder {
-    /// The largest block a stream of this level may hold.
+///
+/// A decoder's buffers (about 6 bytes per block byte, on huge pages where the kernel allows) are kept for the next
+/// stream: one idle decoder per core at most.
+final class BZip2BlockDecoder: @unchecked Sendable {
+    private static let idle = Mutex<[BZip2BlockDecoder]>([])
+
+    /// A decoder for any level (its buffers hold the largest block), idle or new.
+    static func take() -> BZip2BlockDecoder {
+        idle.withLock { $0.popLast() } ?? BZip2BlockDecoder(level: 9)
+    }
+
+    /// Keeps this decoder for the next stream.
+    func putBack() {
+        Self.idle.withLock { if $0.count < System.activeProcessorCount { $0.append(self) } }
+    }
+
+    /// The largest block a stream may hold (the level's limit is checked per stream).
     private let blockLimit: Int
+    /// The level of the stream being decoded: its blocks hold at most level × 100,000 bytes.
+    var levelLimit = 900_000
     /// One word per block byte: the byte (low 8 bits) and, after ``inverseTransform``, the next row (the rest).
     private let region: HugePageRegion
     private let vector: UnsafeMutablePointer<UInt32>
@@ -108,7 +127,7 @@ final class BZip2BlockDecoder {
     private func decodeSymbols(
         _ source: inout BitSource, decoders: [HuffmanDecoder], selectors: [UInt8], seqToByte: [UInt8], used: Int
     ) throws(BZip2DecodeError) -> (count: Int, rows: [Int]) {
-        var sink = SymbolSink(vector: vector, limit: blockLimit, endOfBlock: used + 1, seqToByte: seqToByte)
+        var sink = SymbolSink(vector: vector, limit: min(levelLimit, blockLimit), endOfBlock: used + 1, seqToByte: seqToByte)
         defer { sink.release() }
         // Every table's lookup entries side by side, so switching tables is a pointer move.
         let width = 1 << HuffmanDecoder.lookupBits

@@ -1,7 +1,12 @@
+import Synchronization
+
 /// Compresses one bzip2 stream in Swift: runs of 4–255 equal bytes shortened (the first run-length pass), the
 /// Burrows–Wheeler transform (``BurrowsWheeler``), move-to-front with zero runs in bijective base 2, and Huffman
 /// coding with up to six tables chosen per 50 symbols, as libbz2 chooses them.
-struct BZip2Encoder: ~Copyable {
+///
+/// An encoder's buffers (about 9 bytes per block byte, on huge pages where the kernel allows) are kept for the next
+/// stream: one idle encoder per core at most.
+final class BZip2Encoder: @unchecked Sendable {
     static let blockMagic: UInt64 = 0x3141_5926_5359
     static let endMagic: UInt64 = 0x1772_4538_5090
     /// Symbols coded with one table.
@@ -10,37 +15,39 @@ struct BZip2Encoder: ~Copyable {
     static let selectionRounds = 4
     static let maxCodeLength = 17
 
-    private let level: Int
+    private static let idle = Mutex<[BZip2Encoder]>([])
+
+    /// The largest block these buffers hold (the level's 100k steps).
+    private let capacity: Int
     /// Bytes a block holds after the first run-length pass; libbz2 stops 19 short of the level's size.
-    private let blockLimit: Int
+    private var blockLimit = 0
+    private let region: HugePageRegion
     private let block: UnsafeMutablePointer<UInt8>
     private let rotated: UnsafeMutablePointer<UInt8>
     private let last: UnsafeMutablePointer<UInt8>
     private let suffixes: UnsafeMutablePointer<Int32>
     private let symbols: UnsafeMutablePointer<UInt16>
 
-    init(level: Int) {
-        self.level = level
-        blockLimit = level * 100_000 - 19
-        let capacity = level * 100_000
-        block = .allocate(capacity: capacity)
-        rotated = .allocate(capacity: capacity)
-        last = .allocate(capacity: capacity)
-        suffixes = .allocate(capacity: capacity)
-        symbols = .allocate(capacity: capacity + 1)
+    private init(capacity: Int) {
+        self.capacity = capacity
+        region = HugePageRegion(bytes: capacity * 9 + 64)
+        suffixes = region.base.bindMemory(to: Int32.self, capacity: capacity)
+        symbols = (region.base + capacity * 4).bindMemory(to: UInt16.self, capacity: capacity + 1)
+        block = (region.base + capacity * 6 + 16).bindMemory(to: UInt8.self, capacity: capacity)
+        rotated = (region.base + capacity * 7 + 16).bindMemory(to: UInt8.self, capacity: capacity)
+        last = (region.base + capacity * 8 + 16).bindMemory(to: UInt8.self, capacity: capacity)
     }
 
     deinit {
-        block.deallocate()
-        rotated.deallocate()
-        last.deallocate()
-        suffixes.deallocate()
-        symbols.deallocate()
+        region.release()
     }
 
     /// `input` as one complete bzip2 stream (several blocks when the first pass leaves more than a block).
     static func compress(_ input: UnsafeRawBufferPointer, level: Int) -> [UInt8] {
-        let encoder = BZip2Encoder(level: level)
+        let size = level * 100_000
+        let encoder = idle.withLock { idle in idle.firstIndex { $0.capacity == size }.map { idle.remove(at: $0) } } ?? BZip2Encoder(capacity: size)
+        defer { idle.withLock { if $0.count < System.activeProcessorCount { $0.append(encoder) } } }
+        encoder.blockLimit = size - 19
         var sink = BitSink(capacity: input.count + input.count / 50 + 1024)
         sink.write(0x425A_6830 | UInt32(level), bits: 32)  // "BZh" and the level digit
         var streamCRC: UInt32 = 0
@@ -134,71 +141,84 @@ struct BZip2Encoder: ~Copyable {
     ///
     /// The list's first 8 entries live in one register (`head`, entry i in byte i): most positions are below 8, and
     /// are found and moved there without touching memory.
-    private func moveToFront(count: Int, dense: [UInt8], used: Int) -> Int {
-        // Entries 8…255, with room past the end for 8-byte reads.
+    private func moveToFront(count: Int, dense denseArray: [UInt8], used: Int) -> Int {
+        // The dense numbering and the list's entries 8…255 (with room past the end for 8-byte reads), no closures:
+        // every variable of the loop stays in a register.
+        let dense = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         let list = UnsafeMutablePointer<UInt8>.allocate(capacity: 256 + 8)
-        defer { list.deallocate() }
+        defer {
+            dense.deallocate()
+            list.deallocate()
+        }
+        for index in 0..<256 { dense[index] = denseArray[index] }
         for index in 0..<(256 + 8) { list[index] = UInt8(truncatingIfNeeded: index) }
         var head: UInt64 = 0x0706_0504_0302_0100
         let raw = UnsafeRawPointer(list)
+        let symbols = self.symbols, last = self.last
         var written = 0
         var zeros = 0
-        @inline(__always) func flushZeros() {
-            guard zeros > 0 else { return }
-            var run = zeros &- 1
-            while true {
-                symbols[written] = UInt16(truncatingIfNeeded: run & 1)  // RUNA = 0, RUNB = 1
-                written &+= 1
-                if run < 2 { break }
-                run = (run &- 2) >> 1
+        for index in 0..<count {
+            let value = dense[Int(truncatingIfNeeded: last[index])]
+            if UInt8(truncatingIfNeeded: head) == value {
+                zeros &+= 1
+                continue
             }
-            zeros = 0
-        }
-        /// The first byte of `word` equal to `pattern`'s bytes, as a bit mask's trailing zeros ÷ 8 (0 when none).
-        @inline(__always) func matches(_ word: UInt64, _ pattern: UInt64) -> UInt64 {
-            let difference = word ^ pattern
-            return (difference &- 0x0101_0101_0101_0101) & ~difference & 0x8080_8080_8080_8080
-        }
-        dense.withUnsafeBufferPointer { dense in
-            for index in 0..<count {
-                let value = dense[Int(truncatingIfNeeded: last[index])]
-                if UInt8(truncatingIfNeeded: head) == value {
-                    zeros &+= 1
-                    continue
-                }
-                flushZeros()
-                let pattern = UInt64(value) &* 0x0101_0101_0101_0101
-                var position: Int
-                let inHead = matches(head, pattern)
-                if inHead != 0 {
-                    position = inHead.trailingZeroBitCount >> 3
-                    // Entries 0…position-1 move up one byte; the value goes to byte 0.
-                    let moved = UInt64.max >> UInt64(56 &- 8 &* position)
-                    head = (head & ~moved) | ((head << 8) & moved) | UInt64(value)
-                } else {
-                    position = 8
-                    while true {
-                        let found = matches(raw.loadUnaligned(fromByteOffset: position, as: UInt64.self).littleEndian, pattern)
-                        if found != 0 {
-                            position &+= found.trailingZeroBitCount >> 3
-                            break
-                        }
-                        position &+= 8
-                    }
-                    var shift = position
-                    while shift > 8 {
-                        list[shift] = list[shift &- 1]
-                        shift &-= 1
-                    }
-                    list[8] = UInt8(truncatingIfNeeded: head >> 56)
-                    head = head << 8 | UInt64(value)
-                }
-                symbols[written] = UInt16(truncatingIfNeeded: position &+ 1)
-                written &+= 1
+            if zeros > 0 {
+                written = Self.writeZeroRun(zeros, to: symbols, at: written)
+                zeros = 0
             }
+            let pattern = UInt64(value) &* 0x0101_0101_0101_0101
+            var position: Int
+            let inHead = Self.firstMatch(head, pattern)
+            if inHead != 0 {
+                position = inHead.trailingZeroBitCount >> 3
+                // Entries 0…position-1 move up one byte; the value goes to byte 0.
+                let moved = UInt64.max >> UInt64(56 &- 8 &* position)
+                head = (head & ~moved) | ((head << 8) & moved) | UInt64(value)
+            } else {
+                position = 8
+                while true {
+                    let found = Self.firstMatch(raw.loadUnaligned(fromByteOffset: position, as: UInt64.self).littleEndian, pattern)
+                    if found != 0 {
+                        position &+= found.trailingZeroBitCount >> 3
+                        break
+                    }
+                    position &+= 8
+                }
+                var shift = position
+                while shift > 8 {
+                    list[shift] = list[shift &- 1]
+                    shift &-= 1
+                }
+                list[8] = UInt8(truncatingIfNeeded: head >> 56)
+                head = head << 8 | UInt64(value)
+            }
+            symbols[written] = UInt16(truncatingIfNeeded: position &+ 1)
+            written &+= 1
         }
-        flushZeros()
+        if zeros > 0 { written = Self.writeZeroRun(zeros, to: symbols, at: written) }
         symbols[written] = UInt16(used + 1)
         return written + 1
+    }
+
+    /// A run of `zeros` zero positions as RUNA (0) and RUNB (1) digits, bijective base 2, least significant first.
+    @inline(__always)
+    private static func writeZeroRun(_ zeros: Int, to symbols: UnsafeMutablePointer<UInt16>, at start: Int) -> Int {
+        var written = start
+        var run = zeros &- 1
+        while true {
+            symbols[written] = UInt16(truncatingIfNeeded: run & 1)
+            written &+= 1
+            if run < 2 { return written }
+            run = (run &- 2) >> 1
+        }
+    }
+
+    /// A mask whose lowest set bit marks the first byte of `word` equal to `pattern`'s (all bytes the same); 0 when
+    /// none is.
+    @inline(__always)
+    private static func firstMatch(_ word: UInt64, _ pattern: UInt64) -> UInt64 {
+        let difference = word ^ pattern
+        return (difference &- 0x0101_0101_0101_0101) & ~difference & 0x8080_8080_8080_8080
     }
 }

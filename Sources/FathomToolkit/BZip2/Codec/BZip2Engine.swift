@@ -37,7 +37,9 @@ enum SwiftBZip2 {
         guard input.count >= 4, input[0] == 0x42, input[1] == 0x5A, input[2] == 0x68, (0x31...0x39).contains(input[3]) else {
             throw BZip2DecodeError(offset: 0, reason: "not a bzip2 stream")
         }
-        let decoder = BZip2BlockDecoder(level: Int(input[3] - 0x30))
+        let decoder = BZip2BlockDecoder.take()
+        defer { decoder.putBack() }
+        decoder.levelLimit = Int(input[3] - 0x30) * 100_000
         var source = BitSource(input, bit: 32)
         var output = ByteAccumulator(capacity: expectedOutput)
         var streamCRC: UInt32 = 0
