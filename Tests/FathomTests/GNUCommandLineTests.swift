@@ -194,7 +194,7 @@ import Testing
         let original = try Data(contentsOf: URL(fileURLWithPath: input))
         for arguments in [["-9c"], ["-1c"], ["-c", "--fast"], ["-c", "--best"], ["-zc"], ["-cq"], ["-p2", "-c"], ["-p", "2", "-c"],
                           ["-b5", "-c"], ["--stdout"], ["-c", "-v"], ["--compress", "--stdout", "-9"], ["-m500", "-c"], ["-c", "-m", "20"],
-                          ["-p2", "-m15", "-c"], ["-1", "-m3", "-c"], ["-cm100"]] {
+                          ["-p2", "-m40", "-c"], ["-1", "-m3", "-c"], ["-cm100"]] {
             let ours = try await Self.run([TestPaths.fathom, "bzip2"], arguments, input: input, in: directory, tag: "fathom")
             #expect(ours.status == 0, "\(arguments)")
             let compressed = directory.file("ours.bz2")
@@ -207,7 +207,7 @@ import Testing
         _ = try await runCommand("/bin/sh", ["-c", "bzip2 -c '\(input)' > '\(reference)'"])
         for (tool, arguments) in [(["bzip2"], ["-dc"]), (["bzip2"], ["-d", "-c"]), (["bunzip2"], ["-c"]), (["bzcat"], []),
                                   (["bzip2"], ["--decompress", "--stdout"]), (["bunzip2"], ["-cp2"]), (["bunzip2"], ["-c", "-q"]),
-                                  (["bunzip2"], ["-c", "-m20"]), (["bzcat"], ["-m", "8"])] {
+                                  (["bunzip2"], ["-c", "-m20"]), (["bzcat"], ["-m", "10"])] {
             let ours = try await Self.run([TestPaths.fathom] + tool, arguments, input: reference, in: directory, tag: "fathom")
             #expect(ours.status == 0 && ours.stdout == original, "\(tool) \(arguments)")
         }
@@ -232,7 +232,7 @@ import Testing
             let ours = try await Self.run([TestPaths.fathom, "bzip2"], arguments, input: input, in: directory, tag: "fathom")
             #expect(pbzip2.status == 0 && ours.status == 0 && ours.stdout == pbzip2.stdout, "\(arguments): not pbzip2's bytes")
         }
-        for (arguments, words) in [(["-b0", "-c"], "1-10000"), (["-b10001", "-c"], "1-10000"), (["-b5", "--resume"], "drop -b"), (["--fast", "--best", "-c"], "pick one"), (["-9", "-m5", "-c"], "give -m 12 or more"),
+        for (arguments, words) in [(["-b0", "-c"], "1-10000"), (["-b10001", "-c"], "1-10000"), (["-b5", "--resume"], "drop -b"), (["--fast", "--best", "-c"], "pick one"), (["-9", "-m5", "-c"], "give -m 16 or more"),
                                    (["-m0", "-c"], "1 or more")] {
             let refused = try await runCommand(TestPaths.fathom, ["bzip2"] + arguments + [input])
             #expect(refused.exit.exitCode != 0 && refused.output.joined().contains(words), "\(arguments): \(refused.output)")

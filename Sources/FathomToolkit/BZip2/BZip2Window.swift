@@ -5,10 +5,17 @@ public struct BZip2Window: Sendable, Equatable {
     /// Blocks read ahead or waiting to be written, in order (at least one more than the workers, so none idles).
     public var blocks: Int
 
-    /// libbz2's working memory per worker (its manual: compressing takes 400k + 8 × the block size, decompressing
-    /// 100k + 4 × the block size), plus each block in flight held as input and as output.
+    /// The codec's working memory per worker, plus each block in flight held as input and as output. Fathom's
+    /// codec: ``BZip2Encoder/workingBytes(level:)`` and ``BZip2BlockDecoder/workingBytes``; libbz2 (its manual):
+    /// compressing takes 400k + 8 × the block size, decompressing 100k + 4 × the block size.
     static func bytes(workers: Int, blocks: Int, blockSize: Int, streamBytes: Int, compressing: Bool) -> Int {
-        let state = compressing ? 400_000 + 8 * blockSize : 100_000 + 4 * blockSize
+        let state: Int
+        switch BZip2Engine.current {
+        case .fathom:
+            state = compressing ? BZip2Encoder.workingBytes(level: (blockSize + 19) / 100_000) : BZip2BlockDecoder.workingBytes
+        case .libbz2:
+            state = compressing ? 400_000 + 8 * blockSize : 100_000 + 4 * blockSize
+        }
         return workers * state + blocks * 2 * streamBytes
     }
 

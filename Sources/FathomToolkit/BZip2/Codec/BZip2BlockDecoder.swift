@@ -34,10 +34,15 @@ final class BZip2BlockDecoder: @unchecked Sendable {
     /// A block with the old randomised flag: only bzip2 before 0.9.5 wrote them; libbz2 decodes those streams.
     struct Randomised: Error {}
 
+    /// What one decoder holds while it works: its buffers, in whole huge pages.
+    static var workingBytes: Int { HugePageRegion.roundedSize(regionBytes(blockLimit: 900_000)) }
+
+    private static func regionBytes(blockLimit: Int) -> Int { blockLimit * 5 + InverseWalk.poolBytes(blockLimit: blockLimit) }
+
     init(level: Int) {
         blockLimit = level * 100_000
         let poolBytes = InverseWalk.poolBytes(blockLimit: blockLimit)
-        region = HugePageRegion(bytes: blockLimit * 5 + poolBytes)
+        region = HugePageRegion(bytes: Self.regionBytes(blockLimit: blockLimit))
         vector = region.base.bindMemory(to: UInt32.self, capacity: blockLimit)
         pool = (region.base + blockLimit * 4).bindMemory(to: UInt8.self, capacity: poolBytes)
         walked = (region.base + blockLimit * 4 + poolBytes).bindMemory(to: UInt8.self, capacity: blockLimit)

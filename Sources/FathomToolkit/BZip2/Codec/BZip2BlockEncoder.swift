@@ -28,9 +28,17 @@ final class BZip2Encoder: @unchecked Sendable {
     private let suffixes: UnsafeMutablePointer<Int32>
     private let symbols: UnsafeMutablePointer<UInt16>
 
+    /// What one encoder at `level` holds while it works: its buffers (whole huge pages) and the suffix sorter's
+    /// scratch (type bits and buckets; the reduced string's buckets at most 4 bytes per block byte).
+    static func workingBytes(level: Int) -> Int {
+        HugePageRegion.roundedSize(regionBytes(capacity: level * 100_000)) + 4 * level * 100_000
+    }
+
+    private static func regionBytes(capacity: Int) -> Int { capacity * 9 + 64 }
+
     private init(capacity: Int) {
         self.capacity = capacity
-        region = HugePageRegion(bytes: capacity * 9 + 64)
+        region = HugePageRegion(bytes: Self.regionBytes(capacity: capacity))
         suffixes = region.base.bindMemory(to: Int32.self, capacity: capacity)
         symbols = (region.base + capacity * 4).bindMemory(to: UInt16.self, capacity: capacity + 1)
         block = (region.base + capacity * 6 + 16).bindMemory(to: UInt8.self, capacity: capacity)

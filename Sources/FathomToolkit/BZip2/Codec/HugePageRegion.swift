@@ -8,9 +8,14 @@ struct HugePageRegion {
     static let pageSize = 2 << 20
     let base: UnsafeMutableRawPointer
 
+    /// `bytes` rounded up to whole huge pages: what the region may hold in memory once touched.
+    static func roundedSize(_ bytes: Int) -> Int {
+        (bytes + pageSize - 1) / pageSize * pageSize
+    }
+
     init(bytes: Int) {
         var pointer: UnsafeMutableRawPointer?
-        let rounded = (bytes + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+        let rounded = Self.roundedSize(bytes)
         if posix_memalign(&pointer, Self.pageSize, rounded) != 0 || pointer == nil {
             pointer = malloc(max(bytes, 1))
         } else {
