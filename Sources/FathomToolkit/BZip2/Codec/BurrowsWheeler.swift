@@ -22,20 +22,18 @@ enum BurrowsWheeler {
             let source = start + index
             rotated[index] = block[source < n ? source : source - n]
         }
-        SuffixSorter.sort(UnsafePointer(rotated), count: root, into: suffixes)
         // The block itself starts at `n - start` of the least rotation; its group is that position within the root.
         let own = (n - start) % n % root
+        if copies == 1 {
+            return SuffixSorter.sortWithPrecedingSymbols(UnsafePointer(rotated), count: root, into: suffixes, last: last, marked: own)
+        }
+        SuffixSorter.sort(UnsafePointer(rotated), count: root, into: suffixes)
         var ownRow = 0
         var row = 0
         for rank in 0..<root {
             let position = Int(suffixes[rank])
             if position == own { ownRow = row }
-            let symbol = rotated[position == 0 ? root - 1 : position - 1]
-            if copies == 1 {
-                last[row] = symbol
-            } else {
-                (last + row).update(repeating: symbol, count: copies)
-            }
+            (last + row).update(repeating: rotated[position == 0 ? root - 1 : position - 1], count: copies)
             row += copies
         }
         return ownRow

@@ -11,7 +11,19 @@ enum SuffixSorter {
     /// Sorts the suffixes of `text[0..<count]` into `suffixes[0..<count]` (starting positions, ascending order).
     static func sort(_ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>) {
         precondition(count < Int(Int32.max), "a block is at most 900,000 bytes")
-        sais(text, suffixes, count, 256)
+        var none = NoFinalOutput()
+        sais(text, suffixes, count, 256, &none)
+    }
+
+    /// Sorts as ``sort(_:count:into:)`` and, in the same last pass, writes the symbol before each sorted suffix
+    /// (the one before the first is the last) to `last`; returns the rank of the suffix at `marked`.
+    static func sortWithPrecedingSymbols(
+        _ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>, last: UnsafeMutablePointer<UInt8>, marked: Int
+    ) -> Int {
+        precondition(count < Int(Int32.max), "a block is at most 900,000 bytes")
+        var output = PrecedingSymbols(text: text, count: count, last: last, marked: marked)
+        sais(text, suffixes, count, 256, &output)
+        return output.markedRank
     }
 
     /// S-type flags and LMS flags (an S-type position after an L-type one), one bit per position each.
@@ -72,10 +84,13 @@ enum SuffixSorter {
         }
     }
 
-    private static func sais<Symbol: FixedWidthInteger>(_ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int, _ k: Int) {
+    private static func sais<Symbol: FixedWidthInteger, Output: FinalOutput>(
+        _ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int, _ k: Int, _ output: inout Output
+    ) {
         if n == 0 { return }
         if n == 1 {
             sa[0] = 0
+            output.take(slot: 0, position: 0)
             return
         }
         let types = TypeBits(text, n)
@@ -97,7 +112,8 @@ enum SuffixSorter {
             bucket[symbol] &-= 1
             sa[Int(truncatingIfNeeded: bucket[symbol])] = Int32(truncatingIfNeeded: position)
         }
-        induce(text, sa, n, counts, bucket, k)
+        var none = NoFinalOutput()
+        induce(text, sa, n, counts, bucket, k, &none)
 
         // 2. Name the sorted LMS substrings; equal substrings share a name.
         var lmsCount = 0
@@ -142,7 +158,7 @@ enum SuffixSorter {
         // 3. Sort the reduced string (the names in text order): recursively when names repeat.
         let reduced = sa + (n - lmsCount)
         if names < lmsCount {
-            sais(UnsafePointer(reduced), sa, lmsCount, names)
+            sais(UnsafePointer(reduced), sa, lmsCount, names, &none)
         } else {
             for rank in 0..<lmsCount { sa[Int(reduced[rank])] = Int32(rank) }
         }
@@ -165,7 +181,7 @@ enum SuffixSorter {
             sa[Int(bucket[symbol])] = Int32(position)
             slot -= 1
         }
-        induce(text, sa, n, counts, bucket, k)
+        induce(text, sa, n, counts, bucket, k, &output)
     }
 
     @inline(__always)
@@ -193,9 +209,9 @@ enum SuffixSorter {
     /// entry's sign is flipped once passed. Right to left, a positive entry p then means p − 1 is S-type; entries
     /// are written positive when the suffix before them is S-type too, and negatives are made positions again.
     @inline(__always)
-    private static func induce<Symbol: FixedWidthInteger>(
+    private static func induce<Symbol: FixedWidthInteger, Output: FinalOutput>(
         _ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int,
-        _ counts: UnsafeMutablePointer<Int32>, _ bucket: UnsafeMutablePointer<Int32>, _ k: Int
+        _ counts: UnsafeMutablePointer<Int32>, _ bucket: UnsafeMutablePointer<Int32>, _ k: Int, _ output: inout Output
     ) {
         // Wrapping arithmetic throughout: every value is a position below n < 2³¹ or its complement.
         @inline(__always) func symbolAt(_ position: Int) -> Int { Int(truncatingIfNeeded: text[position]) }
@@ -235,6 +251,8 @@ enum SuffixSorter {
             } else if value < 0 {
                 sa[slot] = ~value
             }
+            // The slot is final now.
+            output.take(slot: slot, position: Int(truncatingIfNeeded: value < 0 ? ~value : value))
             slot &-= 1
         }
     }
@@ -253,5 +271,35 @@ enum SuffixSorter {
             offset += 1
         }
         return true
+    }
+}
+
+/// What the last induced pass hands on, slot by slot, once a slot is final.
+private protocol FinalOutput {
+    mutating func take(slot: Int, position: Int)
+}
+
+private struct NoFinalOutput: FinalOutput {
+    @inline(__always) mutating func take(slot: Int, position: Int) {}
+}
+
+/// The Burrows–Wheeler column, written as the suffixes come out sorted.
+private struct PrecedingSymbols: FinalOutput {
+    let text: UnsafePointer<UInt8>
+    let count: Int
+    let last: UnsafeMutablePointer<UInt8>
+    let marked: Int
+    var markedRank = 0
+
+    init(text: UnsafePointer<UInt8>, count: Int, last: UnsafeMutablePointer<UInt8>, marked: Int) {
+        self.text = text
+        self.count = count
+        self.last = last
+        self.marked = marked
+    }
+
+    @inline(__always) mutating func take(slot: Int, position: Int) {
+        last[slot] = text[position == 0 ? count &- 1 : position &- 1]
+        if position == marked { markedRank = slot }
     }
 }
