@@ -31,7 +31,7 @@ public enum ParallelBZip2 {
         streamBytes: Int? = nil, cancellation: CancellationFlag = CancellationFlag(), progress: (Int) -> Void = { _ in }
     ) throws -> BZip2Summary {
         let started = System.now()
-        let writer = BufferedWriter(handle: output, capacity: 4 << 20)
+        let writer = BufferedWriter(handle: output, capacity: 1 << 20)
         let counts = try compressStreams(
             input: input, writer: writer, level: level, parallelism: parallelism, memoryLimit: memoryLimit, streamBytes: streamBytes,
             cancellation: cancellation, progress: progress)
