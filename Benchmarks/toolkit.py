@@ -82,6 +82,17 @@ def row(name, fathom, reference, ref_name, extra=""):
     sys.stdout.flush()
 
 
+def own_pages():
+    """Peak RSS of `fathom bzip2` on empty input: the binary's own pages (code, runtime, libraries)."""
+    return measure([FATHOM, "bzip2", "-c"], stdin="/dev/null")[1]
+
+
+def memory_row(name, fathom, reference, ref_name, baseline):
+    working = fathom[1] - baseline
+    print(f"| {name}: memory beyond the binary's own {baseline:.0f} MiB | {working:.0f} MiB | | {ref_name} | {reference[1]:.0f} MiB | {working / reference[1]:.2f}× of {ref_name}'s |")
+    sys.stdout.flush()
+
+
 def bench_sort(path, flags, reps, label):
     out_gnu = os.path.join(DATA, "sort-gnu.out")
     out_fathom = os.path.join(DATA, "sort-fathom.out")
@@ -129,6 +140,7 @@ def main():
         label = f"bzip2 -9 {args.compress_gib:g} GiB text, 2 threads"
         row(label, ours, pbzip2, "pbzip2")
         row(label, ours, lbzip2, "lbzip2")
+        memory_row(label, ours, lbzip2, "lbzip2", own_pages())
         print(f"| (compression) | {ours_rate:.1f} MiB/s | | 1 thread of libbz2: {single_rate:.1f} MiB/s | | {ours_rate / single_rate:.2f}× of one thread |")
         sh(f"bunzip2 -c {out} | cmp - {text}")
     if "decompress" in only:
@@ -143,6 +155,7 @@ def main():
             label = f"bunzip2 of a {kind}-made file"
             row(label, ours, pbzip2, "pbzip2 -d")
             row(label, ours, lbzip2, "lbzip2 -d")
+            memory_row(label, ours, lbzip2, "lbzip2 -d", own_pages())
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ struct BZip2Block {
 /// Cuts bzip2 input (any number of streams, from any bzip2 writer) into blocks, reading it as a stream: stream
 /// headers are byte-aligned, blocks are found by ``BlockScanner`` at any bit offset.
 final class BlockSplitter {
-    /// A block longer than this (compressed) is damage: bzip2 blocks are at most about 1.1 MB.
-    static let maxBlockBytes = 4 << 20
+    /// A block longer than this (compressed) is damage: a bzip2 block is at most 900,001 symbols of at most 20
+    /// bits each and its tables, under 2.3 MB.
+    static let maxBlockBytes = 3 << 20
     /// A stream whose next stream header is within this many bytes (pbzip2's and Fathom's are under 1 MB) is one
     /// piece; larger streams (plain bzip2's) are cut into blocks.
     static let maxStreamBytes = 2 << 20

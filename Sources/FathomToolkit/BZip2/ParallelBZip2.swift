@@ -106,7 +106,7 @@ public enum ParallelBZip2 {
             case .streamEnd: return (piece, nil)
             }
         }
-        let assembler = BlockAssembler(name: name, writer: output.map { BufferedWriter(handle: $0, capacity: 4 << 20) })
+        let assembler = BlockAssembler(name: name, writer: output.map { BufferedWriter(handle: $0, capacity: 1 << 20) })
         try pipeline.run(cancellation: cancellation) {
             try splitter.next()
         } consume: { piece, decoded in

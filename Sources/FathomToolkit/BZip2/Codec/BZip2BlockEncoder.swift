@@ -147,10 +147,10 @@ final class BZip2Encoder: @unchecked Sendable {
     /// Move-to-front over the last column, zero runs as RUNA/RUNB digits (bijective base 2), other positions p as
     /// symbol p + 1, and the end-of-block symbol; returns how many symbols.
     ///
-    /// The list's first 8 entries live in one register (`head`, entry i in byte i): most positions are below 8, and
-    /// are found and moved there without touching memory.
+    /// The list's first 16 entries live in two registers (`head` and `next`, entry i in byte i % 8): most positions
+    /// are below 16, and are found and moved there without touching memory.
     private func moveToFront(count: Int, dense denseArray: [UInt8], used: Int) -> Int {
-        // The dense numbering and the list's entries 8…255 (with room past the end for 8-byte reads), no closures:
+        // The dense numbering and the list's entries 16…255 (with room past the end for 8-byte reads), no closures:
         // every variable of the loop stays in a register.
         let dense = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         let list = UnsafeMutablePointer<UInt8>.allocate(capacity: 256 + 8)
@@ -161,6 +161,7 @@ final class BZip2Encoder: @unchecked Sendable {
         for index in 0..<256 { dense[index] = denseArray[index] }
         for index in 0..<(256 + 8) { list[index] = UInt8(truncatingIfNeeded: index) }
         var head: UInt64 = 0x0706_0504_0302_0100
+        var next: UInt64 = 0x0F0E_0D0C_0B0A_0908
         let raw = UnsafeRawPointer(list)
         let symbols = self.symbols, last = self.last
         var written = 0
@@ -184,21 +185,31 @@ final class BZip2Encoder: @unchecked Sendable {
                 let moved = UInt64.max >> UInt64(56 &- 8 &* position)
                 head = (head & ~moved) | ((head << 8) & moved) | UInt64(value)
             } else {
-                position = 8
-                while true {
-                    let found = Self.firstMatch(raw.loadUnaligned(fromByteOffset: position, as: UInt64.self).littleEndian, pattern)
-                    if found != 0 {
-                        position &+= found.trailingZeroBitCount >> 3
-                        break
+                let inNext = Self.firstMatch(next, pattern)
+                if inNext != 0 {
+                    // Entries 8…position-1 move up one byte, entry 7 becomes entry 8.
+                    let byte = inNext.trailingZeroBitCount >> 3
+                    position = 8 &+ byte
+                    let moved = UInt64.max >> UInt64(56 &- 8 &* byte)
+                    next = (next & ~moved) | ((next << 8 | head >> 56) & moved)
+                } else {
+                    position = 16
+                    while true {
+                        let found = Self.firstMatch(raw.loadUnaligned(fromByteOffset: position, as: UInt64.self).littleEndian, pattern)
+                        if found != 0 {
+                            position &+= found.trailingZeroBitCount >> 3
+                            break
+                        }
+                        position &+= 8
                     }
-                    position &+= 8
+                    var shift = position
+                    while shift > 16 {
+                        list[shift] = list[shift &- 1]
+                        shift &-= 1
+                    }
+                    list[16] = UInt8(truncatingIfNeeded: next >> 56)
+                    next = next << 8 | head >> 56
                 }
-                var shift = position
-                while shift > 8 {
-                    list[shift] = list[shift &- 1]
-                    shift &-= 1
-                }
-                list[8] = UInt8(truncatingIfNeeded: head >> 56)
                 head = head << 8 | UInt64(value)
             }
             symbols[written] = UInt16(truncatingIfNeeded: position &+ 1)
