@@ -85,7 +85,9 @@ let package = Package(
         .target(
             name: "FathomToolkit",
             dependencies: ["FathomCore", "CBZip2", "CMalloc"],
-            swiftSettings: swiftSettings),
+            // The toolkit's codec and sort work through megabytes in the tests as well: optimized in debug builds
+            // too, so the test run's other suites (many of them timing-sensitive) keep their cores.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The parsers of user input as libFuzzer targets (scripts/fuzz); built plainly, it replays inputs.
         .executableTarget(name: "FathomFuzz", dependencies: ["FathomCore", "FathomToolkit", "CFuzzer"], swiftSettings: swiftSettings),
         // glibc's mallopt, so the toolkit's large short-lived buffers go back to the system when freed.

@@ -5,7 +5,7 @@ import Testing
 /// Fathom's own bzip2 codec (``BZip2Encoder``, ``BZip2BlockDecoder``) against libbz2, the reference, and the stock
 /// tools: its parts against naive definitions, round trips of the inputs that stress a bzip2 codec at every level,
 /// and a fuzzer over damaged streams.
-@Suite("bzip2 codec")
+@Suite("bzip2 codec", .serialized)
 struct BZip2CodecTests {
     /// The inputs a bzip2 codec must survive, by name.
     static func corpus() -> [(name: String, bytes: [UInt8])] {
