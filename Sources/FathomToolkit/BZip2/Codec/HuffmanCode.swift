@@ -107,17 +107,15 @@ struct HuffmanDecoder {
     var base: [Int32]
     var sorted: [UInt16]
     var maxLength: Int
-    var minLength: Int
 
     /// Builds the decoder, refusing lengths outside 1…20 or a code with more codes than bit patterns.
     init(lengths: UnsafePointer<UInt8>, count alphabet: Int, pairable: Int) throws(BZip2DecodeError) {
         var counts = [Int](repeating: 0, count: HuffmanCode.maxDecodableLength + 1)
-        var longest = 0, shortest = 99
+        var longest = 0
         for symbol in 0..<alphabet {
             let length = Int(lengths[symbol])
             counts[length] += 1
             longest = max(longest, length)
-            shortest = min(shortest, length)
         }
         // Kraft: the codes must fit in the bit patterns of each length.
         var room = 1
@@ -126,7 +124,6 @@ struct HuffmanDecoder {
             if room < 0 { throw BZip2DecodeError(offset: 0, reason: "a Huffman table has more codes of length \(length) than fit (over-subscribed)") }
         }
         maxLength = longest
-        minLength = shortest
         var sorted = [UInt16](repeating: 0, count: alphabet)
         var limit = [Int32](repeating: -1, count: HuffmanCode.maxDecodableLength + 2)
         var base = [Int32](repeating: 0, count: HuffmanCode.maxDecodableLength + 2)
