@@ -21,7 +21,7 @@ enum RawHTTP {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    static func send(_ method: HTTPMethod, _ url: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Answer {
+    static func send(_ method: HTTPMethod, _ url: String, body: String? = nil, headers: [String: String] = [:], timeout: TimeAmount = .seconds(30)) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -31,7 +31,7 @@ enum RawHTTP {
             }
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await withoutRedirects.execute(request, timeout: .seconds(30))
+        let response = try await withoutRedirects.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 16 << 20)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }
