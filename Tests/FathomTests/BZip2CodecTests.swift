@@ -42,21 +42,71 @@ struct BZip2CodecTests {
         try stream.withUnsafeBytes { try SwiftBZip2.decodeStream($0, expectedOutput: 0) }
     }
 
-    @Test("suffixes sort as a naive sort orders them (a prefix first), on random strings over small alphabets")
+    /// Sorts `text`'s suffixes, comparing the LMS suffixes first or by induction alone; the order and whether the
+    /// comparison sort gave up.
+    static func suffixOrder(_ text: [UInt8], comparingFirst: Bool) -> (order: [Int], gaveUp: Bool) {
+        var sorted = [Int32](repeating: -1, count: text.count)
+        let gaveUp = text.withUnsafeBufferPointer { text in
+            sorted.withUnsafeMutableBufferPointer {
+                SuffixSorter.sort(text.baseAddress!, count: text.count, into: $0.baseAddress!, comparingFirst: comparingFirst)
+            }
+        }
+        return (sorted.map(Int.init), gaveUp)
+    }
+
+    @Test("suffixes sort as a naive sort orders them (a prefix first), by comparison first and by induction alone; long repeats make the comparison sort give up")
     func suffixSorterMatchesANaiveSort() async throws {
         try await offThePool {
             var generator = SeededGenerator(seed: 3)
-            for round in 0..<3_000 {
-                let count = Int.random(in: 1...(round < 2_000 ? 40 : 400), using: &generator)
-                let alphabet = UInt8([1, 2, 3, 4, 255][round % 5])
-                let text = (0..<count).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
-                var sorted = [Int32](repeating: -1, count: count)
-                text.withUnsafeBufferPointer { text in sorted.withUnsafeMutableBufferPointer { SuffixSorter.sort(text.baseAddress!, count: count, into: $0.baseAddress!) } }
-                let naive = (0..<count).sorted { text[$0...].lexicographicallyPrecedes(text[$1...]) }
-                #expect(sorted.map(Int.init) == naive, "\(text)")
-                if sorted.map(Int.init) != naive { return }
+            var gaveUp = 0, compared = 0
+            for round in 0..<3_300 {
+                let text: [UInt8]
+                if round < 3_000 {
+                    let count = Int.random(in: 1...(round < 2_000 ? 40 : 400), using: &generator)
+                    let alphabet = UInt8([1, 2, 3, 4, 255][round % 5])
+                    text = (0..<count).map { _ in UInt8.random(in: 0...alphabet, using: &generator) }
+                } else {
+                    // A unit repeated past the comparison sort's depth limit, with a few bytes changed.
+                    let unit = (0..<Int.random(in: 1...7, using: &generator)).map { _ in UInt8.random(in: 0...3, using: &generator) }
+                    var repeated = Array(Array(repeating: unit, count: 1_400 / unit.count).joined())
+                    for _ in 0..<Int.random(in: 0...3, using: &generator) {
+                        repeated[Int.random(in: 0..<repeated.count, using: &generator)] = UInt8.random(in: 0...3, using: &generator)
+                    }
+                    text = repeated
+                }
+                let first = Self.suffixOrder(text, comparingFirst: true)
+                let induced = Self.suffixOrder(text, comparingFirst: false)
+                #expect(!induced.gaveUp, "not tried, so never given up")
+                if first.gaveUp { gaveUp += 1 } else { compared += 1 }
+                #expect(first.order == induced.order, "\(text)")
+                if round < 3_000 || round % 60 == 0 {
+                    let naive = (0..<text.count).sorted { text[$0...].lexicographicallyPrecedes(text[$1...]) }
+                    #expect(induced.order == naive, "\(text)")
+                    if induced.order != naive { return }
+                }
+                if first.order != induced.order { return }
             }
+            #expect(gaveUp >= 250 && compared >= 2_900, "the comparison sort settled \(compared) inputs and gave up on \(gaveUp)")
         }
+    }
+
+    @Test("after the comparison sort gives up on a block, the next 16 blocks are sorted by induction alone; each give-up in a row doubles that, up to 256")
+    func aGivenUpComparisonSortPauses() {
+        var strategy = SuffixSortStrategy()
+        #expect(strategy.comparingFirst)
+        /// Blocks sorted by induction alone after one more give-up.
+        func pauseAfterGivingUp() -> Int {
+            strategy.record(gaveUp: true)
+            var paused = 0
+            while !strategy.comparingFirst {
+                strategy.record(gaveUp: false)
+                paused += 1
+            }
+            return paused
+        }
+        #expect((0..<6).map { _ in pauseAfterGivingUp() } == [16, 32, 64, 128, 256, 256])
+        strategy.record(gaveUp: false)
+        #expect(pauseAfterGivingUp() == 16, "a block settled by comparison starts the pauses over")
     }
 
     @Test("the transform equals sorting every rotation (ties by start), repetitions and one-byte blocks included")
@@ -81,12 +131,14 @@ struct BZip2CodecTests {
                 var last = [UInt8](repeating: 0, count: n)
                 var suffixes = [Int32](repeating: 0, count: n)
                 var rotated = [UInt8](repeating: 0, count: n)
+                var strategy = SuffixSortStrategy()
                 let row = block.withUnsafeBufferPointer { block in
                     suffixes.withUnsafeMutableBufferPointer { suffixes in
                         rotated.withUnsafeMutableBufferPointer { rotated in
                             last.withUnsafeMutableBufferPointer { last in
                                 BurrowsWheeler.transform(
-                                    block.baseAddress!, count: n, suffixes: suffixes.baseAddress!, rotated: rotated.baseAddress!, into: last.baseAddress!)
+                                    block.baseAddress!, count: n, suffixes: suffixes.baseAddress!, rotated: rotated.baseAddress!, into: last.baseAddress!,
+                                    strategy: &strategy)
                             }
                         }
                     }

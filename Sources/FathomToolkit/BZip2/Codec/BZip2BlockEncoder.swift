@@ -27,6 +27,7 @@ final class BZip2Encoder: @unchecked Sendable {
     private let last: UnsafeMutablePointer<UInt8>
     private let suffixes: UnsafeMutablePointer<Int32>
     private let symbols: UnsafeMutablePointer<UInt16>
+    private var sortStrategy = SuffixSortStrategy()
 
     /// What one encoder at `level` holds while it works: its buffers (whole huge pages) and the suffix sorter's
     /// scratch (type bits and buckets; the reduced string's buckets at most 4 bytes per block byte).
@@ -117,7 +118,8 @@ final class BZip2Encoder: @unchecked Sendable {
     }
 
     private func writeBlock(count: Int, crc: UInt32, inUse: [Bool], to sink: inout BitSink) {
-        let row = BurrowsWheeler.transform(UnsafePointer(block), count: count, suffixes: suffixes, rotated: rotated, into: last)
+        let row = BurrowsWheeler.transform(
+            UnsafePointer(block), count: count, suffixes: suffixes, rotated: rotated, into: last, strategy: &sortStrategy)
         // Byte values in use, renumbered densely for move-to-front.
         var dense = [UInt8](repeating: 0, count: 256)
         var used = 0

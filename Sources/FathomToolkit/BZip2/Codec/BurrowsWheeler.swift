@@ -8,10 +8,12 @@
 /// rotations are ordered by their start, as bzip2 orders them, so the block's own row is the first of its group.
 enum BurrowsWheeler {
     /// Writes the last column of `block[0..<count]` to `last` and returns the block's row.
-    /// - Parameter suffixes: room for `count` positions.
+    /// - Parameters:
+    ///   - suffixes: room for `count` positions.
+    ///   - strategy: whether to try ``LMSComparisonSort`` first; told when it gave up.
     static func transform(
         _ block: UnsafePointer<UInt8>, count n: Int, suffixes: UnsafeMutablePointer<Int32>, rotated: UnsafeMutablePointer<UInt8>,
-        into last: UnsafeMutablePointer<UInt8>
+        into last: UnsafeMutablePointer<UInt8>, strategy: inout SuffixSortStrategy
     ) -> Int {
         precondition(n > 0)
         let (start, period) = leastRotation(block, count: n)
@@ -25,9 +27,12 @@ enum BurrowsWheeler {
         // The block itself starts at `n - start` of the least rotation; its group is that position within the root.
         let own = (n - start) % n % root
         if copies == 1 {
-            return SuffixSorter.sortWithPrecedingSymbols(UnsafePointer(rotated), count: root, into: suffixes, last: last, marked: own)
+            let (row, gaveUp) = SuffixSorter.sortWithPrecedingSymbols(
+                UnsafePointer(rotated), count: root, into: suffixes, last: last, marked: own, comparingFirst: strategy.comparingFirst)
+            strategy.record(gaveUp: gaveUp)
+            return row
         }
-        SuffixSorter.sort(UnsafePointer(rotated), count: root, into: suffixes)
+        strategy.record(gaveUp: SuffixSorter.sort(UnsafePointer(rotated), count: root, into: suffixes, comparingFirst: strategy.comparingFirst))
         var ownRow = 0
         var row = 0
         for rank in 0..<root {
@@ -60,5 +65,29 @@ enum BurrowsWheeler {
             while index <= compared { index += ahead - compared }
         }
         return (answer, period)
+    }
+}
+
+/// Which way an encoder orders its blocks' LMS suffixes: by comparison first (quicker on ordinary text), or straight
+/// by induction for a while after the comparison sort gave up on a block. Long repeats (source code, logs) tend to go
+/// on for many blocks, and giving up costs about as much as sorting, so each give-up in a row doubles the pause.
+struct SuffixSortStrategy {
+    /// Blocks sorted by induction alone after a first give-up; doubled for each further one, up to `longestPause`.
+    static let pause = 16
+    static let longestPause = 256
+    private var nextPause = Self.pause
+    private var blocksLeftToPause = 0
+
+    var comparingFirst: Bool { blocksLeftToPause == 0 }
+
+    mutating func record(gaveUp: Bool) {
+        if gaveUp {
+            blocksLeftToPause = nextPause
+            nextPause = min(nextPause * 2, Self.longestPause)
+        } else if blocksLeftToPause > 0 {
+            blocksLeftToPause -= 1
+        } else {
+            nextPause = Self.pause
+        }
     }
 }

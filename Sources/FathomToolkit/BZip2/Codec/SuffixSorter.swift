@@ -9,21 +9,26 @@
 /// 900,000 fit in 113 KB) for finding and naming the LMS substrings.
 enum SuffixSorter {
     /// Sorts the suffixes of `text[0..<count]` into `suffixes[0..<count]` (starting positions, ascending order).
-    static func sort(_ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>) {
+    /// - Parameter comparingFirst: order the LMS suffixes by ``LMSComparisonSort`` first, by induction if it gives up.
+    /// - Returns: whether the comparison sort was tried and gave up.
+    @discardableResult
+    static func sort(_ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>, comparingFirst: Bool = true) -> Bool {
         precondition(count < Int(Int32.max), "a block is at most 900,000 bytes")
         var none = NoFinalOutput()
-        sais(text, suffixes, count, 256, &none)
+        return sais(text, suffixes, count, 256, &none, comparingFirst: comparingFirst)
     }
 
     /// Sorts as ``sort(_:count:into:)`` and, in the same last pass, writes the symbol before each sorted suffix
-    /// (the one before the first is the last) to `last`; returns the rank of the suffix at `marked`.
+    /// (the one before the first is the last) to `last`; returns the rank of the suffix at `marked`, and whether the
+    /// comparison sort was tried and gave up.
     static func sortWithPrecedingSymbols(
-        _ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>, last: UnsafeMutablePointer<UInt8>, marked: Int
-    ) -> Int {
+        _ text: UnsafePointer<UInt8>, count: Int, into suffixes: UnsafeMutablePointer<Int32>, last: UnsafeMutablePointer<UInt8>, marked: Int,
+        comparingFirst: Bool = true
+    ) -> (markedRank: Int, comparisonGaveUp: Bool) {
         precondition(count < Int(Int32.max), "a block is at most 900,000 bytes")
         var output = PrecedingSymbols(text: text, count: count, last: last, marked: marked)
-        sais(text, suffixes, count, 256, &output)
-        return output.markedRank
+        let gaveUp = sais(text, suffixes, count, 256, &output, comparingFirst: comparingFirst)
+        return (output.markedRank, gaveUp)
     }
 
     /// S-type flags and LMS flags (an S-type position after an L-type one), one bit per position each.
@@ -84,14 +89,17 @@ enum SuffixSorter {
         }
     }
 
+    /// Sorts; returns whether the comparison sort of the LMS suffixes was tried and gave up.
+    @discardableResult
     private static func sais<Symbol: FixedWidthInteger, Output: FinalOutput>(
-        _ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int, _ k: Int, _ output: inout Output
-    ) {
-        if n == 0 { return }
+        _ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int, _ k: Int, _ output: inout Output,
+        comparingFirst: Bool = false
+    ) -> Bool {
+        if n == 0 { return false }
         if n == 1 {
             sa[0] = 0
             output.take(slot: 0, position: 0)
-            return
+            return false
         }
         let types = TypeBits(text, n)
         let counts = UnsafeMutablePointer<Int32>.allocate(capacity: k)
@@ -104,6 +112,39 @@ enum SuffixSorter {
         counts.initialize(repeating: 0, count: k)
         for position in 0..<n { counts[Int(truncatingIfNeeded: text[position])] &+= 1 }
 
+        // 1–3. The LMS suffixes in order at sa[0..<lmsCount]: by comparing them, or by induction.
+        var gaveUp = false
+        var sortedByComparison: Int?
+        if comparingFirst, Symbol.self == UInt8.self, LMSComparisonSort.applies(count: n, suffixes: sa) {
+            sortedByComparison = LMSComparisonSort.sort(
+                UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: n, lmsBits: types.lms, lmsWords: types.wordCount,
+                into: sa)
+            gaveUp = sortedByComparison == nil
+        }
+        let lmsCount = sortedByComparison ?? sortLMSSuffixesByInduction(text, sa, n, k, types, counts, bucket)
+
+        // 4. The LMS suffixes in their final order at their buckets' ends, then induce every suffix from them.
+        (sa + lmsCount).update(repeating: 0, count: n - lmsCount)
+        bucketEnds(counts, bucket, k)
+        var slot = lmsCount - 1
+        while slot >= 0 {
+            let position = Int(sa[slot])
+            sa[slot] = 0
+            let symbol = Int(text[position])
+            bucket[symbol] -= 1
+            sa[Int(bucket[symbol])] = Int32(position)
+            slot -= 1
+        }
+        induce(text, sa, n, counts, bucket, k, &output)
+        return gaveUp
+    }
+
+    /// SA-IS's own steps 1–3: sorts the LMS substrings by induction, names them, sorts the reduced string
+    /// (recursively when names repeat) and leaves the LMS suffixes in order at sa[0..<lmsCount]; returns lmsCount.
+    private static func sortLMSSuffixesByInduction<Symbol: FixedWidthInteger>(
+        _ text: UnsafePointer<Symbol>, _ sa: UnsafeMutablePointer<Int32>, _ n: Int, _ k: Int, _ types: TypeBits,
+        _ counts: UnsafeMutablePointer<Int32>, _ bucket: UnsafeMutablePointer<Int32>
+    ) -> Int {
         // 1. Sort the LMS substrings: LMS positions at their buckets' ends, then induce.
         sa.update(repeating: 0, count: n)
         bucketEnds(counts, bucket, k)
@@ -168,20 +209,7 @@ enum SuffixSorter {
             next -= 1
         }
         for slot in 0..<lmsCount { sa[slot] = reduced[Int(sa[slot])] }
-
-        // 4. The LMS suffixes in their final order at their buckets' ends, then induce every suffix from them.
-        (sa + lmsCount).update(repeating: 0, count: n - lmsCount)
-        bucketEnds(counts, bucket, k)
-        var slot = lmsCount - 1
-        while slot >= 0 {
-            let position = Int(sa[slot])
-            sa[slot] = 0
-            let symbol = Int(text[position])
-            bucket[symbol] -= 1
-            sa[Int(bucket[symbol])] = Int32(position)
-            slot -= 1
-        }
-        induce(text, sa, n, counts, bucket, k, &output)
+        return lmsCount
     }
 
     @inline(__always)
