@@ -1,6 +1,5 @@
-/// How many workers and blocks in flight a parallel bzip2 uses: all cores, with twice as many blocks plus two in flight
-/// to compress and as many plus two to decompress by default, or as many as fit pbzip2's `-m MB` ("maximum memory
-/// usage").
+/// How many workers and blocks in flight a parallel bzip2 uses: all cores and twice as many blocks by default, or as
+/// many as fit pbzip2's `-m MB` ("maximum memory usage").
 public struct BZip2Window: Sendable, Equatable {
     public var workers: Int
     /// Blocks read ahead or waiting to be written, in order (at least one more than the workers, so none idles).
@@ -28,9 +27,7 @@ public struct BZip2Window: Sendable, Equatable {
         let blockSize = BZip2Codec.blockSize(level: max(1, min(9, level)))
         let held = streamBytes ?? blockSize
         var workers = max(1, parallelism ?? System.activeProcessorCount)
-        // Decoding, each block in the window holds its output (about 1 MB): one block beyond the workers' and the
-        // one being written keep every worker busy.
-        var blocks = compressing ? workers * 2 + 2 : workers + 2
+        var blocks = workers * 2 + 2
         guard let memoryLimit else { return BZip2Window(workers: workers, blocks: blocks) }
         while bytes(workers: workers, blocks: blocks, blockSize: blockSize, streamBytes: held, compressing: compressing) > memoryLimit {
             if blocks > workers + 1 {
