@@ -62,12 +62,16 @@ final class BlockSplitter {
     /// A stream whose next stream header is within this many bytes (pbzip2's and Fathom's are under 1 MB) is one
     /// piece; larger streams (plain bzip2's) are cut into blocks.
     static let maxStreamBytes = 2 << 20
+    /// Bytes read at a time, and the first lookahead for a block's end.
+    static let readChunk = 1 << 20
 
     private let input: FileHandleFD
     private let name: String
     /// Room for the largest block twice over; `buffer` is its filled part.
     private let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * maxBlockBytes + (1 << 20), alignment: 64)
     private var filled = 0
+    /// The end of the storage's pages written so far (each in memory until released).
+    private var touched = 0
     private var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[0..<filled]) }
     /// Input offset of `buffer[0]`.
     private var base = 0
@@ -149,15 +153,8 @@ final class BlockSplitter {
                 // An end magic inside a block's data: not a boundary, so the bits from here are more block.
                 state = .inStream(level: level, bit: bit, kind: .block)
             case .inStream(let level, let bit, .block):
-                try fill(through: bit / 8 + Self.maxBlockBytes)
+                let found = try nextBoundary(afterBlockAt: bit)
                 let local = bit - base * 8
-                let found = BlockScanner.next(in: buffer, from: local + 48, limit: filled)
-                guard let found else {
-                    if atEnd {
-                        throw ToolkitError.corrupt(name, offset: base + buffer.count, "the input ends in the middle of a stream (truncated)")
-                    }
-                    throw ToolkitError.corrupt(name, offset: bit / 8, "no bzip2 block boundary within \(Self.maxBlockBytes >> 20) MiB")
-                }
                 let crc = BlockScanner.bits(buffer, at: local + 48, count: 32)
                 let startByte = local / 8
                 let endByte = (found.bit + 7) / 8
@@ -168,6 +165,38 @@ final class BlockSplitter {
                 return .block(block)
             }
         }
+    }
+
+    /// The next block or end magic (in buffer bits) after the block starting at input bit `bit`. Most blocks are a few
+    /// hundred KB: it looks 1 MiB ahead first and further only when the boundary is not there, so that the buffer
+    /// holds little more than the block.
+    private func nextBoundary(afterBlockAt bit: Int) throws -> (bit: Int, kind: BlockScanner.Kind) {
+        var lookahead = Self.readChunk
+        while true {
+            try fill(through: bit / 8 + lookahead)
+            if let found = BlockScanner.next(in: buffer, from: bit - base * 8 + 48, limit: filled) { return found }
+            if atEnd {
+                throw ToolkitError.corrupt(name, offset: base + buffer.count, "the input ends in the middle of a stream (truncated)")
+            }
+            if lookahead >= Self.maxBlockBytes {
+                throw ToolkitError.corrupt(name, offset: bit / 8, "no bzip2 block boundary within \(Self.maxBlockBytes >> 20) MiB")
+            }
+            lookahead = min(lookahead * 2, Self.maxBlockBytes)
+        }
+    }
+
+    /// Gives the pages past the filled part back to the system when a long lookahead (a stream header's 2 MiB) left
+    /// over a MiB of them in memory.
+    private func releasePagesPastFilled() {
+        guard touched - filled >= Self.readChunk else { return }
+        // Whole pages inside the storage only: from the first page boundary past the filled part to the last one
+        // before the touched end.
+        let page = UInt(4096)
+        let base = UInt(bitPattern: storage.baseAddress!)
+        let from = (base + UInt(filled) + page - 1) / page * page
+        let to = (base + UInt(touched)) / page * page
+        if to > from { _ = madvise(UnsafeMutableRawPointer(bitPattern: from), Int(to - from), MADV_DONTNEED) }
+        touched = filled
     }
 
     /// The first byte-aligned stream header (`BZh1`–`BZh9` and a block or end magic) in `buffer[from..<limit]`.
@@ -194,8 +223,9 @@ final class BlockSplitter {
         return buffer[local] == 0x42 && buffer[local + 1] == 0x5A && buffer[local + 2] == 0x68
     }
 
-    /// Reads until `byte` (an input offset) is buffered or the input ends, first moving what lies before the
-    /// current piece out of the buffer when room is needed.
+    /// Reads until `byte` (an input offset) is buffered or the input ends, a chunk at a time, first moving what
+    /// lies before the current piece to the front of the buffer: the buffer's pages in use stay few (a piece and its
+    /// lookahead), however much room it has.
     private func fill(through byte: Int) throws {
         let keepFrom: Int
         switch state {
@@ -205,16 +235,18 @@ final class BlockSplitter {
         }
         let wanted = min(byte + 1 - base, storage.count + (keepFrom - base))
         guard !atEnd, filled < wanted else { return }
-        if keepFrom > base, storage.count - filled < 1 << 20 || base + storage.count <= byte {
+        if keepFrom > base {
             let shift = min(keepFrom - base, filled)
             storage.baseAddress!.copyMemory(from: storage.baseAddress! + shift, byteCount: filled - shift)
             filled -= shift
             base += shift
+            releasePagesPastFilled()
         }
         while !atEnd && base + filled <= byte && filled < storage.count {
-            let want = storage.count - filled
+            let want = min(storage.count - filled, Self.readChunk)
             let got = try input.readFully(into: storage.baseAddress! + filled, count: want)
             filled += got
+            touched = max(touched, filled)
             bytesRead += got
             if got < want { atEnd = true }
         }
