@@ -21,7 +21,7 @@ DATA = os.path.join(ROOT, "bench-data")
 STAGES = {
     "compress": {
         "first pass + CRC": [r"fillBlock", r"BZip2CRC", r"copy_input_until_stop", r"add_pair_to_block", r"handle_compress"],
-        "BWT (suffix sorting)": [r"SuffixSorter", r"BurrowsWheeler", r"mainSort", r"fallbackSort", r"mainGtU", r"mainQSort3",
+        "BWT (suffix sorting)": [r"SuffixSorter", r"LMSComparisonSort", r"BurrowsWheeler", r"mainSort", r"fallbackSort", r"mainGtU", r"mainQSort3",
                                  r"mainSimpleSort", r"BZ2_blockSort", r"fallbackQSort3", r"fallbackSimpleSort"],
         "MTF + zero runs": [r"moveToFront", r"generateMTFValues"],
         "Huffman (tables, coding)": [r"HuffmanTables", r"HuffmanCode", r"BitSink", r"sendMTFValues", r"BZ2_hbMakeCodeLengths",
