@@ -19,8 +19,8 @@ struct FuzzTests {
 
     static let numbers = ["0", "1", "9", "-", "+", ".", "e", "E", "1e308", "1e-400", "nan", "inf", "9223372036854775807", "99999999999999999999", " "]
 
-    @Test(.timeLimit(.minutes(2))) func cronExpressions() async throws {
-        try await offThePool {
+    @Test(.timeLimit(.minutes(5))) func cronExpressions() async throws {
+        try await offThePool(lowestPriority: false) {
             var generator = SeededGenerator(seed: 1)
             let alphabet = Self.numbers + ["*", "/", ",", "L", "W", "#", "?", "MON", "JAN", "SUN", "60", "24", "32", "13", "7", "@daily", "@hourly", "\t", "é", "\u{0}"]
             var parsed = 0
@@ -34,8 +34,8 @@ struct FuzzTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(2))) func durationsAndByteSizes() async throws {
-        try await offThePool {
+    @Test(.timeLimit(.minutes(5))) func durationsAndByteSizes() async throws {
+        try await offThePool(lowestPriority: false) {
             var generator = SeededGenerator(seed: 2)
             let alphabet = Self.numbers + ["s", "m", "h", "d", "w", "ms", "K", "M", "G", "T", "P", "E", "B", "KiB", "%", "x"]
             var durations = 0, sizes = 0
@@ -54,8 +54,8 @@ struct FuzzTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func runConfigYAML() async throws {
-        try await offThePool {
+    @Test(.timeLimit(.minutes(5))) func runConfigYAML() async throws {
+        try await offThePool(lowestPriority: false) {
             var generator = SeededGenerator(seed: 3)
             let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Examples/ecs").standardized.path
             let example = try String(contentsOfFile: folder + "/ecs.yaml", encoding: .utf8)
@@ -110,7 +110,7 @@ struct FuzzTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func bzip2DecoderOnDamagedStreams() async throws {
+    @Test(.timeLimit(.minutes(5))) func bzip2DecoderOnDamagedStreams() async throws {
         var generator = SeededGenerator(seed: 4)
         let directory = TemporaryDirectory("fuzz-bzip2")
         let plain = directory.file("plain.txt")
@@ -129,7 +129,7 @@ struct FuzzTests {
             let path = directory.file("damaged.bz2")
             try Data(damaged).write(to: URL(fileURLWithPath: path))
             do {
-                _ = try await offThePool { try ParallelBZip2.decompress(input: try FileHandleFD.reading(path), output: nil, name: path, parallelism: 2) }
+                _ = try await offThePool(lowestPriority: false) { try ParallelBZip2.decompress(input: try FileHandleFD.reading(path), output: nil, name: path, parallelism: 2) }
                 decoded += 1
             } catch {
                 refused += 1

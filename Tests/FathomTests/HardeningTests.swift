@@ -147,7 +147,7 @@ struct HardeningTests {
     }
 
     @Test func formParsingNeverTrapsOnRandomBytes() async throws {
-        try await offThePool {
+        try await offThePool(lowestPriority: false) {
             var generator = SystemRandomNumberGenerator()
             let alphabet = Array("%+=&aZ09 é\"\\\u{0}\u{FF}".utf8) + [0xC3, 0x28, 0xFF, 0xFE]
             var parsed = 0

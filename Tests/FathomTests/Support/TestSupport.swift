@@ -107,14 +107,16 @@ extension APIClient {
     }
 }
 
-/// Runs blocking, CPU-heavy work (the toolkit's synchronous calls, test data) on a thread of its own at the lowest
-/// priority, so that it neither holds one of the few threads of Swift's cooperative pool that every other test
-/// shares nor slows the tests that measure time. Threads it starts inherit the priority.
-func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+/// Runs blocking, CPU-heavy work (the toolkit's synchronous calls, test data) on a thread of its own, so that it
+/// does not hold one of the few threads of Swift's cooperative pool that every other test (and every in-process
+/// coordinator) shares. By default at the lowest priority too, so that long work does not slow the tests that
+/// measure time (threads it starts inherit the priority); `lowestPriority: false` for a few seconds of work under a
+/// time limit, which the lowest priority could starve past on a loaded machine (a 1 s cron fuzzer once took 292 s).
+func offThePool<T: Sendable>(lowestPriority: Bool = true, _ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
             // On Linux this sets the calling thread's nice value only.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            if lowestPriority { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) }
             continuation.resume(with: Result { try work() })
         }
     }
