@@ -39,6 +39,8 @@ struct AWSFaultTests {
                 "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
             ])]))
         client.retry.baseDelay = .milliseconds(10)
+        // An attempt moto answers slowly on a loaded machine is waited for, not retried: the tests count attempts.
+        client.requestTimeout = .seconds(120)
         return client
     }
 
