@@ -23,7 +23,8 @@ struct AWSFaultTests {
             forward.method = .init(rawValue: request.method.rawValue)
             for field in request.headers where ![.contentLength, .transferEncoding].contains(field.name) && field.name.canonicalName != "host" { forward.headers.add(name: field.name.rawName, value: field.value) }
             forward.body = .bytes(try await request.body.collect(upTo: 16 << 20))
-            let response = try await HTTPClient.shared.execute(forward, timeout: .seconds(30))
+            // As long as the client waits: a forward that timed out would answer 5xx and be retried, adding an attempt.
+            let response = try await HTTPClient.shared.execute(forward, timeout: .seconds(120))
             let body = try await response.body.collect(upTo: 16 << 20)
             var headers = HTTPFields()
             for header in response.headers { if let name = HTTPField.Name(header.name) { headers[name] = header.value } }
@@ -47,6 +48,8 @@ struct AWSFaultTests {
     @Test func throttlingIsRetriedWithBackoffAndClientErrorsAreNot() async throws {
         let moto = try await MotoServer()
         defer { Task { await moto.stop() } }
+        // moto loads its ECS backend on the first ECS call, which takes long on a loaded machine: done before counting.
+        _ = try await ECSClient(client: try client(endpoint: moto.url)).call("ListClusters", [:])
         let seen = Locked(0)
         let proxy = try await Self.throttlingProxy(to: moto, throttle: 3, seen: seen)
         defer { Task { await proxy.stop() } }
