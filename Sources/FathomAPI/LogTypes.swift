@@ -31,11 +31,36 @@ public struct LogBatch: Codable, Sendable {
     /// kept after the run ended, marked ``LogLine/late``; any other line sent to an ended run is
     /// refused with 409 `run_final`.
     public var processOutput: Bool?
+    /// Chosen by the sender, the same on every attempt to send this batch (1–64 letters, digits, `.`, `_`, `:`, `-`).
+    /// A batch the run's log has already accepted under this id is not stored again: the answer is the first
+    /// acceptance's. So a sender whose request reached the coordinator but whose answer was lost (a dropped
+    /// connection, a coordinator killed after its commit) sends again without doubling a line.
+    public var batchID: String?
 
-    public init(logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool? = nil) {
+    public init(logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool? = nil, batchID: String? = nil) {
         self.logs = logs
         self.infrastructure = infrastructure
         self.processOutput = processOutput == true ? true : nil
+        self.batchID = batchID
+    }
+}
+
+extension LogBatch {
+    /// The longest batch id.
+    public static let maxBatchIDLength = 64
+
+    /// `batchID` as given, when it is 1-64 letters, digits, `.`, `_`, `:` or `-`.
+    public static func checked(batchID: String?) throws(ValidationError) -> String? {
+        guard let batchID else { return nil }
+        guard (1...maxBatchIDLength).contains(batchID.utf8.count),
+              batchID.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._:-".unicodeScalars.contains($0)) })
+        else {
+            throw ValidationError(
+                code: "invalid_batch_id", field: "batchID",
+                problem: "'\(batchID.prefix(64))' is not a batch id (1-\(maxBatchIDLength) letters, digits, '.', '_', ':', '-')",
+                fix: "Send a new id for each batch, such as a UUID, and the same id when sending that batch again.")
+        }
+        return batchID
     }
 }
 
@@ -79,12 +104,16 @@ public struct LogPage: Codable, Sendable {
 }
 
 /// The answer to a log upload.
-public struct LogAccepted: Codable, Sendable {
+public struct LogAccepted: Codable, Sendable, Equatable {
     public var accepted: Int
     public var lastSeq: Int64
+    /// True when the batch's id had been accepted before: nothing was stored this time, and the numbers are the
+    /// first acceptance's.
+    public var repeated: Bool?
 
-    public init(accepted: Int, lastSeq: Int64) {
+    public init(accepted: Int, lastSeq: Int64, repeated: Bool = false) {
         self.accepted = accepted
         self.lastSeq = lastSeq
+        self.repeated = repeated ? true : nil
     }
 }

@@ -170,7 +170,8 @@ public final class ECSLauncher: Launcher {
     /// A line in the run's logs from the agent (best effort: the run's outcome does not depend on it).
     func note(_ message: String, level: LogLevel, runID: FlowRunID) async {
         let entry = LogEntry(timestamp: Date(), level: level, message: message, source: .agent)
-        if await Retrying(attempts: 3).run({ try await api.sendLogs(runID, [entry], processOutput: true) }) != nil { return }
+        let batchID = Identifier.make()
+        if await Retrying(attempts: 3).run({ try await api.sendLogs(runID, [entry], processOutput: true, batchID: batchID) }) != nil { return }
         logger.warning("could not log to the run", metadata: ["run": "\(runID)", "message": "\(message)"])
     }
 

@@ -121,7 +121,10 @@ final class ECSLogStreamer: Sendable {
 
     /// Sends lines, with the read position after them, to the coordinator, a few tries; false if they did not arrive.
     private func deliver(_ entries: [LogEntry], position: [String: String]?) async -> Bool {
-        await Retrying(attempts: 5).run { try await api.sendLogs(runID, entries, infrastructure: position, processOutput: true) } != nil
+        let batchID = Identifier.make()
+        return await Retrying(attempts: 5).run {
+            try await api.sendLogs(runID, entries, infrastructure: position, processOutput: true, batchID: batchID)
+        } != nil
     }
 
     private func reportIfDenied(_ error: AWSError) async {

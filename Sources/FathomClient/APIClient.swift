@@ -239,11 +239,14 @@ public struct APIClient: Sendable {
     /// Appends lines to a run's logs; `infrastructure` facts (a read position) are stored with them atomically.
     /// `processOutput`: the lines are the process's own output as its agent copies it,
     /// kept after the run ended (marked late); other lines sent to an ended run are refused (409 `run_final`).
+    /// `batchID`: the same on every attempt to send these lines (``Identifier/make()`` once, before the first), so that
+    /// an attempt whose answer was lost does not store them twice.
     public func sendLogs(
-        _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool = false
+        _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String]? = nil, processOutput: Bool = false, batchID: String? = nil
     ) async throws -> LogAccepted {
         try await send(
-            .POST, "/api/v1/flow-runs/\(escape(id))/logs", body: LogBatch(logs: logs, infrastructure: infrastructure, processOutput: processOutput))
+            .POST, "/api/v1/flow-runs/\(escape(id))/logs",
+            body: LogBatch(logs: logs, infrastructure: infrastructure, processOutput: processOutput, batchID: batchID))
     }
 
     /// Log lines after `after`; with `waitSeconds`, holds until there is a line or the run's state changes.

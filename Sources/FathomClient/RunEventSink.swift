@@ -176,6 +176,9 @@ public final class CoordinatorEventSink: RunEventSink {
             return (logs, updates)
         }
         var delay = Duration.milliseconds(100)
+        // One id for every attempt at these lines: an attempt that reached the coordinator but lost its answer is
+        // not stored twice.
+        let batchID = Identifier.make()
         var sentUpdates = updates.isEmpty
         var sentLogs = logs.isEmpty
         while !(sentUpdates && sentLogs) {
@@ -192,7 +195,7 @@ public final class CoordinatorEventSink: RunEventSink {
                     sentUpdates = true
                 }
                 if !sentLogs {
-                    try await client.sendLogs(runID, logs, processOutput: processOutput)
+                    try await client.sendLogs(runID, logs, processOutput: processOutput, batchID: batchID)
                     sentLogs = true
                 }
             } catch let error as APIClientError where error.status == 404 {

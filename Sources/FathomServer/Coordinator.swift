@@ -328,13 +328,21 @@ public final class Coordinator: Sendable {
 
     /// Appends lines; `infrastructure` facts are merged into the run's in the same transaction.
     /// Once the run has ended only its process output (`processOutput`, sent by its agent) is kept,
-    /// marked late; other lines are refused with 409 `run_final`.
+    /// marked late; other lines are refused with 409 `run_final`. A `batchID` the run accepted before stores nothing
+    /// and answers as the first time, marked repeated.
     public func appendLogs(
-        _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:], processOutput: Bool = false
+        _ id: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String] = [:], processOutput: Bool = false, batchID: String? = nil
     ) async throws -> LogAccepted {
+        let checkedBatchID: String?
+        do {
+            checkedBatchID = try LogBatch.checked(batchID: batchID)
+        } catch {
+            throw CoordinatorError(.malformed, code: error.code, message: "\(error.field): \(error.problem)", field: error.field, fix: error.fix)
+        }
         do {
             let accepted = try await store.appendLogs(
-                runID: id, logs, infrastructure: infrastructure, afterEnd: processOutput ? .markLate : .refuse)
+                runID: id, logs, infrastructure: infrastructure, afterEnd: processOutput ? .markLate : .refuse, batchID: checkedBatchID)
+            guard accepted.repeated != true else { return accepted }
             metrics.logLines.increment(by: logs.count)
             notifier.signal(.run(id))
             return accepted

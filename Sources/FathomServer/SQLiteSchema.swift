@@ -102,6 +102,10 @@ enum SQLiteSchema {
             // A run's tags, and the tags an alert rule asks for (JSON arrays).
             for statement in TagSchema.statements { try db.execute(sql: statement) }
         }
+        migrator.registerMigration("v12-log-batches") { db in
+            // The log batch ids each run has accepted: a batch sent again is not stored twice.
+            try db.execute(sql: StoreSQL.logBatchesTable)
+        }
         return migrator
     }
 }

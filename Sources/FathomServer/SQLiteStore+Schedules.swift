@@ -32,7 +32,7 @@ extension SQLiteStore {
             let ids = try String.fetchAll(
                 db, sql: "SELECT id FROM flow_runs WHERE state = ? AND scheduled_for > ? AND \(condition)", arguments: arguments)
             for id in ids {
-                for table in ["state_history", "logs", "task_runs"] {
+                for table in StoreSQL.perRunTables {
                     try db.execute(sql: "DELETE FROM \(table) WHERE run_id = ?", arguments: [id])
                 }
                 try db.execute(sql: "DELETE FROM flow_runs WHERE id = ? AND state = ?", arguments: [id, FlowRunState.scheduled.rawValue])

@@ -7,9 +7,17 @@ extension SQLiteStore {
     // MARK: Logs
 
     public func appendLogs(
-        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd
+        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd, batchID: String?
     ) async throws -> LogAccepted {
         try await pool.write { db in
+            if let batchID, try Row.fetchOne(
+                db, sql: "INSERT INTO log_batches (run_id, batch_id, accepted, last_seq) VALUES (?, ?, ?, 0) \(StoreSQL.claimLogBatch)",
+                arguments: [runID, batchID, logs.count]) == nil {
+                let first = try Row.fetchOne(
+                    db, sql: "SELECT accepted, last_seq FROM log_batches WHERE run_id = ? AND batch_id = ?", arguments: [runID, batchID])
+                let accepted: Int? = first?["accepted"], lastSeq: Int64? = first?["last_seq"]
+                return LogAccepted(accepted: accepted ?? 0, lastSeq: lastSeq ?? 0, repeated: true)
+            }
             if !infrastructure.isEmpty {
                 guard try Self.mergeInfrastructure(db, runID: runID, facts: infrastructure, at: nil) else { throw StoreError.runNotFound(runID) }
             }
@@ -35,6 +43,9 @@ extension SQLiteStore {
                     runID, seq, entry.timestamp.timeIntervalSince1970, entry.level.rawValue, entry.message, entry.taskRunID, entry.source.rawValue,
                     lateAfter.map { entry.timestamp > $0 } ?? false,
                 ])
+            }
+            if let batchID {
+                try db.execute(sql: "UPDATE log_batches SET last_seq = ? WHERE run_id = ? AND batch_id = ?", arguments: [last, runID, batchID])
             }
             return LogAccepted(accepted: logs.count, lastSeq: last)
         }

@@ -272,7 +272,7 @@ public final class SQLiteStore: Store {
             // needed, keeps its number.
             let withdrawn: [FlowRunID] = later.map { $0["id"] }
             for id in withdrawn {
-                for table in ["logs", "state_history", "task_runs"] {
+                for table in StoreSQL.perRunTables {
                     try db.execute(sql: "DELETE FROM \(table) WHERE run_id = ?", arguments: [id])
                 }
                 try db.execute(sql: "DELETE FROM flow_runs WHERE id = ?", arguments: [id])

@@ -247,7 +247,11 @@ public protocol RunOutputStore: Sendable {
     /// Appends lines (numbered on from the run's last) and merges `infrastructure` facts into the run's, in one
     /// transaction. Lines reaching a run that has ended are kept, kept with those stamped after the end marked late,
     /// or refused (``StoreError/runFinal``, nothing written) as `afterEnd` says. ``StoreError/runNotFound`` for an unknown run.
-    func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd) async throws -> LogAccepted
+    /// With a `batchID` the run has accepted before, nothing is written (whatever the run's state now) and the answer is
+    /// that first acceptance's, marked repeated; the id is recorded with the lines, in the same transaction.
+    func appendLogs(
+        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd, batchID: String?
+    ) async throws -> LogAccepted
     /// Up to `limit` lines after sequence number `after`, oldest first.
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine]
     /// The last `limit` lines, oldest first.
@@ -294,9 +298,16 @@ public protocol AgentStore: Sendable {
     func concurrencyLimits() async throws -> [ConcurrencyLimit]
 }
 
+extension RunOutputStore {
+    /// Appends lines sent without a batch id.
+    public func appendLogs(runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd) async throws -> LogAccepted {
+        try await appendLogs(runID: runID, logs, infrastructure: infrastructure, afterEnd: afterEnd, batchID: nil)
+    }
+}
+
 extension Store {
     /// Appends the coordinator's own lines, kept whatever the run's state.
     func appendLogs(runID: FlowRunID, _ logs: [LogEntry]) async throws -> LogAccepted {
-        try await appendLogs(runID: runID, logs, infrastructure: [:], afterEnd: .keep)
+        try await appendLogs(runID: runID, logs, infrastructure: [:], afterEnd: .keep, batchID: nil)
     }
 }

@@ -25,6 +25,19 @@ enum StoreJSON {
 
 /// SQL both stores write with the same text.
 enum StoreSQL {
+    /// The tables whose rows belong to one run (column `run_id`), deleted with it.
+    static let perRunTables = ["logs", "log_batches", "state_history", "task_runs"]
+
+    /// The log batch ids a run has accepted: one row per batch sent with an id, deleted with the run.
+    static let logBatchesTable = """
+        CREATE TABLE log_batches (
+            run_id TEXT NOT NULL, batch_id TEXT NOT NULL, accepted BIGINT NOT NULL, last_seq BIGINT NOT NULL,
+            PRIMARY KEY (run_id, batch_id))
+        """
+    /// Records a batch id before its lines are written (`last_seq` set after); no row comes back when the run
+    /// accepted that id before. On PostgreSQL a concurrent insert of the same id waits for the first to commit.
+    static let claimLogBatch = "ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING run_id"
+
     /// How a task run update merges into the stored row: its first start time, cache key, source run and outputs stay
     /// unless the update has them; a task run never moves to another flow run.
     static let taskRunMerge = """

@@ -19,16 +19,7 @@ struct AWSFaultTests {
                     #"{"__type":"ThrottlingException","message":"Rate exceeded"}"#, status: .badRequest,
                     headers: [HTTPField.Name("x-amzn-RequestId")!: "req-\(number)"])
             }
-            var forward = HTTPClientRequest(url: moto.url + request.uri.description)
-            forward.method = .init(rawValue: request.method.rawValue)
-            for field in request.headers where ![.contentLength, .transferEncoding].contains(field.name) && field.name.canonicalName != "host" { forward.headers.add(name: field.name.rawName, value: field.value) }
-            forward.body = .bytes(try await request.body.collect(upTo: 16 << 20))
-            // As long as the client waits: a forward that timed out would answer 5xx and be retried, adding an attempt.
-            let response = try await HTTPClient.shared.execute(forward, timeout: .seconds(120))
-            let body = try await response.body.collect(upTo: 16 << 20)
-            var headers = HTTPFields()
-            for header in response.headers { if let name = HTTPField.Name(header.name) { headers[name] = header.value } }
-            return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: body))
+            return try await LoopbackServer.forward(request, body: try await request.body.collect(upTo: 16 << 20), to: moto.url).response
         }
     }
 

@@ -105,21 +105,11 @@ import Testing
     /// AccessPointId fails outright.
     static func accessPointOutputProxy(moto: MotoServer, accessPointID: String) async throws -> LoopbackServer {
         try await LoopbackServer { request in
-            var forward = HTTPClientRequest(url: moto.url + request.uri.description)
-            forward.method = .init(rawValue: request.method.rawValue)
-            for field in request.headers where ![.contentLength, .transferEncoding].contains(field.name) && field.name.canonicalName != "host" {
-                forward.headers.add(name: field.name.rawName, value: field.value)
-            }
-            forward.body = .bytes(try await request.body.collect(upTo: 1 << 20))
-            let response = try await HTTPClient.shared.execute(forward, timeout: .seconds(30))
-            var text = String(buffer: try await response.body.collect(upTo: 16 << 20))
-            text = text.replacingOccurrences(
+            var answer = try await LoopbackServer.forward(request, body: try await request.body.collect(upTo: 1 << 20), to: moto.url)
+            let text = String(buffer: answer.body).replacingOccurrences(
                 of: #"&lt;moto\.efs\.models\.AccessPoint object at 0x[0-9a-f]+&gt;"#, with: accessPointID, options: .regularExpression)
-            var headers = HTTPFields()
-            for header in response.headers where header.name.lowercased() != "content-length" {
-                if let name = HTTPField.Name(header.name) { headers[name] = header.value }
-            }
-            return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+            answer.body = ByteBuffer(string: text)
+            return answer.response
         }
     }
 

@@ -142,6 +142,40 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func aBatchSentAgainUnderItsIdIsStoredOnceAndAnsweredAsTheFirstTime(kind: StoreKind) async throws {
+        let fixture = try await StoreFixture(kind)
+        let version = try await fixture.version("a")
+        let run = try await fixture.run(version), other = try await fixture.run(version)
+        let store = fixture.store
+        let batch = [fixture.line("one"), fixture.line("two")]
+        let first = try await store.appendLogs(runID: run.id, batch, infrastructure: ["read": "1"], afterEnd: .refuse, batchID: "b-1")
+        #expect(first == LogAccepted(accepted: 2, lastSeq: 2))
+        _ = try await store.appendLogs(runID: run.id, [fixture.line("three")], infrastructure: [:], afterEnd: .refuse, batchID: "b-2")
+        let again = try await store.appendLogs(runID: run.id, batch, infrastructure: ["read": "9"], afterEnd: .refuse, batchID: "b-1")
+        #expect(again == LogAccepted(accepted: 2, lastSeq: 2, repeated: true), "the first acceptance's numbers")
+        #expect(try await store.run(id: run.id, includeHistory: false)?.infrastructure["read"] == "1", "a repeat merges no facts")
+
+        try await fixture.move(run, through: [.pending, .running, .completed])
+        let afterEnd = try await store.appendLogs(runID: run.id, [fixture.line("three")], infrastructure: [:], afterEnd: .refuse, batchID: "b-2")
+        #expect(afterEnd == LogAccepted(accepted: 1, lastSeq: 3, repeated: true), "accepted before the end: no run_final for a repeat")
+        await #expect(throws: StoreError.self, "a new batch to the ended run is still refused") {
+            try await store.appendLogs(runID: run.id, [fixture.line("four")], infrastructure: [:], afterEnd: .refuse, batchID: "b-3")
+        }
+        let unnumbered = try await store.appendLogs(runID: run.id, [fixture.line("exit", source: .coordinator)], infrastructure: [:], afterEnd: .keep)
+        #expect(unnumbered.lastSeq == 4, "the refused batch took no number and left no id behind")
+        let refusedIDNowAccepted = try await store.appendLogs(
+            runID: run.id, [fixture.line("four", source: .stderr)], infrastructure: [:], afterEnd: .markLate, batchID: "b-3")
+        #expect(refusedIDNowAccepted.repeated == nil && refusedIDNowAccepted.lastSeq == 5)
+        #expect(try await store.logs(runID: run.id, after: 0, limit: 100).map(\.message) == ["one", "two", "three", "exit", "four"])
+
+        let elsewhere = try await store.appendLogs(runID: other.id, batch, infrastructure: [:], afterEnd: .refuse, batchID: "b-1")
+        #expect(elsewhere == LogAccepted(accepted: 2, lastSeq: 2), "ids are per run")
+        await #expect(throws: StoreError.self) {
+            try await store.appendLogs(runID: "no-such-run", batch, infrastructure: [:], afterEnd: .keep, batchID: "b-9")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func taskRunsKeepTheirFirstStartAndNeverMoveToAnotherRun(kind: StoreKind) async throws {
         let fixture = try await StoreFixture(kind)
         let version = try await fixture.version("a")

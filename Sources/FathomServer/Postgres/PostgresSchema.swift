@@ -78,6 +78,8 @@ enum PostgresSchema {
         // Alert rules, the outbox of events they fire on, and the deliveries with their attempts.
         ("v2-alerts", AlertSchema.statements),
         ("v3-tags", TagSchema.statements),
+        // The log batch ids each run has accepted: a batch sent again is not stored twice.
+        ("v4-log-batches", [StoreSQL.logBatchesTable]),
     ]
 
     /// Applies the migrations not yet recorded, under the advisory lock; returns the names it applied.

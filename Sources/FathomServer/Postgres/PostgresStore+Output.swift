@@ -5,9 +5,18 @@ import PostgresNIO
 
 extension PostgresStore: RunOutputStore {
     public func appendLogs(
-        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd
+        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd, batchID: String?
     ) async throws -> LogAccepted {
         try await transaction { connection in
+            if let batchID, try await Self.row(
+                connection,
+                "INSERT INTO log_batches (run_id, batch_id, accepted, last_seq) VALUES (\(runID), \(batchID), \(logs.count), 0) \(unescaped: StoreSQL.claimLogBatch)",
+                logger: logger, { try $0.text("run_id") }) == nil {
+                let first = try await Self.row(
+                    connection, "SELECT accepted, last_seq FROM log_batches WHERE run_id = \(runID) AND batch_id = \(batchID)",
+                    logger: logger, { (try $0.integer("accepted"), Int64(try $0.integer("last_seq"))) })
+                return LogAccepted(accepted: first?.0 ?? 0, lastSeq: first?.1 ?? 0, repeated: true)
+            }
             if !infrastructure.isEmpty {
                 guard try await mergeInfrastructure(connection, runID: runID, facts: infrastructure, at: nil) else {
                     throw StoreError.runNotFound(runID)
@@ -27,6 +36,10 @@ extension PostgresStore: RunOutputStore {
                 case .markLate: lateAfter = endedAt.map(Date.init(timeIntervalSince1970:)) ?? .distantPast
                 case .refuse: throw StoreError.runFinal(runID, state)  // rolls back the sequence and the facts
                 }
+            }
+            if let batchID {
+                try await connection.query(
+                    "UPDATE log_batches SET last_seq = \(last) WHERE run_id = \(runID) AND batch_id = \(batchID)", logger: logger)
             }
             guard !logs.isEmpty else { return LogAccepted(accepted: 0, lastSeq: last) }
             let first = last - Int64(logs.count) + 1

@@ -28,11 +28,11 @@ extension PostgresStore: RunSweepStore {
         }
     }
 
-    /// Deletes a run with its lines, history and task runs.
+    /// Deletes a run with its lines, accepted batch ids, history and task runs.
     func deleteRun(_ connection: PostgresConnection, id: FlowRunID) async throws {
-        try await connection.query("DELETE FROM logs WHERE run_id = \(id)", logger: logger)
-        try await connection.query("DELETE FROM state_history WHERE run_id = \(id)", logger: logger)
-        try await connection.query("DELETE FROM task_runs WHERE run_id = \(id)", logger: logger)
+        for table in StoreSQL.perRunTables {
+            try await connection.query("DELETE FROM \(unescaped: table) WHERE run_id = \(id)", logger: logger)
+        }
         try await connection.query("DELETE FROM flow_runs WHERE id = \(id)", logger: logger)
     }
 

@@ -51,6 +51,7 @@ public enum SQLiteToPostgres {
             columns: columns("id run_id name state attempt:i started_at:r ended_at:r message result cache_key cached_from outputs result_ref"),
             order: "rowid"),
         Table(name: "logs", columns: columns("run_id seq:i ts:r level message task_run_id source late:b"), order: "run_id, seq"),
+        Table(name: "log_batches", columns: columns("run_id batch_id accepted:i last_seq:i"), order: "run_id, batch_id"),
         Table(name: "agents", columns: columns("id name queue labels launcher last_seen_at:r created_at:r instance host"), order: "rowid"),
         Table(
             name: "schedules",

@@ -62,7 +62,8 @@ struct RunRoutes {
             let body = try await HTTPJSON.decode(LogBatch.self, from: request)
             return try HTTPJSON.response(
                 try await coordinator.appendLogs(
-                    try context.parameters.require("id"), body.logs, infrastructure: body.infrastructure ?? [:], processOutput: body.processOutput ?? false),
+                    try context.parameters.require("id"), body.logs, infrastructure: body.infrastructure ?? [:], processOutput: body.processOutput ?? false,
+                    batchID: body.batchID),
                 status: .created)
         }
         group.get("flow-runs/:id/logs") { request, context in

@@ -279,30 +279,15 @@ final class ECSFaultProxy: Sendable {
         if fields["lastStatus"]?.stringValue == "STOPPED" { fields["stoppedAt"] = .double(times.stoppedAt) }
     }
 
-    private func forwardRaw(_ request: Request, body: ByteBuffer) async throws -> (HTTPResponse.Status, HTTPFields, ByteBuffer) {
-        var forward = HTTPClientRequest(url: moto.url + request.uri.description)
-        forward.method = .init(rawValue: request.method.rawValue)
-        for field in request.headers where ![.contentLength, .transferEncoding].contains(field.name) && field.name.canonicalName != "host" {
-            forward.headers.add(name: field.name.rawName, value: field.value)
-        }
-        forward.body = .bytes(body)
-        let response = try await HTTPClient.shared.execute(forward, timeout: .seconds(30))
-        let answer = try await response.body.collect(upTo: 16 << 20)
-        var headers = HTTPFields()
-        for header in response.headers { if let name = HTTPField.Name(header.name) { headers[name] = header.value } }
-        return (.init(code: Int(response.status.code)), headers, answer)
-    }
-
     private func forward(_ request: Request, body: ByteBuffer) async throws -> Response {
-        let (status, headers, answer) = try await forwardRaw(request, body: body)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: answer))
+        try await LoopbackServer.forward(request, body: body, to: moto.url).response
     }
 
     /// moto's JSON answer (or its error answer, passed through by the caller's checks).
     private func forwardJSON(_ request: Request, body: ByteBuffer) async throws -> JSONValue {
-        let (status, _, answer) = try await forwardRaw(request, body: body)
-        guard status.code < 300 else { throw TestFailure("moto answered \(status.code): \(String(buffer: answer))") }
-        return try JSONDecoder().decode(JSONValue.self, from: Data(answer.readableBytesView))
+        let answer = try await LoopbackServer.forward(request, body: body, to: moto.url)
+        guard answer.status.code < 300 else { throw TestFailure("moto answered \(answer.status.code): \(String(buffer: answer.body))") }
+        return try JSONDecoder().decode(JSONValue.self, from: Data(answer.body.readableBytesView))
     }
 
     static func json(_ value: JSONValue) -> Response {

@@ -77,9 +77,12 @@ extension InMemoryStore {
     // MARK: Logs and task runs
 
     func appendLogs(
-        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd
+        runID: FlowRunID, _ logs: [LogEntry], infrastructure: [String: String], afterEnd: LinesAfterEnd, batchID: String?
     ) async throws -> LogAccepted {
         guard var record = runsByID[runID] else { throw StoreError.runNotFound(runID) }
+        if let batchID, let first = logBatchesByRun[runID]?[batchID] {
+            return LogAccepted(accepted: first.accepted, lastSeq: first.lastSeq, repeated: true)
+        }
         var lateAfter: Date?
         if record.run.state.isFinal {
             switch afterEnd {
@@ -98,7 +101,9 @@ extension InMemoryStore {
         }
         runsByID[runID] = record
         logsByRun[runID] = lines
-        return LogAccepted(accepted: logs.count, lastSeq: record.logSeq)
+        let accepted = LogAccepted(accepted: logs.count, lastSeq: record.logSeq)
+        if let batchID { logBatchesByRun[runID, default: [:]][batchID] = accepted }
+        return accepted
     }
 
     func logs(runID: FlowRunID, after: Int64, limit: Int) async throws -> [LogLine] {

@@ -31,6 +31,8 @@ actor InMemoryStore: Store {
     var runsByID: [FlowRunID: RunRecord] = [:]
     var nextOrder = 0
     var logsByRun: [FlowRunID: [LogLine]] = [:]
+    /// Per run, the batch ids it accepted and their answers.
+    var logBatchesByRun: [FlowRunID: [String: LogAccepted]] = [:]
     var taskRunsByRun: [FlowRunID: [TaskRunUpdate]] = [:]
     var taskRunOwner: [TaskRunID: FlowRunID] = [:]
     var schedulesByID: [String: Schedule] = [:]
@@ -228,6 +230,7 @@ actor InMemoryStore: Store {
     func delete(_ id: FlowRunID) {
         runsByID[id] = nil
         logsByRun[id] = nil
+        logBatchesByRun[id] = nil
         for update in taskRunsByRun.removeValue(forKey: id) ?? [] { taskRunOwner[update.id] = nil }
     }
 

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -44,6 +46,33 @@ final class LoopbackServer: Sendable {
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A proxy's answer from upstream: its status, headers (without a length, which the body sets again) and body.
+    struct Forwarded: Sendable {
+        var status: HTTPResponse.Status
+        var headers: HTTPFields
+        var body: ByteBuffer
+
+        var response: Response { Response(status: status, headers: headers, body: .init(byteBuffer: body)) }
+    }
+
+    /// Sends `request` (its body already read as `body`) to the same path on `upstream`. The limit is long: a proxy
+    /// whose forward timed out would answer an error the client retries, and the tests count attempts.
+    static func forward(_ request: Request, body: ByteBuffer, to upstream: String, timeout: TimeAmount = .seconds(120)) async throws -> Forwarded {
+        var forward = HTTPClientRequest(url: upstream + request.uri.description)
+        forward.method = .init(rawValue: request.method.rawValue)
+        for field in request.headers where ![.contentLength, .transferEncoding].contains(field.name) && field.name.canonicalName != "host" {
+            forward.headers.add(name: field.name.rawName, value: field.value)
+        }
+        forward.body = .bytes(body)
+        let response = try await HTTPClient.shared.execute(forward, timeout: timeout)
+        let answer = try await response.body.collect(upTo: 16 << 20)
+        var headers = HTTPFields()
+        for header in response.headers where header.name.lowercased() != "content-length" {
+            if let name = HTTPField.Name(header.name) { headers[name] = header.value }
+        }
+        return Forwarded(status: .init(code: Int(response.status.code)), headers: headers, body: answer)
     }
 
     static func text(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
