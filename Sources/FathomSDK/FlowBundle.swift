@@ -83,7 +83,9 @@ struct BundleCommand {
             let executor = FlowRunExecutor(
                 client: client, runID: runID, flows: flows, volumes: volumes,
                 heartbeatInterval: .seconds(Double(environment["FATHOM_HEARTBEAT_SECONDS"] ?? "").flatMap { (0.05...3600).contains($0) ? $0 : nil } ?? 10),
-                maxConcurrentTasks: Int(environment["FATHOM_TASK_CONCURRENCY"] ?? "").flatMap { (1...10_000).contains($0) ? $0 : nil } ?? 16)
+                maxConcurrentTasks: Int(environment["FATHOM_TASK_CONCURRENCY"] ?? "").flatMap { (1...10_000).contains($0) ? $0 : nil } ?? 16,
+                coordinatorGrace: .seconds(
+                    Double(environment["FATHOM_COORDINATOR_GRACE"] ?? "").flatMap { (0...86_400).contains($0) ? $0 : nil } ?? 120))
             return await executor.execute()
         case "-h", "--help", "help", nil:
             print(Self.usage)

@@ -14,6 +14,10 @@ struct FlowRunExecutor {
     let volumes: [String: String]
     let heartbeatInterval: Duration
     let maxConcurrentTasks: Int
+    /// How long the process waits for a coordinator it cannot reach (`FATHOM_COORDINATOR_GRACE`, default 120 s): each
+    /// read before the flow starts, and everything after it ends (the last records, the workspace's size, the final
+    /// state) together. The process ends either way.
+    let coordinatorGrace: Duration
 
     /// Returns the process exit code: 0 when the run Completed.
     func execute() async -> Int32 {
@@ -76,41 +80,47 @@ struct FlowRunExecutor {
         let result = await flowTask.result
         heartbeat.stop()
         terminationWatcher.stop()
-        await recordWorkspaceUsage(workspaceID: workspaceID)
-        let stoppedFromOutside = terminated.load(ordering: .relaxed) ? !(await cancelRequested()) : false
+        // After SIGTERM, ECS kills the container 30 s later (the default stopTimeout): all of it within 15 s.
+        let wasTerminated = terminated.load(ordering: .relaxed)
+        let endDeadline = ContinuousClock.now + (wasTerminated ? .seconds(15) : coordinatorGrace)
+        await recordWorkspaceUsage(
+            workspaceID: workspaceID, until: min(endDeadline, ContinuousClock.now + (wasTerminated ? .seconds(3) : .seconds(10))))
+        let stoppedFromOutside = wasTerminated ? !(await cancelRequested()) : false
         switch result {
         case .success:
             context.logger.info("flow run completed")
-            await end(.completed, "", sink: sink)
+            await end(.completed, "", sink: sink, deadline: endDeadline)
             return 0
         case .failure where stoppedFromOutside:
             // Stopped from outside (ECS StopTask, a Spot interruption, a scale-in, an agent going down), not
             // cancelled: the run is not ended here, the launcher ends it with the reason it alone knows (the stop
             // code), and a retry policy can act on it. The work stopped at its checkpoints.
             context.logger.warning("the flow process received SIGTERM: work stopped at its checkpoints; the launcher reports why the run ended")
-            let undelivered = await sink.close(giveUpAfter: .seconds(10))
+            let undelivered = await sink.close(giveUpAfter: max(endDeadline - ContinuousClock.now, .seconds(1)))
             for entry in undelivered { Self.writeToStandardError(entry) }
             return 143
         case .failure(let error) where error is CancellationError || flowTask.isCancelled:
             context.logger.warning("flow run cancelled")
-            await end(.cancelled, "cancelled", sink: sink)
+            await end(.cancelled, "cancelled", sink: sink, deadline: endDeadline)
             return 1
         case .failure(let error):
             context.logger.error("flow run failed: \(error)")
-            await end(.failed, "\(error)", sink: sink)
+            await end(.failed, "\(error)", sink: sink, deadline: endDeadline)
             return 1
         }
     }
 
     /// Records how much its workspace takes on each volume (the run page and the flow's 30-day sum show it).
-    func recordWorkspaceUsage(workspaceID: FlowRunID) async {
+    func recordWorkspaceUsage(workspaceID: FlowRunID, until deadline: ContinuousClock.Instant) async {
         let (usage, unmeasured) = WorkspaceUsage.measure(volumes: volumes, workspaceID: workspaceID)
         for volume in unmeasured {
             stderr("the workspace on \(volume) has more than \(WorkspaceUsage.maxEntries) entries or took over \(WorkspaceUsage.timeLimit) to walk: its size is not recorded")
         }
         guard !usage.isEmpty else { return }
         do {
-            _ = try await withRetries { try await client.setInfrastructure(runID, [String: String](facts: [.workspaceBytes: WorkspaceUsage.fact(usage)])) }
+            _ = try await withRetries(until: deadline) {
+                try await client.setInfrastructure(runID, [String: String](facts: [.workspaceBytes: WorkspaceUsage.fact(usage)]))
+            }
         } catch {
             stderr("cannot record the workspace's size (\(error))")
         }
@@ -161,13 +171,11 @@ struct FlowRunExecutor {
         return current.id
     }
 
-    /// Delivers the last records and the final state, giving up on the coordinator after
-    /// `FATHOM_COORDINATOR_GRACE` seconds (default 120): the process ends either way, and records that could not
-    /// be delivered go to standard error, where the launcher's logs (CloudWatch, the agent) keep them.
-    func end(_ state: FlowRunState, _ message: String, sink: CoordinatorEventSink) async {
-        let grace = ProcessInfo.processInfo.environment["FATHOM_COORDINATOR_GRACE"].flatMap(Double.init) ?? 120
-        let deadline = ContinuousClock.now + .seconds(grace)
-        let undelivered = await sink.close(giveUpAfter: .seconds(grace))
+    /// Delivers the last records and the final state, giving up on the coordinator at `deadline` (the
+    /// ``coordinatorGrace`` after the flow ended): the process ends either way, and records that could not be
+    /// delivered go to standard error, where the launcher's logs (CloudWatch, the agent) keep them.
+    func end(_ state: FlowRunState, _ message: String, sink: CoordinatorEventSink, deadline: ContinuousClock.Instant) async {
+        let undelivered = await sink.close(giveUpAfter: max(deadline - ContinuousClock.now, .seconds(1)))
         if !undelivered.isEmpty {
             stderr("the coordinator did not take the last \(undelivered.count) log records; they follow")
             for entry in undelivered { Self.writeToStandardError(entry) }
@@ -186,15 +194,17 @@ struct FlowRunExecutor {
         }
     }
 
-    /// Retries calls that failed to reach the coordinator, for up to about a minute (or until `deadline`).
+    /// Retries calls that failed to reach the coordinator, for up to about a minute, and until `deadline` at the
+    /// latest (by default the ``coordinatorGrace`` from now).
     func withRetries<T>(until deadline: ContinuousClock.Instant? = nil, _ body: () async throws -> T) async throws -> T {
+        let deadline = deadline ?? ContinuousClock.now + coordinatorGrace
         var delay = Duration.milliseconds(100)
         var attempt = 0
         while true {
             do {
                 return try await body()
             } catch let error as APIClientError {
-                let pastDeadline = deadline.map { ContinuousClock.now + delay > $0 } ?? false
+                let pastDeadline = ContinuousClock.now + delay > deadline
                 guard case .unreachable = error, attempt < 12, !pastDeadline else { throw error }
                 attempt += 1
                 try await Task.sleep(for: delay)

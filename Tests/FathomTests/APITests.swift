@@ -189,7 +189,7 @@ struct APITests {
             _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
             try await client.setState(run.id, SetStateRequest(state: .running))
             try await client.heartbeat(run.id)
-            #expect(await eventually(timeout: .seconds(5)) { (try? await client.run(run.id).state) == .crashed })
+            #expect(await eventually(timeout: .seconds(60)) { (try? await client.run(run.id).state) == .crashed })
             let crashed = try await client.run(run.id)
             #expect(crashed.stateMessage.contains("no heartbeat for"))
             #expect(crashed.stateMessage.contains("timeout 1 s"))
@@ -204,7 +204,7 @@ struct APITests {
             let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper"))
             let agent = try await client.registerAgent(AgentRegistration(name: "vanishing"))
             _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1, leaseSeconds: 0.3))
-            #expect(await eventually(timeout: .seconds(5)) { (try? await client.run(run.id).state) == .crashed })
+            #expect(await eventually(timeout: .seconds(60)) { (try? await client.run(run.id).state) == .crashed })
             #expect(try await client.run(run.id).stateMessage.contains("did not start it before its lease ran out"))
         }
     }

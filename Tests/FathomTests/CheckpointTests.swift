@@ -158,7 +158,7 @@ struct CheckpointTests {
         }
         #expect(started, "the sort wrote runs: \(killed.output.suffix(5))")
         killed.kill9()
-        #expect(await eventually(timeout: .seconds(10)) { killed.isFinished })
+        #expect(await eventually(timeout: .seconds(60)) { killed.isFinished })
         let before = try #require(try Self.sortManifest(in: tmp))
         let consumed = try #require(before.manifest["consumed"] as? Int)
         #expect(consumed > 0 && consumed < 12 << 20, "killed midway: \(consumed) bytes sorted")
@@ -274,7 +274,7 @@ struct CheckpointTests {
         let started = await eventually(timeout: .seconds(120)) { (Self.checkpoint(of: output)?["streams"] as? Int ?? 0) >= 32 }
         #expect(started, "\(killed.output.suffix(5))")
         killed.kill9()
-        #expect(await eventually(timeout: .seconds(10)) { killed.isFinished })
+        #expect(await eventually(timeout: .seconds(60)) { killed.isFinished })
         #expect(!FileManager.default.fileExists(atPath: output), "killed before the end: \(killed.output.suffix(3))")
 
         let resumed = try await runCommand(TestPaths.fathom, arguments + ["-v"])

@@ -74,10 +74,14 @@ struct DurabilityTests {
         let agent = try await client.registerAgent(AgentRegistration(name: "a"))
         _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
         let started = ContinuousClock.now
+        // A volume, so that the flow has a workspace size to record at its end, also within the grace.
+        let volume = TemporaryDirectory("fathom-orphan-volume")
+        try FileManager.default.createDirectory(atPath: volume.path + "/fathom/runs/\(run.id)", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: volume.path + "/fathom/runs/\(run.id)/file"))
         let flow = Task {
             try await runCommand(
                 TestPaths.testFlows, ["run", "--flow-run", run.id, "--api-url", client.baseURL],
-                environment: ["FATHOM_COORDINATOR_GRACE": "3"])
+                environment: ["FATHOM_COORDINATOR_GRACE": "3", "FATHOM_VOLUMES": #"{"scratch": "\#(volume.path)"}"#])
         }
         #expect(await eventually { (try? await client.run(run.id).state) == .running })
         server.kill9()

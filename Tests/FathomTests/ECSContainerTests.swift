@@ -50,7 +50,7 @@ struct ECSContainerTests {
         let owner = try FileManager.default.attributesOfItem(atPath: stack.efs.path + "/hello/" + files[0])[.ownerAccountID] as? Int
         #expect(owner == 1000, "written as uid 1000, the runner image's USER")
         // The container's own output, shipped to CloudWatch as awslogs would, reached the run's logs.
-        let copied = await eventually(timeout: .seconds(15)) {
+        let copied = await eventually(timeout: .seconds(60)) {
             ((try? await stack.api.logs(run.id, limit: 1000).lines) ?? []).contains { $0.source == "container" && $0.message.contains("fathom: flow run \(run.id) (hello) starting") }
         }
         #expect(copied)

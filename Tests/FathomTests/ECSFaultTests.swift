@@ -150,7 +150,7 @@ struct ECSFaultTests {
         let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
         #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
         let marker = "fathom: flow run \(run.id) (hello) starting"
-        let copied = await eventually(timeout: .seconds(10)) {
+        let copied = await eventually(timeout: .seconds(60)) {
             ((try? await stack.api.logs(run.id, limit: 1000).lines) ?? []).contains { $0.source == "container" && $0.message.contains(marker) }
         }
         #expect(copied)
@@ -171,7 +171,7 @@ struct ECSFaultTests {
         }
         // What awslogs ships from the container, in two parts around the agent's restart.
         await stack.harness.putLogs((1...15).map { "event \($0)" }, arn: taskArn)
-        let firstPart = await eventually(timeout: .seconds(10)) { await copied().count == 15 }
+        let firstPart = await eventually(timeout: .seconds(60)) { await copied().count == 15 }
         #expect(firstPart)
         await stack.stopAgent()
         let position = try await stack.api.run(run.id).infrastructure
@@ -179,7 +179,7 @@ struct ECSFaultTests {
         await stack.harness.putLogs((16...30).map { "event \($0)" }, arn: taskArn)
         try stack.startAgent(endpoint: proxy.url)
         #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
-        let all = await eventually(timeout: .seconds(10)) { await copied().contains("event 30") }
+        let all = await eventually(timeout: .seconds(60)) { await copied().contains("event 30") }
         #expect(all)
         try await Task.sleep(for: .seconds(1))
         let events = await copied()
@@ -216,7 +216,7 @@ struct ECSFaultTests {
         stack.harness.start()
         let run = try await stack.api.createRun(CreateFlowRunRequest(flow: "hello"))
         #expect(await stack.waitFor(run.id, .completed, timeout: .seconds(30)))
-        #expect(await eventually(timeout: .seconds(5)) { await logs(stack, run.id).contains("not allowed logs:GetLogEvents") })
+        #expect(await eventually(timeout: .seconds(60)) { await logs(stack, run.id).contains("not allowed logs:GetLogEvents") })
     }
 
     @Test func aRunningTaskWhoseFlowNeverReportsIsStoppedWithTheRunnerURLNamed() async throws {

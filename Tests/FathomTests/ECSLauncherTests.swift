@@ -174,7 +174,7 @@ struct ECSLauncherTests {
         #expect(page.body.contains(definitions[0]) && definitions[0].hasSuffix(":1"), "the task definition with its revision")
         #expect(page.body.contains("scratch=\(stack.fileSystemID)") && page.body.contains("/mnt/efs"), "the EFS mount")
         // The container's output reaches CloudWatch when it exits, after the flow reported Completed.
-        let containerLines = await eventually(timeout: .seconds(10)) {
+        let containerLines = await eventually(timeout: .seconds(60)) {
             (try? await stack.api.logs(first.id, limit: 1000).lines.contains { $0.source == "container" && $0.message.contains("fathom: flow run \(first.id) (hello) starting") }) == true
         }
         #expect(containerLines, "CloudWatch output of the container reached the run's logs")
@@ -312,7 +312,7 @@ struct ECSLauncherTests {
 
     func waitForTask(_ stack: ECSStack, _ runID: FlowRunID) async throws -> String {
         var arn: String?
-        _ = await eventually(timeout: .seconds(15)) {
+        _ = await eventually(timeout: .seconds(60)) {
             arn = try? await stack.api.run(runID).infrastructure["taskArn"]
             return arn != nil
         }

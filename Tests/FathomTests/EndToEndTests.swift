@@ -72,7 +72,7 @@ struct EndToEndTests {
         #expect(cancel.exit == 0)
         #expect(cancel.output.contains { $0.contains("Cancelling") })
         #expect(await stack.waitFor(runID, .cancelled, timeout: .seconds(15)))
-        #expect(await eventually(timeout: .seconds(5)) { kill(sleepPID, 0) != 0 }, "the shell command was killed")
+        #expect(await eventually(timeout: .seconds(60)) { kill(sleepPID, 0) != 0 }, "the shell command was killed")
         let history = try await stack.client.run(runID).history?.map(\.state) ?? []
         #expect(history.suffix(2) == [.cancelling, .cancelled])
         await stack.process.stop()

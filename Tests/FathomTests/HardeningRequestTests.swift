@@ -190,7 +190,7 @@ struct HardeningRequestTests {
         #expect(answer.status == 500, "\(answer.status) \(answer.body)")
         #expect(answer.error?.error.code == "internal_error" && answer.error?.error.requestId == "probe-42", "\(answer.body)")
         #expect(answer.headers["x-request-id"] == "probe-42")
-        let logged = await eventually(timeout: .seconds(5)) { server.process.output.contains { $0.contains("probe-42") && $0.contains("request failed") } }
+        let logged = await eventually(timeout: .seconds(60)) { server.process.output.contains { $0.contains("probe-42") && $0.contains("request failed") } }
         #expect(logged, "the 500 is in the server's log with its request id: \(server.process.output.suffix(5))")
         let ready = try await RawHTTP.send(.GET, server.url + "/readyz")
         #expect(ready.status == 503 && ready.body.contains("cannot write"), "\(ready.status) \(ready.body)")

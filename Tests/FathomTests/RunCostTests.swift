@@ -124,7 +124,7 @@ import Testing
             // A 200 KiB result goes to the workspace's result store, beside prepare's marker file.
             let id = try await stack.startRun("resumable", ["dir=\(dir)", "resultKiB=200"])
             #expect(await stack.waitFor(id, .completed, timeout: .seconds(60)))
-            #expect(await eventually(timeout: .seconds(10)) { (try? await stack.client.run(id).workspaceBytes["scratch"]) != nil })
+            #expect(await eventually(timeout: .seconds(60)) { (try? await stack.client.run(id).workspaceBytes["scratch"]) != nil })
             let bytes = try #require(try await stack.client.run(id).workspaceBytes["scratch"])
             let du = try await runCommand("/usr/bin/du", ["-s", "--block-size=1", stack.scratch + "/fathom/runs/\(id)"])
             let expected = try #require(du.output.first.flatMap { Int64($0.split(separator: "\t").first ?? "") })
