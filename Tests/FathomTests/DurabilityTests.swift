@@ -93,4 +93,20 @@ struct DurabilityTests {
         #expect(stderr.contains("the coordinator did not take the last"), "\(stderr)")
         #expect(stderr.contains("woke up"), "undelivered records are printed: \(stderr)")
     }
+
+    @Test func graceValuesOutOfRangeFallBackToTheDefault() async throws {
+        try await withCoordinator { _, client in
+            try await registerTestFlows(client)
+            let agent = try await client.registerAgent(AgentRegistration(name: "a"))
+            for grace in ["inf", "nan", "-1", "1e300", "soon"] {
+                let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 0]))
+                _ = try await client.claim(agent: agent.id, ClaimRequest(waitSeconds: 0, capacity: 1))
+                let result = try await runCommand(
+                    TestPaths.testFlows, ["run", "--flow-run", run.id, "--api-url", client.baseURL],
+                    environment: ["FATHOM_COORDINATOR_GRACE": grace])
+                #expect(result.exit.exitCode == 0, "FATHOM_COORDINATOR_GRACE=\(grace): \(result.exit) \(result.output.suffix(5))")
+                #expect(try await client.run(run.id).state == .completed)
+            }
+        }
+    }
 }
