@@ -501,7 +501,7 @@ public final class Coordinator: Sendable {
         notifier.signal(.agent(agent.id))  // ends this agent's older claims still waiting here
         while true {
             let since = notifier.generation(of: keys)
-            if latestClaim.withLock({ $0[agent.id] }) != number { return ClaimResponse(runs: [], cancel: []) }
+            if latestClaim.withLock({ $0[agent.id] }) != number || Task.isCancelled { return ClaimResponse(runs: [], cancel: []) }
             let now = clock()
             let result = try await store.claim(
                 agent: agent, capacity: capacity, leaseExpiresAt: now.addingTimeInterval(lease.inSeconds), now: now)
@@ -514,7 +514,9 @@ public final class Coordinator: Sendable {
             if !result.runs.isEmpty || !result.cancel.isEmpty || remaining <= .zero {
                 return ClaimResponse(runs: result.runs, cancel: result.cancel)
             }
+            metrics.claimWaiting(1)
             await notifier.wait(on: keys, since: since, timeout: remaining)
+            metrics.claimWaiting(-1)
             if Task.isCancelled || notifier.isClosed { return ClaimResponse(runs: [], cancel: []) }
         }
     }

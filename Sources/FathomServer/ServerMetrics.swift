@@ -3,6 +3,7 @@ import FathomCore
 import Foundation
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The coordinator's metrics, kept in one Prometheus registry and served at `/metrics`.
 ///
@@ -17,6 +18,8 @@ public final class ServerMetrics: Sendable {
     let logLines: Metrics.Counter
     let lateRuns: Metrics.Counter
     let retries: Metrics.Counter
+    private let claimsWaiting: Metrics.Gauge
+    private let claimsWaitingNow = Mutex(0)
 
     /// Buckets for durations from milliseconds (API calls, claims) to hours (runs).
     static let latencyBuckets: [Duration] = [
@@ -38,6 +41,15 @@ public final class ServerMetrics: Sendable {
         logLines = Metrics.Counter(label: "fathom_log_lines_received_total", factory: factory)
         lateRuns = Metrics.Counter(label: "fathom_flow_runs_late_total", factory: factory)
         retries = Metrics.Counter(label: "fathom_flow_run_retries_total", factory: factory)
+        claimsWaiting = Metrics.Gauge(label: "fathom_agent_claims_waiting", factory: factory)
+        claimsWaiting.record(0)
+    }
+
+    /// Agents' claims waiting for a run now (each agent keeps about one open); `by` is 1 when one starts waiting, -1
+    /// when it stops.
+    func claimWaiting(_ by: Int) {
+        let now = claimsWaitingNow.withLock { $0 += by; return $0 }
+        claimsWaiting.record(now)
     }
 
     /// Counts a run reaching `state`.
