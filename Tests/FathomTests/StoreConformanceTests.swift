@@ -144,8 +144,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func aBatchSentAgainUnderItsIdIsStoredOnceAndAnsweredAsTheFirstTime(kind: StoreKind) async throws {
         let fixture = try await StoreFixture(kind)
-        let version = try await fixture.version("a")
-        let run = try await fixture.run(version), other = try await fixture.run(version)
+        let (run, other) = try await fixture.twoRuns(of: "a")
         let store = fixture.store
         let batch = [fixture.line("one"), fixture.line("two")]
         let first = try await store.appendLogs(runID: run.id, batch, infrastructure: ["read": "1"], afterEnd: .refuse, batchID: "b-1")
@@ -170,6 +169,12 @@ import Testing
 
         let elsewhere = try await store.appendLogs(runID: other.id, batch, infrastructure: [:], afterEnd: .refuse, batchID: "b-1")
         #expect(elsewhere == LogAccepted(accepted: 2, lastSeq: 2), "ids are per run")
+        // Two attempts at once (a retry while the first is still in flight, perhaps on another coordinator).
+        async let one = store.appendLogs(runID: other.id, [fixture.line("raced")], infrastructure: [:], afterEnd: .refuse, batchID: "b-race")
+        async let two = store.appendLogs(runID: other.id, [fixture.line("raced")], infrastructure: [:], afterEnd: .refuse, batchID: "b-race")
+        let answers = try await [one, two]
+        #expect(answers.filter { $0.repeated == true }.count == 1 && Set(answers.map(\.lastSeq)) == [3], "\(answers)")
+        #expect(try await store.logs(runID: other.id, after: 0, limit: 10).map(\.message) == ["one", "two", "raced"])
         await #expect(throws: StoreError.self) {
             try await store.appendLogs(runID: "no-such-run", batch, infrastructure: [:], afterEnd: .keep, batchID: "b-9")
         }
@@ -178,8 +183,7 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func taskRunsKeepTheirFirstStartAndNeverMoveToAnotherRun(kind: StoreKind) async throws {
         let fixture = try await StoreFixture(kind)
-        let version = try await fixture.version("a")
-        let run = try await fixture.run(version), other = try await fixture.run(version)
+        let (run, other) = try await fixture.twoRuns(of: "a")
         let store = fixture.store
         try await store.upsertTaskRuns(runID: run.id, [
             TaskRunUpdate(id: "t1", name: "sort", state: .running, attempt: 1, startedAt: fixture.at(1), endedAt: nil, cacheKey: "k1"),

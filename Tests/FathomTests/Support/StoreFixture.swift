@@ -54,6 +54,12 @@ struct StoreFixture {
         return try await store.insertVersions([version])[0]
     }
 
+    /// A version of flow `flow` and two runs of it.
+    func twoRuns(of flow: String) async throws -> (FlowRun, FlowRun) {
+        let version = try await version(flow)
+        return (try await run(version), try await run(version))
+    }
+
     /// Inserts a run of `version` created `createdAfter` seconds after ``start``.
     @discardableResult
     func run(
