@@ -246,6 +246,21 @@ import Testing
         }
     }
 
+    @Test func everyClaimAnswerSaysTheConnectionCloses() async throws {
+        try await withCoordinator { coordinator, client in
+            let agent = try await client.registerAgent(AgentRegistration(name: "closer"))
+            // A refusal and a normal answer, each followed at once by another request on the same client's pool.
+            for body in [#"{"waitSeconds": 0, "capacity": -5}"#, #"{"waitSeconds": 0, "capacity": 1}"#] {
+                for _ in 0..<25 {
+                    let claim = try await RawHTTP.send(.POST, coordinator.url + "/api/v1/agents/\(agent.id)/claim", body: body)
+                    #expect(claim.headers["connection"] == "close", "\(claim.status) \(claim.headers)")
+                    let health = try await RawHTTP.send(.GET, coordinator.url + "/healthz")
+                    #expect(health.status == 200)
+                }
+            }
+        }
+    }
+
     @Test func twoRealAgentsWithOneNameNeverCrashEachOthersRuns() async throws {
         let data = TemporaryDirectory("twins")
         let server = BackgroundProcess(TestPaths.fathom, ["server", "--port", "0", "--data-dir", data.path + "/data"])
