@@ -225,42 +225,6 @@ import Testing
         #expect(try await server.coordinator.registerAgent(AgentRegistration(name: "worker", instance: "two")).instance == "two")
     }
 
-    @Test func anAgentKilledWhileItsClaimWaitsIsHandedNoRun() async throws {
-        let data = TemporaryDirectory("departed")
-        try await withCoordinator { coordinator, client in
-            try await registerTestFlows(client)
-            func waiting() async -> Double? {
-                guard let text = try? await RawHTTP.send(.GET, coordinator.url + "/metrics").body, let metrics = try? PrometheusText(text) else { return nil }
-                return metrics.samples.first { $0.name == "fathom_agent_claims_waiting" }?.value
-            }
-            let agent = BackgroundProcess(
-                TestPaths.fathom, ["agent", "--name", "departed", "--cache-dir", data.path + "/cache"], environment: ["FATHOM_API_URL": coordinator.url])
-            #expect(await eventually(timeout: .seconds(60)) { await waiting() == 1 }, "the agent's claim waits for a run")
-            agent.kill9()
-            await agent.stop()
-            #expect(await eventually(timeout: .seconds(15)) { await waiting() == 0 }, "the wait ended with the agent's connection, not after its 20 s")
-            let run = try await client.createRun(CreateFlowRunRequest(flow: "sleeper", parameters: ["seconds": 1]))
-            try await Task.sleep(for: .seconds(2))
-            let after = try await client.run(run.id)
-            #expect(after.state == .scheduled && after.agentID == nil, "handed to a dead agent: \(after.state) \(after.agentID ?? "")")
-        }
-    }
-
-    @Test func everyClaimAnswerSaysTheConnectionCloses() async throws {
-        try await withCoordinator { coordinator, client in
-            let agent = try await client.registerAgent(AgentRegistration(name: "closer"))
-            // A refusal and a normal answer, each followed at once by another request on the same client's pool.
-            for body in [#"{"waitSeconds": 0, "capacity": -5}"#, #"{"waitSeconds": 0, "capacity": 1}"#] {
-                for _ in 0..<25 {
-                    let claim = try await RawHTTP.send(.POST, coordinator.url + "/api/v1/agents/\(agent.id)/claim", body: body)
-                    #expect(claim.headers["connection"] == "close", "\(claim.status) \(claim.headers)")
-                    let health = try await RawHTTP.send(.GET, coordinator.url + "/healthz")
-                    #expect(health.status == 200)
-                }
-            }
-        }
-    }
-
     @Test func twoRealAgentsWithOneNameNeverCrashEachOthersRuns() async throws {
         let data = TemporaryDirectory("twins")
         let server = BackgroundProcess(TestPaths.fathom, ["server", "--port", "0", "--data-dir", data.path + "/data"])
